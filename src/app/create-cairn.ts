@@ -1,0 +1,77 @@
+import type { Hono } from 'hono';
+import { loadServerIdentity, type ServerIdentity } from '../auth/server-identity.js';
+import { resolveLimits, type Limits } from '../core/limits.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { CommitPipeline } from '../pipeline/commit-pipeline.js';
+import type { Invariant } from '../pipeline/invariants.js';
+import { createHttpApp } from '../server/http-app.js';
+import { DocReader } from '../storage/doc-reader.js';
+import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
+import type { SqliteSync } from '../storage/sqlite/sqlite-space-store.js';
+import type { StorageBackend } from '../storage/types.js';
+
+export interface CairnOptions {
+  /** SQLite data directory (default `./data`). */
+  dataDir?: string;
+  /** `full` (default) fsyncs every commit; `normal` survives process crashes but not power loss. */
+  sync?: SqliteSync;
+  /** The server's Ed25519 seed (base64url or hex); default: kept in the data dir. */
+  serverKey?: string;
+  limits?: Partial<Limits>;
+  logger?: Logger;
+  /** Serve the routes under this prefix (e.g. `/api/storage/new`). */
+  basePath?: string;
+}
+
+/** An embeddable cairn: the HTTP handler plus the engine behind it. */
+export interface Cairn {
+  /** Fetch-style handler for the routes of SPEC §2-§3. */
+  fetch: (request: Request) => Response | Promise<Response>;
+  readonly app: Hono;
+  readonly backend: StorageBackend;
+  readonly pipeline: CommitPipeline;
+  readonly reader: DocReader;
+  readonly identity: ServerIdentity;
+  readonly limits: Limits;
+  /** Registers a server-side invariant for a space (SPEC §2 step 7); returns its remover. */
+  registerInvariant(spaceId: string, invariant: Invariant): () => void;
+  /** Answers every queued transaction, then closes storage. */
+  close(): Promise<void>;
+}
+
+export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
+  const logger = options.logger ?? silentLogger;
+  const limits = resolveLimits(options.limits);
+  const backend = await SqliteBackend.open({
+    dataDir: options.dataDir ?? './data',
+    sync: options.sync ?? 'full',
+    maxOpenSpaces: limits.maxOpenSpaces,
+  });
+  try {
+    const identity = await loadServerIdentity(backend, options.serverKey);
+    const pipeline = new CommitPipeline({ backend, identity, limits, logger });
+    const reader = new DocReader(backend);
+    const app = createHttpApp({ pipeline, reader, limits, logger }, options.basePath);
+    let closing: Promise<void> | undefined;
+    return {
+      fetch: (request) => app.fetch(request),
+      app,
+      backend,
+      pipeline,
+      reader,
+      identity,
+      limits,
+      registerInvariant: (spaceId, invariant) => pipeline.invariants.register(spaceId, invariant),
+      close: () => {
+        closing ??= (async () => {
+          await pipeline.close();
+          await backend.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+}

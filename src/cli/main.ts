@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerServe } from './serve-command.js';
+import { EXIT_USAGE, UsageError } from './usage-error.js';
+
+const program = new Command('cairn')
+  .description('cairn: versioned storage and sync server for Automerge documents')
+  .exitOverride()
+  .showHelpAfterError();
+registerServe(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; every other commander error is a usage error.
+    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  }
+  if (err instanceof UsageError) {
+    console.error(`cairn: ${err.message}`);
+    process.exit(EXIT_USAGE);
+  }
+  console.error(`cairn: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}

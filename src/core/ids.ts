@@ -1,0 +1,62 @@
+import { CairnError } from './errors.js';
+
+/** SPEC §1: a space is named by a DID of at most 128 characters. */
+const SPACE_DID = /^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$/;
+export const MAX_SPACE_ID_CHARS = 128;
+/** SPEC §1: branch names. */
+const BRANCH_NAME = /^[A-Za-z0-9._/-]{1,128}$/;
+export const MAX_DOC_ID_BYTES = 256;
+export const DEFAULT_BRANCH = 'main';
+/** An Automerge change hash: 32 bytes as lowercase hex. */
+const CHANGE_HASH = /^[0-9a-f]{64}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function isSpaceId(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_SPACE_ID_CHARS && SPACE_DID.test(value);
+}
+
+export function isDocId(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0) return false;
+  if (CONTROL_CHARS.test(value)) return false;
+  // Lone surrogates cannot be encoded as UTF-8; reject them rather than store U+FFFD.
+  if (LONE_SURROGATE.test(value)) return false;
+  return Buffer.byteLength(value, 'utf8') <= MAX_DOC_ID_BYTES;
+}
+
+export function isBranchName(value: unknown): value is string {
+  return typeof value === 'string' && BRANCH_NAME.test(value);
+}
+
+export function isChangeHash(value: unknown): value is string {
+  return typeof value === 'string' && CHANGE_HASH.test(value);
+}
+
+export function parseSpaceId(value: unknown): string {
+  if (!isSpaceId(value)) {
+    throw new CairnError(
+      'ValidationError',
+      `space must be a DID (did:method:id, at most ${MAX_SPACE_ID_CHARS} characters)`,
+    );
+  }
+  return value;
+}
+
+export function parseDocId(value: unknown): string {
+  if (!isDocId(value)) {
+    throw new CairnError(
+      'ValidationError',
+      `docId must be 1-${MAX_DOC_ID_BYTES} bytes of UTF-8 without control characters`,
+    );
+  }
+  return value;
+}
+
+export function parseBranchName(value: unknown): string {
+  if (value === undefined || value === null || value === '') return DEFAULT_BRANCH;
+  if (!isBranchName(value)) {
+    throw new CairnError('ValidationError', 'branch must match ^[A-Za-z0-9._/-]{1,128}$');
+  }
+  return value;
+}

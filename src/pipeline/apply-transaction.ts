@@ -1,0 +1,224 @@
+import { CairnError } from '../core/errors.js';
+import { rootRef, sameHeadSet } from '../crdt/heads.js';
+import { materialize } from '../crdt/materialize.js';
+import type {
+  FailedWriteResult,
+  TxFailure,
+  TxOutcome,
+  TxReceipt,
+  WriteResult,
+} from '../protocol/receipt.js';
+import { readHistoryBytes } from '../storage/lineage.js';
+import type { ChainTip, SpaceWriteOps } from '../storage/types.js';
+import type { ServerIdentity } from '../auth/server-identity.js';
+import { applyWrite, type AppliedWrite } from './apply-write.js';
+import type { InvariantRegistry } from './invariants.js';
+import type { PreparedTx } from './prepared-tx.js';
+import { changesHash, sealTx, type TxBody } from './tx-chain.js';
+
+export interface TxContext {
+  spaceId: string;
+  identity: ServerIdentity;
+  invariants: InvariantRegistry;
+  idempotencyRetentionMs: number;
+  now: () => number;
+}
+
+/** A transaction's outcome plus what it committed (for publishing). */
+export interface TxResult {
+  outcome: TxOutcome;
+  /** Set when the transaction appended a tx record. */
+  committed?: { epoch: number; writes: AppliedWrite[] };
+  tip: ChainTip;
+}
+
+/**
+ * Raised inside a transaction with where it failed: the read set (no write
+ * checked), a write (index), or an invariant after every write was checked.
+ */
+class WriteFailed extends Error {
+  constructor(
+    readonly error: CairnError,
+    readonly writeIndex: number | null,
+    readonly allChecked = false,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * SPEC §2 steps 2-9 for one transaction inside a write batch, whose
+ * savepoint the caller holds: on a thrown rule the caller rolls back.
+ */
+export async function applyTransaction(
+  ops: SpaceWriteOps,
+  tx: PreparedTx,
+  tip: ChainTip,
+  ctx: TxContext,
+): Promise<TxResult> {
+  const { request } = tx;
+  if (request.clientTxId !== undefined) {
+    const stored = await ops.getReceipt(request.clientTxId);
+    if (stored && stored.createdAt >= ctx.now() - ctx.idempotencyRetentionMs) {
+      return { outcome: JSON.parse(stored.receiptJson) as TxReceipt, tip };
+    }
+  }
+  await checkReads(ops, tx);
+
+  const epoch = tip.epoch + 1;
+  const committedAt = Math.max(ctx.now(), tip.committedAt);
+  const applied: AppliedWrite[] = [];
+  for (const [i, w] of tx.writes.entries()) {
+    try {
+      applied.push(await applyWrite(ops, w, epoch, committedAt));
+    } catch (err) {
+      if (err instanceof CairnError) throw new WriteFailed(err, i);
+      throw err;
+    }
+  }
+  await checkInvariants(ops, applied, ctx);
+
+  const results: WriteResult[] = applied.map((a) => ({
+    docId: a.docId,
+    branch: a.branch,
+    status: 'ok',
+    seq: a.seq,
+    newHeads: a.newHeads,
+    rootRef: rootRef(a.newHeads),
+    applied: a.added.length,
+    duplicates: a.duplicates,
+  }));
+  const changed = applied.filter((a) => a.added.length > 0);
+  if (changed.length === 0) {
+    // Only duplicates (or no writes): nothing commits and no epoch is used.
+    const receipt: TxReceipt = {
+      ok: true,
+      epoch: tip.epoch,
+      committedAt: tip.committedAt,
+      txHash: Buffer.from(tip.txHash).toString('hex'),
+      results,
+    };
+    return { outcome: receipt, tip };
+  }
+
+  const body: TxBody = {
+    v: 1,
+    space: ctx.spaceId,
+    epoch,
+    committedAt,
+    ...(tx.clientDid ? { clientDid: tx.clientDid } : {}),
+    writes: changed.map((a) => ({
+      docId: a.docId,
+      branch: a.branch,
+      seqFrom: a.seqFrom,
+      seqTo: a.seq,
+      newHeads: a.newHeads,
+      changesHash: changesHash(a.added.map((c) => c.hash)),
+    })),
+  };
+  const record = sealTx(body, tip, ctx.identity);
+  await ops.appendTxRecord(record);
+  const receipt: TxReceipt = {
+    ok: true,
+    epoch,
+    committedAt,
+    txHash: Buffer.from(record.txHash).toString('hex'),
+    results,
+  };
+  if (request.clientTxId !== undefined) {
+    await ops.putReceipt(request.clientTxId, {
+      epoch,
+      receiptJson: JSON.stringify(receipt),
+      createdAt: ctx.now(),
+    });
+  }
+  return {
+    outcome: receipt,
+    committed: { epoch, writes: changed },
+    tip: { epoch, txHash: record.txHash, committedAt },
+  };
+}
+
+/** SPEC §2 step 3: each read's heads must be the branch's current heads. */
+async function checkReads(ops: SpaceWriteOps, tx: PreparedTx): Promise<void> {
+  for (const read of tx.request.reads) {
+    const branch = await ops.getBranch(read.docId, read.branch);
+    const current = branch?.heads ?? [];
+    if (!sameHeadSet(read.heads, current)) {
+      throw new WriteFailed(
+        new CairnError('ReadConflict', `read of ${read.docId}@${read.branch} is stale`, {
+          docId: read.docId,
+          branch: read.branch,
+          currentHeads: current,
+        }),
+        null,
+      );
+    }
+  }
+}
+
+/** SPEC §2 step 7: registered invariants on the post-state, failing closed. */
+async function checkInvariants(
+  ops: SpaceWriteOps,
+  applied: AppliedWrite[],
+  ctx: TxContext,
+): Promise<void> {
+  for (const [i, a] of applied.entries()) {
+    if (a.added.length === 0) continue;
+    const invariants = ctx.invariants.forDoc(ctx.spaceId, a.docId, a.branch);
+    if (invariants.length === 0) continue;
+    let doc;
+    try {
+      doc = materialize(await readHistoryBytes(ops, a.lineage, 1, a.seq));
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new WriteFailed(
+        new CairnError('InvalidChange', `changes do not apply to the document: ${reason}`, {
+          docId: a.docId,
+          branch: a.branch,
+        }),
+        i,
+        true,
+      );
+    }
+    for (const inv of invariants) {
+      let verdict: boolean | string | void;
+      try {
+        verdict = await inv.check({
+          spaceId: ctx.spaceId,
+          docId: a.docId,
+          branch: a.branch,
+          doc,
+          heads: a.newHeads,
+        });
+      } catch (err) {
+        verdict = err instanceof Error ? err.message : 'invariant threw';
+      }
+      if (verdict === false || typeof verdict === 'string') {
+        const why = typeof verdict === 'string' ? `: ${verdict}` : '';
+        throw new WriteFailed(
+          new CairnError('InvariantFailed', `invariant ${inv.name} failed${why}`, {
+            docId: a.docId,
+            branch: a.branch,
+            name: inv.name,
+          }),
+          i,
+          true,
+        );
+      }
+    }
+  }
+}
+
+/** The failure answer, with the per-write statuses of SPEC §2. */
+export function failureOf(tx: PreparedTx, err: unknown): TxFailure | undefined {
+  if (!(err instanceof WriteFailed)) return undefined;
+  const results: FailedWriteResult[] = tx.request.writes.map((w, i) => {
+    const base = { docId: w.docId, branch: w.branch };
+    if (err.writeIndex === null) return { ...base, status: 'notChecked' };
+    if (i === err.writeIndex) return { ...base, status: 'error', code: err.error.code };
+    if (i < err.writeIndex || err.allChecked) return { ...base, status: 'aborted' };
+    return { ...base, status: 'notChecked' };
+  });
+  return { ok: false, error: err.error.toJSON(), results };
+}

@@ -1,0 +1,114 @@
+import type { ServerIdentity } from '../auth/server-identity.js';
+import { CairnError } from '../core/errors.js';
+import type { Limits } from '../core/limits.js';
+import type { Logger } from '../core/logger.js';
+import type { TxOutcome } from '../protocol/receipt.js';
+import type { TxRequest } from '../protocol/tx-request.js';
+import type { StorageBackend } from '../storage/types.js';
+import { InvariantRegistry } from './invariants.js';
+import { prepareTx } from './prepared-tx.js';
+import { SpaceWriter, type CommittedTx } from './space-writer.js';
+
+export interface CommitPipelineOptions {
+  backend: StorageBackend;
+  identity: ServerIdentity;
+  limits: Limits;
+  logger: Logger;
+  invariants?: InvariantRegistry;
+  now?: () => number;
+}
+
+export type CommitListener = (committed: CommittedTx[]) => void;
+
+/** Idle writers kept around before the idle ones are dropped. */
+const MAX_IDLE_WRITERS = 1024;
+
+/**
+ * The write path: decode → queue per space → group commit → answer →
+ * publish. `commit` never throws for a refused transaction; it resolves with
+ * the failure envelope.
+ */
+export class CommitPipeline {
+  readonly invariants: InvariantRegistry;
+  private readonly writers = new Map<string, SpaceWriter>();
+  private readonly listeners = new Set<CommitListener>();
+  private closed = false;
+
+  constructor(private readonly options: CommitPipelineOptions) {
+    this.invariants = options.invariants ?? new InvariantRegistry();
+  }
+
+  /** Runs one transaction of SPEC §2 (already shape-checked) against a space. */
+  async commit(spaceId: string, request: TxRequest, clientDid?: string): Promise<TxOutcome> {
+    if (this.closed) {
+      return refuse(request, new CairnError('StorageUnavailable', 'server is shutting down'));
+    }
+    return this.writerFor(spaceId).submit(prepareTx(request, clientDid));
+  }
+
+  /** Subscribes to committed transactions; returns an unsubscribe function. */
+  onCommitted(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Transactions waiting across all spaces. */
+  get queueDepth(): number {
+    let n = 0;
+    for (const w of this.writers.values()) n += w.depth;
+    return n;
+  }
+
+  /** Stops accepting transactions and waits until every queued one is answered. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.writers.values()].map((w) => w.flush()));
+  }
+
+  private writerFor(spaceId: string): SpaceWriter {
+    let writer = this.writers.get(spaceId);
+    if (writer) return writer;
+    if (this.writers.size >= MAX_IDLE_WRITERS) {
+      for (const [id, w] of this.writers) if (w.idle) this.writers.delete(id);
+    }
+    const { backend, identity, limits, logger } = this.options;
+    writer = new SpaceWriter(spaceId, {
+      backend,
+      context: {
+        spaceId,
+        identity,
+        invariants: this.invariants,
+        idempotencyRetentionMs: limits.idempotencyRetentionMs,
+        now: this.options.now ?? Date.now,
+      },
+      maxTxPerBatch: limits.maxTxPerBatch,
+      maxQueued: limits.maxQueuedTxPerSpace,
+      onCommitted: (committed) => this.publish(committed),
+      onBatchError: (err) => logger.error({ err, spaceId }, 'write batch failed'),
+    });
+    this.writers.set(spaceId, writer);
+    return writer;
+  }
+
+  private publish(committed: CommittedTx[]): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(committed);
+      } catch (err) {
+        this.options.logger.error({ err }, 'commit listener failed');
+      }
+    }
+  }
+}
+
+function refuse(request: TxRequest, err: CairnError): TxOutcome {
+  return {
+    ok: false,
+    error: err.toJSON(),
+    results: request.writes.map((w) => ({
+      docId: w.docId,
+      branch: w.branch,
+      status: 'notChecked',
+    })),
+  };
+}

@@ -1,0 +1,154 @@
+import { CairnError, isCairnError } from '../core/errors.js';
+import type { TxFailure, TxOutcome } from '../protocol/receipt.js';
+import type { SpaceLease, SpaceWriteOps, StorageBackend } from '../storage/types.js';
+import { applyTransaction, failureOf, type TxContext, type TxResult } from './apply-transaction.js';
+import type { PreparedTx } from './prepared-tx.js';
+
+export interface CommittedTx {
+  spaceId: string;
+  epoch: number;
+  result: TxResult;
+}
+
+export interface SpaceWriterOptions {
+  backend: StorageBackend;
+  context: TxContext;
+  maxTxPerBatch: number;
+  maxQueued: number;
+  /** Called once per batch, after its durable commit, with what committed (in epoch order). */
+  onCommitted: (committed: CommittedTx[]) => void;
+  onBatchError: (err: unknown) => void;
+}
+
+interface Job {
+  tx: PreparedTx;
+  resolve: (outcome: TxOutcome) => void;
+}
+
+/** How often a writer forgets receipts older than the retention. */
+const RECEIPT_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * The single writer of one space. Transactions queue here; each drain takes
+ * what has queued and runs it as one database transaction (group commit: one
+ * durable commit for many receipts), each transaction inside its own
+ * savepoint so it stays all-or-nothing on its own. Answers go out only after
+ * the batch is durable.
+ */
+export class SpaceWriter {
+  private queue: Job[] = [];
+  private draining = false;
+  private lastPruneMs = 0;
+
+  constructor(
+    readonly spaceId: string,
+    private readonly options: SpaceWriterOptions,
+  ) {}
+
+  get idle(): boolean {
+    return !this.draining && this.queue.length === 0;
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  submit(tx: PreparedTx): Promise<TxOutcome> {
+    if (this.queue.length >= this.options.maxQueued) {
+      return Promise.resolve(
+        failure(
+          tx,
+          new CairnError('RateLimited', `write queue of space is full (${this.options.maxQueued})`),
+        ),
+      );
+    }
+    return new Promise((resolve) => {
+      this.queue.push({ tx, resolve });
+      if (!this.draining) {
+        this.draining = true;
+        // Let the transactions that arrive in this turn of the event loop join the batch.
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  /** Resolves when everything queued so far has been answered. */
+  async flush(): Promise<void> {
+    while (!this.idle) await new Promise((r) => setImmediate(r));
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxTxPerBatch);
+        const { outcomes, committed } = await this.runBatch(batch);
+        batch.forEach((job, i) => job.resolve(outcomes[i] as TxOutcome));
+        if (committed.length > 0) this.options.onCommitted(committed);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async runBatch(
+    batch: Job[],
+  ): Promise<{ outcomes: TxOutcome[]; committed: CommittedTx[] }> {
+    let lease: SpaceLease | undefined;
+    try {
+      lease = await this.options.backend.acquireSpace(this.spaceId, { create: true });
+      if (!lease) throw new CairnError('StorageUnavailable', 'space could not be opened');
+      const store = lease.store;
+      return await store.writeBatch((ops) => this.runInTransaction(ops, batch));
+    } catch (err) {
+      this.options.onBatchError(err);
+      const error = isCairnError(err) ? err : new CairnError('Internal', 'the write batch failed');
+      return { outcomes: batch.map((j) => failure(j.tx, error)), committed: [] };
+    } finally {
+      lease?.release();
+    }
+  }
+
+  private async runInTransaction(
+    ops: SpaceWriteOps,
+    batch: Job[],
+  ): Promise<{ outcomes: TxOutcome[]; committed: CommittedTx[] }> {
+    const ctx = this.options.context;
+    if (ctx.now() - this.lastPruneMs > RECEIPT_PRUNE_INTERVAL_MS) {
+      await ops.pruneReceipts(ctx.now() - ctx.idempotencyRetentionMs);
+      this.lastPruneMs = ctx.now();
+    }
+    let tip = await ops.chainTip();
+    const outcomes: TxOutcome[] = [];
+    const committed: CommittedTx[] = [];
+    for (const job of batch) {
+      await ops.savepoint();
+      try {
+        const result = await applyTransaction(ops, job.tx, tip, ctx);
+        await ops.releaseSavepoint();
+        tip = result.tip;
+        outcomes.push(result.outcome);
+        if (result.committed)
+          committed.push({ spaceId: this.spaceId, epoch: result.committed.epoch, result });
+      } catch (err) {
+        const refused = failureOf(job.tx, err);
+        // Anything but a broken rule (a storage error, a bug) aborts the whole batch.
+        if (!refused) throw err;
+        await ops.rollbackToSavepoint();
+        outcomes.push(refused);
+      }
+    }
+    return { outcomes, committed };
+  }
+}
+
+function failure(tx: PreparedTx, err: CairnError): TxFailure {
+  return {
+    ok: false,
+    error: err.toJSON(),
+    results: tx.request.writes.map((w) => ({
+      docId: w.docId,
+      branch: w.branch,
+      status: 'notChecked',
+    })),
+  };
+}

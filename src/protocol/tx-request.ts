@@ -1,0 +1,201 @@
+import { z } from 'zod';
+import { CairnError } from '../core/errors.js';
+import { DEFAULT_BRANCH, isBranchName, isChangeHash, isDocId } from '../core/ids.js';
+import type { Limits } from '../core/limits.js';
+import { base64DecodedLength, decodeBase64Strict } from './base64.js';
+
+/** A read-set entry: the transaction only commits if the branch still has these heads. */
+export interface TxRead {
+  docId: string;
+  branch: string;
+  heads: string[];
+}
+
+export interface MergeSource {
+  branch: string;
+  heads: string[];
+}
+
+/** One write of a transaction, with its changes already base64-decoded. */
+export interface TxWrite {
+  docId: string;
+  branch: string;
+  baseHeads: string[];
+  changes: Uint8Array[];
+  merge: boolean;
+  mergeOf: MergeSource[];
+  closeMerged: boolean;
+}
+
+/** A validated transaction body (SPEC §2). */
+export interface TxRequest {
+  clientTxId?: string;
+  reads: TxRead[];
+  writes: TxWrite[];
+}
+
+const docId = z.string().refine(isDocId, {
+  message: 'must be 1-256 bytes of UTF-8 without control characters',
+});
+const branch = z
+  .string()
+  .refine(isBranchName, { message: 'must match ^[A-Za-z0-9._/-]{1,128}$' })
+  .optional();
+const hash = z.string().refine(isChangeHash, { message: 'must be a 64-char lowercase hex hash' });
+const heads = z.array(hash);
+
+const readSchema = z.strictObject({ docId, branch, heads });
+const mergeSourceSchema = z.strictObject({
+  branch: z.string().refine(isBranchName, { message: 'must match ^[A-Za-z0-9._/-]{1,128}$' }),
+  heads,
+});
+const writeSchema = z.strictObject({
+  docId,
+  branch,
+  baseHeads: heads.optional(),
+  changes: z.array(z.string()).min(1, 'a write needs at least one change'),
+  merge: z.boolean().optional(),
+  mergeOf: z.array(mergeSourceSchema).optional(),
+  closeMerged: z.boolean().optional(),
+});
+const txSchema = z.strictObject({
+  clientTxId: z.string().min(1).max(128).optional(),
+  reads: z.array(readSchema).optional(),
+  writes: z.array(writeSchema).optional(),
+});
+
+type RawTx = z.infer<typeof txSchema>;
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`));
+  return `${path.join('').replace(/^\./, '') || 'body'}: ${issue.message}`;
+}
+
+/**
+ * Checks shape and limits of a transaction body (SPEC §2 step 1) and decodes
+ * its change strings. Wrong shapes are `ValidationError`; counts or sizes over
+ * a limit are `LimitExceeded`.
+ */
+export function parseTxRequest(body: unknown, limits: Limits): TxRequest {
+  const parsed = txSchema.safeParse(body);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new CairnError('ValidationError', first ? describeIssue(first) : 'invalid transaction');
+  }
+  const raw: RawTx = parsed.data;
+  const reads = raw.reads ?? [];
+  const writes = raw.writes ?? [];
+  checkCounts(reads, writes, limits);
+  const seen = new Set<string>();
+  const out: TxRequest = {
+    reads: reads.map((r) => ({
+      docId: r.docId,
+      branch: r.branch ?? DEFAULT_BRANCH,
+      heads: r.heads,
+    })),
+    writes: writes.map((w, i) => {
+      const branchName = w.branch ?? DEFAULT_BRANCH;
+      const key = JSON.stringify([w.docId, branchName]);
+      if (seen.has(key)) {
+        throw new CairnError(
+          'ValidationError',
+          `writes[${i}]: a transaction writes each branch at most once`,
+          {
+            docId: w.docId,
+            branch: branchName,
+          },
+        );
+      }
+      seen.add(key);
+      if (!w.merge && w.baseHeads === undefined) {
+        throw new CairnError(
+          'ValidationError',
+          `writes[${i}].baseHeads: required unless merge is true`,
+        );
+      }
+      if (!w.merge && (w.mergeOf?.length || w.closeMerged)) {
+        throw new CairnError(
+          'ValidationError',
+          `writes[${i}]: mergeOf and closeMerged need merge: true`,
+        );
+      }
+      return {
+        docId: w.docId,
+        branch: branchName,
+        baseHeads: w.baseHeads ?? [],
+        changes: decodeChanges(w.changes, i, limits),
+        merge: w.merge ?? false,
+        mergeOf: w.mergeOf ?? [],
+        closeMerged: w.closeMerged ?? false,
+      };
+    }),
+  };
+  if (raw.clientTxId !== undefined) out.clientTxId = raw.clientTxId;
+  return out;
+}
+
+function checkCounts(
+  reads: NonNullable<RawTx['reads']>,
+  writes: NonNullable<RawTx['writes']>,
+  limits: Limits,
+): void {
+  const readCount = reads.length;
+  if (writes.length > limits.maxWritesPerTx) {
+    throw new CairnError(
+      'LimitExceeded',
+      `at most ${limits.maxWritesPerTx} writes per transaction`,
+      {
+        limit: 'maxWritesPerTx',
+      },
+    );
+  }
+  if (readCount > limits.maxReadsPerTx) {
+    throw new CairnError('LimitExceeded', `at most ${limits.maxReadsPerTx} reads per transaction`, {
+      limit: 'maxReadsPerTx',
+    });
+  }
+  const headLists = [
+    ...reads.map((r) => r.heads),
+    ...writes.flatMap((w) => [w.baseHeads ?? [], ...(w.mergeOf ?? []).map((m) => m.heads)]),
+  ];
+  if (headLists.some((h) => h.length > limits.maxHeadsPerRef)) {
+    throw new CairnError('LimitExceeded', `at most ${limits.maxHeadsPerRef} heads per list`, {
+      limit: 'maxHeadsPerRef',
+    });
+  }
+  writes.forEach((w, i) => {
+    if (w.changes.length > limits.maxChangesPerWrite) {
+      throw new CairnError(
+        'LimitExceeded',
+        `writes[${i}]: at most ${limits.maxChangesPerWrite} changes per write`,
+        { limit: 'maxChangesPerWrite' },
+      );
+    }
+  });
+}
+
+function decodeChanges(texts: string[], writeIndex: number, limits: Limits): Uint8Array[] {
+  return texts.map((text, j) => {
+    if (base64DecodedLength(text) > limits.maxChangeBytes + 2) {
+      throw new CairnError(
+        'LimitExceeded',
+        `writes[${writeIndex}].changes[${j}]: a change is at most ${limits.maxChangeBytes} bytes`,
+        { limit: 'maxChangeBytes', changeIndex: j },
+      );
+    }
+    const bytes = decodeBase64Strict(text);
+    if (bytes === undefined) {
+      throw new CairnError('ValidationError', `writes[${writeIndex}].changes[${j}]: not base64`, {
+        changeIndex: j,
+      });
+    }
+    if (bytes.byteLength > limits.maxChangeBytes) {
+      throw new CairnError(
+        'LimitExceeded',
+        `writes[${writeIndex}].changes[${j}]: a change is at most ${limits.maxChangeBytes} bytes`,
+        { limit: 'maxChangeBytes', changeIndex: j },
+      );
+    }
+    return bytes;
+  });
+}

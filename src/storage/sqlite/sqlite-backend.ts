@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { assert } from '../../core/assert.js';
+import { isSpaceId } from '../../core/ids.js';
+import { migrateUp, migrationStatus } from '../migrations.js';
+import type { SpaceLease, StorageBackend } from '../types.js';
+import { LeasePool } from './space-pool.js';
+import { REGISTRY_MIGRATIONS, SPACE_MIGRATIONS } from './space-migrations.js';
+import { sqliteMigrationExecutor } from './sqlite-migrator.js';
+import { SqliteSpaceStore, type SqliteOpenOptions, type SqliteSync } from './sqlite-space-store.js';
+
+export interface SqliteBackendOptions {
+  dataDir: string;
+  sync?: SqliteSync;
+  maxOpenSpaces?: number;
+  busyTimeoutMs?: number;
+}
+
+export const REGISTRY_FILE = 'cairn.sqlite';
+export const SPACES_DIR = 'spaces';
+
+/**
+ * A space's file name comes from a hash of its DID, never from the DID
+ * itself, so no space id can name a path outside the data dir.
+ */
+export function spaceFileName(spaceId: string): string {
+  return `${createHash('sha256').update(spaceId, 'utf8').digest('hex').slice(0, 40)}.sqlite`;
+}
+
+/** SQLite: a registry file plus one database file per space, under one data dir. */
+export class SqliteBackend implements StorageBackend {
+  readonly kind = 'sqlite' as const;
+  private readonly registry: Database.Database;
+  private readonly pool: LeasePool<SqliteSpaceStore>;
+  private readonly openOptions: SqliteOpenOptions;
+  private readonly spacesDir: string;
+
+  private constructor(
+    readonly dataDir: string,
+    registry: Database.Database,
+    options: SqliteBackendOptions,
+  ) {
+    this.registry = registry;
+    this.spacesDir = path.join(dataDir, SPACES_DIR);
+    this.openOptions = {
+      sync: options.sync ?? 'full',
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    };
+    this.pool = new LeasePool(options.maxOpenSpaces ?? 256, (s) => s.close());
+  }
+
+  static async open(options: SqliteBackendOptions): Promise<SqliteBackend> {
+    const dataDir = path.resolve(options.dataDir);
+    fs.mkdirSync(path.join(dataDir, SPACES_DIR), { recursive: true });
+    const registry = new Database(path.join(dataDir, REGISTRY_FILE));
+    registry.pragma('journal_mode = WAL');
+    registry.pragma('synchronous = FULL');
+    registry.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    await migrateUp(sqliteMigrationExecutor(registry), REGISTRY_MIGRATIONS);
+    return new SqliteBackend(dataDir, registry, options);
+  }
+
+  async acquireSpace(
+    spaceId: string,
+    options: { create: boolean },
+  ): Promise<SpaceLease | undefined> {
+    assert(isSpaceId(spaceId), 'space id must be validated before it reaches storage');
+    const row = this.registry
+      .prepare('SELECT file FROM spaces WHERE space_id = ?')
+      .pluck()
+      .get(spaceId) as string | undefined;
+    if (row === undefined && !options.create) return undefined;
+    const fileName = row ?? spaceFileName(spaceId);
+    const file = path.join(this.spacesDir, fileName);
+    const { value, release } = await this.pool.acquire(spaceId, () =>
+      SqliteSpaceStore.open(spaceId, file, this.openOptions),
+    );
+    if (row === undefined) {
+      // Registered after the file is migrated: a crash in between leaves a file that the next open adopts.
+      this.registry
+        .prepare('INSERT OR IGNORE INTO spaces (space_id, file, created_at) VALUES (?, ?, ?)')
+        .run(spaceId, fileName, Date.now());
+    }
+    return { store: value, release };
+  }
+
+  async listSpaces(): Promise<string[]> {
+    return this.registry
+      .prepare('SELECT space_id FROM spaces ORDER BY space_id')
+      .pluck()
+      .all() as string[];
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return this.registry.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as
+      string | undefined;
+  }
+
+  async putSettingIfAbsent(key: string, value: string): Promise<string> {
+    this.registry
+      .prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)')
+      .run(key, value);
+    return (await this.getSetting(key)) as string;
+  }
+
+  async schemaVersion(): Promise<number> {
+    return (await migrationStatus(sqliteMigrationExecutor(this.registry), REGISTRY_MIGRATIONS))
+      .current;
+  }
+
+  /** Latest schema version of a space file (for status reports). */
+  static latestSpaceSchema(): number {
+    return SPACE_MIGRATIONS.length;
+  }
+
+  get openSpaces(): number {
+    return this.pool.size;
+  }
+
+  async close(): Promise<void> {
+    this.pool.closeAll();
+    this.registry.close();
+  }
+}

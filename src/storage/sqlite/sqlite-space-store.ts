@@ -1,0 +1,118 @@
+import Database from 'better-sqlite3';
+import { CairnError } from '../../core/errors.js';
+import { migrateUp } from '../migrations.js';
+import type { SpaceStore, SpaceWriteOps } from '../types.js';
+import { SPACE_MIGRATIONS } from './space-migrations.js';
+import { sqliteMigrationExecutor } from './sqlite-migrator.js';
+import { SqliteSpaceOps } from './sqlite-space-ops.js';
+
+/** `FULL` fsyncs the WAL at every commit (survives power loss); `NORMAL` survives process crashes only. */
+export type SqliteSync = 'full' | 'normal';
+
+export interface SqliteOpenOptions {
+  sync: SqliteSync;
+  busyTimeoutMs: number;
+}
+
+function openConnection(
+  file: string,
+  options: SqliteOpenOptions,
+  readonly: boolean,
+): Database.Database {
+  const db = new Database(file, { readonly, fileMustExist: readonly });
+  db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+  if (!readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  }
+  return db;
+}
+
+/**
+ * One space's SQLite file, held through two connections: the writer (used
+ * only by the space's writer queue, one batch at a time) and a reader that
+ * sees committed data only, so reads never observe a batch in progress.
+ */
+export class SqliteSpaceStore implements SpaceStore {
+  readonly reader: SqliteSpaceOps;
+  private readonly writeDb: Database.Database;
+  private readonly readDb: Database.Database;
+  private readonly writer: SqliteSpaceOps;
+  private batchOpen = false;
+
+  private constructor(
+    readonly spaceId: string,
+    writeDb: Database.Database,
+    readDb: Database.Database,
+  ) {
+    this.writeDb = writeDb;
+    this.readDb = readDb;
+    this.writer = new SqliteSpaceOps(writeDb);
+    this.reader = new SqliteSpaceOps(readDb);
+  }
+
+  /** Opens (creating and migrating if needed) the file of `spaceId`. */
+  static async open(
+    spaceId: string,
+    file: string,
+    options: SqliteOpenOptions,
+  ): Promise<SqliteSpaceStore> {
+    const writeDb = openConnection(file, options, false);
+    try {
+      await migrateUp(sqliteMigrationExecutor(writeDb), SPACE_MIGRATIONS);
+      const stored = writeDb
+        .prepare("SELECT value FROM space_info WHERE key = 'space_id'")
+        .pluck()
+        .get();
+      if (stored === undefined) {
+        writeDb.prepare("INSERT INTO space_info (key, value) VALUES ('space_id', ?)").run(spaceId);
+      } else if (stored !== spaceId) {
+        throw new CairnError('Internal', `space file ${file} belongs to another space`);
+      }
+      const readDb = openConnection(file, options, true);
+      return new SqliteSpaceStore(spaceId, writeDb, readDb);
+    } catch (err) {
+      writeDb.close();
+      throw err;
+    }
+  }
+
+  async writeBatch<T>(fn: (ops: SpaceWriteOps) => Promise<T>): Promise<T> {
+    if (this.batchOpen) throw new Error('overlapping write batches on one space');
+    this.batchOpen = true;
+    try {
+      this.writeDb.exec('BEGIN IMMEDIATE');
+      let result: T;
+      try {
+        result = await fn(this.writer);
+      } catch (err) {
+        if (this.writeDb.inTransaction) this.writeDb.exec('ROLLBACK');
+        throw err;
+      }
+      this.writeDb.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.writeDb.inTransaction) this.writeDb.exec('ROLLBACK');
+      throw mapSqliteError(err);
+    } finally {
+      this.batchOpen = false;
+    }
+  }
+
+  close(): void {
+    this.readDb.close();
+    this.writeDb.close();
+  }
+}
+
+/** Disk full, read-only or vanished files are the degraded mode of SPEC §8, not bugs. */
+export function mapSqliteError(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (
+    typeof code === 'string' &&
+    /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|BUSY|LOCKED)/.test(code)
+  ) {
+    return new CairnError('StorageUnavailable', `storage unavailable (${code})`);
+  }
+  return err;
+}

@@ -1,0 +1,176 @@
+import type { DecodedChange } from '../crdt/decoded-change.js';
+
+/**
+ * The narrow layer between the engine and a database. The pipeline and the
+ * read path are written once against these interfaces; each backend
+ * (SQLite, PostgreSQL) implements them with its own SQL. Branch-level
+ * primitives only: composing a branch with its ancestors (lineage) is shared
+ * code in `lineage.ts`.
+ */
+
+/** A branch with its current tip, derived from its last commit (or its fork point). */
+export interface BranchRecord {
+  /** Row id, unique within the space. */
+  id: number;
+  docId: string;
+  name: string;
+  parentId: number | null;
+  /** Seq of the parent's log this branch was forked at (its own log starts at forkSeq + 1). */
+  forkSeq: number;
+  forkHeads: string[];
+  closed: boolean;
+  mergedInto: string | null;
+  createdAt: number;
+  /** Log length (including the inherited part). */
+  seq: number;
+  heads: string[];
+  /** Epoch of the last commit that touched this branch (0 if none). */
+  lastEpoch: number;
+}
+
+export interface NewBranch {
+  docId: string;
+  name: string;
+  parentId: number | null;
+  forkSeq: number;
+  forkHeads: string[];
+  createdAt: number;
+}
+
+/** One write of one transaction on one branch: its seq range and the heads after it. */
+export interface CommitRecord {
+  branchId: number;
+  epoch: number;
+  seqFrom: number;
+  seqTo: number;
+  heads: string[];
+  committedAt: number;
+}
+
+/** One entry of a branch log. `bytes` only when asked for. */
+export interface LogEntry {
+  seq: number;
+  hash: string;
+  actor: string;
+  actorSeq: number;
+  deps: string[];
+  bytes?: Uint8Array;
+}
+
+/** A tx chain record as stored (SPEC §3 `GET /v1/:space/tx/:epoch`). */
+export interface TxRecordRow {
+  epoch: number;
+  committedAt: number;
+  txHash: Uint8Array;
+  prevTxHash: Uint8Array;
+  bodyHash: Uint8Array;
+  serverSig: Uint8Array;
+  serverDid: string;
+  /** The deterministic (DAG-CBOR) encoding whose SHA-256 is `bodyHash`. */
+  body: Uint8Array;
+}
+
+/** The newest record of the space's tx chain; epoch 0 and 32 zero bytes when empty. */
+export interface ChainTip {
+  epoch: number;
+  txHash: Uint8Array;
+  committedAt: number;
+}
+
+export interface StoredReceipt {
+  epoch: number;
+  receiptJson: string;
+  createdAt: number;
+}
+
+/** Reads. Inside a write batch they also see that batch's uncommitted writes. */
+export interface SpaceReadOps {
+  chainTip(): Promise<ChainTip>;
+  getBranch(docId: string, name: string): Promise<BranchRecord | undefined>;
+  getBranchById(id: number): Promise<BranchRecord | undefined>;
+  listBranches(docId: string): Promise<BranchRecord[]>;
+  /** Doc ids after `afterDocId` (exclusive) in byte order, starting with `prefix`. */
+  listDocIds(prefix: string, afterDocId: string | null, limit: number): Promise<string[]>;
+  /** For each given hash in the branch's own log at seq ≤ maxSeq: its seq. */
+  findInBranch(
+    branchId: number,
+    hashes: readonly string[],
+    maxSeq: number,
+  ): Promise<Map<string, number>>;
+  /** Own log entries of a branch with fromSeq ≤ seq ≤ toSeq, in seq order, at most `limit`. */
+  readBranchLog(
+    branchId: number,
+    fromSeq: number,
+    toSeq: number,
+    limit: number,
+    withBytes: boolean,
+  ): Promise<LogEntry[]>;
+  /** Change bytes of a branch's own log, fromSeq ≤ seq ≤ toSeq, in seq order. */
+  readBranchBytes(branchId: number, fromSeq: number, toSeq: number): Promise<Uint8Array[]>;
+  /** Highest seq of each actor in the branch's own log (actors absent from the map have none). */
+  actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>>;
+  /** The commit of the branch whose seq range contains `seq`. */
+  commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined>;
+  /** Own commits of the branch with seqFrom in [fromSeq, toSeq], in seq order. */
+  readBranchCommits(branchId: number, fromSeq: number, toSeq: number): Promise<CommitRecord[]>;
+  /** The last commit of the branch with epoch ≤ `epoch`. */
+  lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined>;
+  /** Epoch of the last commit of the space at or before `ms`, or 0. */
+  epochAtTime(ms: number): Promise<number>;
+  getTxRecord(epoch: number): Promise<TxRecordRow | undefined>;
+  getReceipt(clientTxId: string): Promise<StoredReceipt | undefined>;
+}
+
+/** Writes, available only inside `SpaceStore.writeBatch`. */
+export interface SpaceWriteOps extends SpaceReadOps {
+  /** Marks the start of one transaction within the batch. */
+  savepoint(): Promise<void>;
+  releaseSavepoint(): Promise<void>;
+  rollbackToSavepoint(): Promise<void>;
+  createBranch(branch: NewBranch): Promise<BranchRecord>;
+  /** Appends changes to the branch's own log as seq firstSeq, firstSeq+1, …; stores bytes once per hash. */
+  appendChanges(
+    branchId: number,
+    firstSeq: number,
+    changes: readonly DecodedChange[],
+  ): Promise<void>;
+  recordCommit(commit: CommitRecord): Promise<void>;
+  closeBranch(branchId: number, mergedInto: string | null): Promise<void>;
+  appendTxRecord(row: TxRecordRow): Promise<void>;
+  putReceipt(clientTxId: string, receipt: StoredReceipt): Promise<void>;
+  /** Forgets receipts created before `beforeMs`; returns how many. */
+  pruneReceipts(beforeMs: number): Promise<number>;
+}
+
+/** One space's storage. */
+export interface SpaceStore {
+  readonly spaceId: string;
+  /** Committed state only. */
+  readonly reader: SpaceReadOps;
+  /**
+   * Runs `fn` inside one database transaction and commits it durably. Calls
+   * for one space must not overlap (the space's writer queue guarantees it).
+   * If `fn` throws, or the commit fails, nothing of the batch is kept.
+   */
+  writeBatch<T>(fn: (ops: SpaceWriteOps) => Promise<T>): Promise<T>;
+}
+
+/** A space store held open; `release` lets the handle LRU close it again. */
+export interface SpaceLease {
+  readonly store: SpaceStore;
+  release(): void;
+}
+
+export interface StorageBackend {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Opens a space, creating it if `create` (never from a read). Undefined if absent. */
+  acquireSpace(spaceId: string, options: { create: boolean }): Promise<SpaceLease | undefined>;
+  listSpaces(): Promise<string[]>;
+  /** Server-wide settings (the server key lives here). */
+  getSetting(key: string): Promise<string | undefined>;
+  /** Stores `value` unless the key exists; returns the value that is stored. */
+  putSettingIfAbsent(key: string, value: string): Promise<string>;
+  /** Schema version of the backend's databases (for /debug and `cairn migrate status`). */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
