@@ -21,6 +21,8 @@ export interface CairnOptions {
   logger?: Logger;
   /** Serve the routes under this prefix (e.g. `/api/storage/new`). */
   basePath?: string;
+  /** Wall clock in ms (default Date.now); commit times and receipt retention use it. */
+  clock?: () => number;
 }
 
 /** An embeddable cairn: the HTTP handler plus the engine behind it. */
@@ -49,7 +51,13 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
   });
   try {
     const identity = await loadServerIdentity(backend, options.serverKey);
-    const pipeline = new CommitPipeline({ backend, identity, limits, logger });
+    const pipeline = new CommitPipeline({
+      backend,
+      identity,
+      limits,
+      logger,
+      ...(options.clock ? { now: options.clock } : {}),
+    });
     const reader = new DocReader(backend);
     const app = createHttpApp({ pipeline, reader, limits, logger }, options.basePath);
     let closing: Promise<void> | undefined;

@@ -7,7 +7,7 @@ import type { TxRequest } from '../protocol/tx-request.js';
 import type { StorageBackend } from '../storage/types.js';
 import { InvariantRegistry } from './invariants.js';
 import { prepareTx } from './prepared-tx.js';
-import { SpaceWriter, type CommittedTx } from './space-writer.js';
+import { SpaceWriter, type CommittedTx, type WriterStats } from './space-writer.js';
 
 export interface CommitPipelineOptions {
   backend: StorageBackend;
@@ -30,6 +30,8 @@ const MAX_IDLE_WRITERS = 1024;
  */
 export class CommitPipeline {
   readonly invariants: InvariantRegistry;
+  /** Batches and transactions since start, over all spaces. */
+  readonly stats: WriterStats = { batches: 0, transactions: 0, committed: 0, refused: 0 };
   private readonly writers = new Map<string, SpaceWriter>();
   private readonly listeners = new Set<CommitListener>();
   private closed = false;
@@ -85,6 +87,7 @@ export class CommitPipeline {
       maxQueued: limits.maxQueuedTxPerSpace,
       onCommitted: (committed) => this.publish(committed),
       onBatchError: (err) => logger.error({ err, spaceId }, 'write batch failed'),
+      stats: this.stats,
     });
     this.writers.set(spaceId, writer);
     return writer;

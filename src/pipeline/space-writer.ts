@@ -10,6 +10,14 @@ export interface CommittedTx {
   result: TxResult;
 }
 
+/** Counters of one writer (and, summed, of the pipeline): what group commit achieved. */
+export interface WriterStats {
+  batches: number;
+  transactions: number;
+  committed: number;
+  refused: number;
+}
+
 export interface SpaceWriterOptions {
   backend: StorageBackend;
   context: TxContext;
@@ -18,6 +26,8 @@ export interface SpaceWriterOptions {
   /** Called once per batch, after its durable commit, with what committed (in epoch order). */
   onCommitted: (committed: CommittedTx[]) => void;
   onBatchError: (err: unknown) => void;
+  /** Shared counters, updated after every batch. */
+  stats: WriterStats;
 }
 
 interface Job {
@@ -82,6 +92,11 @@ export class SpaceWriter {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.options.maxTxPerBatch);
         const { outcomes, committed } = await this.runBatch(batch);
+        const stats = this.options.stats;
+        stats.batches++;
+        stats.transactions += batch.length;
+        stats.committed += committed.length;
+        stats.refused += outcomes.filter((o) => !o.ok).length;
         batch.forEach((job, i) => job.resolve(outcomes[i] as TxOutcome));
         if (committed.length > 0) this.options.onCommitted(committed);
       }

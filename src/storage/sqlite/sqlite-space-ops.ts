@@ -91,8 +91,9 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       insertTx:
         p(`INSERT INTO tx (epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
         server_did, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      // An expired receipt may still be stored (pruning is periodic): replace it.
       insertReceipt: p(
-        'INSERT INTO receipts (client_tx_id, epoch, receipt, created_at) VALUES (?, ?, ?, ?)',
+        'INSERT OR REPLACE INTO receipts (client_tx_id, epoch, receipt, created_at) VALUES (?, ?, ?, ?)',
       ),
       pruneReceipts: p('DELETE FROM receipts WHERE created_at < ?'),
     };
