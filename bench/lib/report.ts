@@ -1,0 +1,55 @@
+import { median } from './timing.js';
+
+export interface Row {
+  label: string;
+  /** One value per run. */
+  perSecond: number[];
+  /** ours/raw per run (same run), when this row is compared to the baseline. */
+  ratios?: number[];
+  target?: { text: string; met: (ratio: number) => boolean };
+  note?: string;
+}
+
+const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function fmtRate(values: readonly number[]): string {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  return `${int.format(median(values))} [${int.format(lo)}–${int.format(hi)}]`;
+}
+
+function pad(text: string, width: number, right = false): string {
+  return right ? text.padStart(width) : text.padEnd(width);
+}
+
+/** A compact fixed-width table; returns whether every target row was met. */
+export function printTable(title: string, rows: readonly Row[]): boolean {
+  const header = ['', 'tx/s median [min–max]', 'ours/raw', 'target', 'met', ''];
+  const lines = rows.map((r) => {
+    const ratio = r.ratios ? median(r.ratios) : undefined;
+    const met = r.target && ratio !== undefined ? r.target.met(ratio) : undefined;
+    return {
+      cells: [
+        r.label,
+        fmtRate(r.perSecond),
+        ratio === undefined ? '—' : `${ratio.toFixed(2)}×`,
+        r.target?.text ?? '',
+        met === undefined ? '' : met ? 'yes' : 'NO',
+        r.note ?? '',
+      ],
+      met,
+    };
+  });
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...lines.map((l) => l.cells[i]?.length ?? 0)),
+  );
+  const render = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i] as number, i === 1 || i === 2))
+      .join('  ')
+      .trimEnd();
+  console.log(title);
+  console.log(`  ${render(header)}`);
+  for (const l of lines) console.log(`  ${render(l.cells)}`);
+  return lines.every((l) => l.met !== false);
+}

@@ -1,0 +1,169 @@
+/**
+ * `npm run bench` — issue "Foundation": single-change transactions per
+ * second through the engine, each figure beside a raw better-sqlite3
+ * baseline measured in the same run with the same durability settings.
+ *
+ * Knobs (environment): BENCH_RUNS (runs per figure; default 5 for the
+ * target configuration, 3 for the informational one), BENCH_SECONDS (timed
+ * window per figure, default 2), BENCH_WRITERS (default 64).
+ */
+import os from 'node:os';
+import { measureEngineCommits, type EngineRate } from './engine-commit.bench.js';
+import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
+import { printTable, type Row } from './lib/report.js';
+import { median, nowMs, type Phase, type Rate } from './lib/timing.js';
+import { makeChain, meanBytes, type Chain } from './lib/workload.js';
+
+function envNumber(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new Error(`${name} must be a number in [${min}, ${max}]`);
+  }
+  return n;
+}
+
+const RUNS_ENV = process.env.BENCH_RUNS ? Math.round(envNumber('BENCH_RUNS', 3, 1, 15)) : 0;
+const TARGET_RUNS = RUNS_ENV || 5;
+const INFO_RUNS = RUNS_ENV || 3;
+const SECONDS = envNumber('BENCH_SECONDS', 2, 0.2, 20);
+const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
+const WARMUP_SECONDS = 0.3;
+
+/** Count caps: a figure ends at its window or at its cap, whichever comes first. */
+const SEQ_MAX_TX = 15_000;
+const SEQ_WARMUP_TX = 300;
+const PER_WRITER_MAX_TX = 500;
+const PER_WRITER_WARMUP_TX = 4;
+const RAW_MAX_TX = 200_000;
+const RAW_WARMUP_TX = 300;
+
+const seqPhase: Phase = {
+  warmup: { maxOps: SEQ_WARMUP_TX, seconds: WARMUP_SECONDS },
+  measure: { maxOps: SEQ_MAX_TX, seconds: SECONDS },
+};
+const concurrentPhase: Phase = {
+  warmup: { maxOps: PER_WRITER_WARMUP_TX * WRITERS, seconds: WARMUP_SECONDS },
+  measure: { maxOps: PER_WRITER_MAX_TX * WRITERS, seconds: SECONDS },
+};
+const rawPhase: Phase = {
+  warmup: { maxOps: RAW_WARMUP_TX, seconds: WARMUP_SECONDS },
+  measure: { maxOps: RAW_MAX_TX, seconds: SECONDS },
+};
+
+type Figure = 'raw' | 'seq' | 'concurrent';
+
+interface RunResult {
+  raw: Rate;
+  seq: EngineRate;
+  concurrent: EngineRate;
+}
+
+async function runOnce(
+  sync: SyncMode,
+  run: number,
+  seqChain: Chain,
+  writerChains: Chain[],
+): Promise<RunResult> {
+  const out: Partial<RunResult> = {};
+  const figures: Figure[] = ['raw', 'seq', 'concurrent'];
+  // Rotate the order from run to run so drift on a noisy machine hits every figure alike.
+  for (let i = 0; i < figures.length; i++) {
+    const figure = figures[(i + run) % figures.length];
+    if (figure === 'raw') out.raw = await measureRawOneRowPerTx(sync, seqChain.changes, rawPhase);
+    if (figure === 'seq') out.seq = await measureEngineCommits(sync, [seqChain], seqPhase);
+    if (figure === 'concurrent') {
+      out.concurrent = await measureEngineCommits(sync, writerChains, concurrentPhase);
+    }
+  }
+  if (!out.raw || !out.seq || !out.concurrent) throw new Error('a figure was not measured');
+  return { raw: out.raw, seq: out.seq, concurrent: out.concurrent };
+}
+
+function k(n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n));
+}
+
+async function benchSync(
+  sync: SyncMode,
+  runs: number,
+  seqChain: Chain,
+  writerChains: Chain[],
+): Promise<Row[]> {
+  const results: RunResult[] = [];
+  for (let run = 0; run < runs; run++) {
+    results.push(await runOnce(sync, run, seqChain, writerChains));
+  }
+  const raw = results.map((r) => r.raw.perSecond);
+  const seq = results.map((r) => r.seq.perSecond);
+  const conc = results.map((r) => r.concurrent.perSecond);
+  const ratioTo = (values: number[]) => values.map((v, i) => v / (raw[i] as number));
+  const batch = (rates: EngineRate[]) =>
+    `${median(rates.map((r) => r.txPerBatch)).toFixed(1)} tx/batch`;
+  const docs = (rates: EngineRate[]) =>
+    `doc ${k(median(rates.map((r) => r.docChangesFrom)))}→${k(median(rates.map((r) => r.docChangesTo)))} changes`;
+  const target = sync === 'full';
+  const seqs = results.map((r) => r.seq);
+  const concs = results.map((r) => r.concurrent);
+  return [
+    { label: 'raw better-sqlite3, 1 row/tx', perSecond: raw, note: 'baseline' },
+    {
+      label: 'engine, sequential',
+      perSecond: seq,
+      ratios: ratioTo(seq),
+      ...(target ? { target: { text: '≥ 0.50×', met: (r: number) => r >= 0.5 } } : {}),
+      note: `${batch(seqs)}, ${docs(seqs)}`,
+    },
+    {
+      label: `engine, ${WRITERS} writers`,
+      perSecond: conc,
+      ratios: ratioTo(conc),
+      ...(target ? { target: { text: '> 1.00×', met: (r: number) => r > 1 } } : {}),
+      note: `${batch(concs)}, ${docs(concs)} each`,
+    },
+  ];
+}
+
+async function main(): Promise<void> {
+  const t0 = nowMs();
+  const seqChain = makeChain(1, 'bench-seq', SEQ_WARMUP_TX + SEQ_MAX_TX);
+  const writerChains = Array.from({ length: WRITERS }, (_, w) =>
+    makeChain(w + 2, `bench-writer-${w}`, PER_WRITER_WARMUP_TX + PER_WRITER_MAX_TX),
+  );
+  const genSeconds = (nowMs() - t0) / 1000;
+
+  console.log('cairn bench — Foundation: single-change transactions through the engine');
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cpus, ${os.platform()}, temp dir ${os.tmpdir()}`,
+  );
+  console.log(
+    `each figure: ${WARMUP_SECONDS}s warm-up, then min(cap, ${SECONDS}s); median [min–max] of the runs; ` +
+      'ours/raw = median of per-run ratios (raw measured in the same run)',
+  );
+  console.log(
+    `changes pre-generated untimed (${genSeconds.toFixed(1)}s, mean ${Math.round(meanBytes([seqChain, ...writerChains]))} B); ` +
+      'timed engine path per tx: parseTxRequest + pipeline.commit, await the receipt',
+  );
+  console.log('');
+
+  const full = await benchSync('full', TARGET_RUNS, seqChain, writerChains);
+  const met = printTable(
+    `synchronous=FULL, WAL — engine default, TARGET configuration (${TARGET_RUNS} runs)`,
+    full,
+  );
+  console.log('');
+  const normal = await benchSync('normal', INFO_RUNS, seqChain, writerChains);
+  printTable(
+    `synchronous=NORMAL, WAL — engine sync:'normal', for information only, NOT the target (${INFO_RUNS} runs)`,
+    normal,
+  );
+  console.log('');
+  console.log(
+    `targets (FULL): ${met ? 'MET' : 'NOT MET'}; bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
