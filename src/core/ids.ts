@@ -19,6 +19,8 @@ export function isSpaceId(value: unknown): value is string {
 
 export function isDocId(value: unknown): value is string {
   if (typeof value !== 'string' || value.length === 0) return false;
+  // URL parsers drop "." and ".." path segments, so such a doc could never be read back.
+  if (value === '.' || value === '..') return false;
   if (CONTROL_CHARS.test(value)) return false;
   // Lone surrogates cannot be encoded as UTF-8; reject them rather than store U+FFFD.
   if (LONE_SURROGATE.test(value)) return false;
@@ -47,7 +49,7 @@ export function parseDocId(value: unknown): string {
   if (!isDocId(value)) {
     throw new CairnError(
       'ValidationError',
-      `docId must be 1-${MAX_DOC_ID_BYTES} bytes of UTF-8 without control characters`,
+      `docId must be 1-${MAX_DOC_ID_BYTES} bytes of UTF-8 without control characters (and not "." or "..")`,
     );
   }
   return value;

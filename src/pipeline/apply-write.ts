@@ -174,21 +174,16 @@ async function checkChanges(
 ): Promise<{ added: DecodedChange[]; duplicates: number }> {
   const { write, decoded } = prepared;
   const where = { docId: write.docId, branch: write.branch };
-  const firstBad = decoded.findIndex((d) => d instanceof CairnError);
-  if (firstBad >= 0) {
-    const err = decoded[firstBad] as CairnError;
-    throw new CairnError('InvalidChange', `changes[${firstBad}]: ${err.message}`, {
-      ...where,
-      changeIndex: firstBad,
-    });
-  }
-  const changes = decoded as DecodedChange[];
-  const actors = [...new Set(changes.map((c) => c.actor))];
+  const decodedOk = decoded.filter((d): d is DecodedChange => !(d instanceof CairnError));
+  const actors = [...new Set(decodedOk.map((c) => c.actor))];
   const lastSeq = branch ? await ops.actorSeqs(branch.id, actors) : new Map<string, number>();
   const inWrite = new Set<string>();
   const added: DecodedChange[] = [];
   let duplicates = 0;
-  changes.forEach((c, i) => {
+  decoded.forEach((c, i) => {
+    if (c instanceof CairnError) {
+      throw new CairnError('InvalidChange', `changes[${i}]: ${c.message}`, { ...where, changeIndex: i });
+    }
     if (known.has(c.hash) || inWrite.has(c.hash)) {
       duplicates++;
       return;

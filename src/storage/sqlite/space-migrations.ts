@@ -54,7 +54,6 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
         heads BLOB NOT NULL,
         PRIMARY KEY (branch_id, seq_from)
       ) WITHOUT ROWID;
-      CREATE UNIQUE INDEX commits_by_epoch ON commits (branch_id, epoch);
       CREATE TABLE tx (
         epoch INTEGER PRIMARY KEY,
         committed_at INTEGER NOT NULL,
@@ -65,7 +64,6 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
         server_did TEXT NOT NULL,
         body BLOB NOT NULL
       );
-      CREATE INDEX tx_by_time ON tx (committed_at);
       CREATE TABLE receipts (
         client_tx_id TEXT PRIMARY KEY,
         epoch INTEGER NOT NULL,

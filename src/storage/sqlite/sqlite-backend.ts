@@ -36,6 +36,8 @@ export class SqliteBackend implements StorageBackend {
   private readonly pool: LeasePool<SqliteSpaceStore>;
   private readonly openOptions: SqliteOpenOptions;
   private readonly spacesDir: string;
+  private readonly registered = new Set<string>();
+  private readonly statements;
 
   private constructor(
     readonly dataDir: string,
@@ -49,6 +51,12 @@ export class SqliteBackend implements StorageBackend {
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     };
     this.pool = new LeasePool(options.maxOpenSpaces ?? 256, (s) => s.close());
+    this.statements = {
+      lookup: registry.prepare('SELECT 1 FROM spaces WHERE space_id = ?'),
+      register: registry.prepare(
+        'INSERT OR IGNORE INTO spaces (space_id, file, created_at) VALUES (?, ?, ?)',
+      ),
+    };
   }
 
   static async open(options: SqliteBackendOptions): Promise<SqliteBackend> {
@@ -67,23 +75,25 @@ export class SqliteBackend implements StorageBackend {
     options: { create: boolean },
   ): Promise<SpaceLease | undefined> {
     assert(isSpaceId(spaceId), 'space id must be validated before it reaches storage');
-    const row = this.registry
-      .prepare('SELECT file FROM spaces WHERE space_id = ?')
-      .pluck()
-      .get(spaceId) as string | undefined;
-    if (row === undefined && !options.create) return undefined;
-    const fileName = row ?? spaceFileName(spaceId);
-    const file = path.join(this.spacesDir, fileName);
+    // Registered spaces are remembered: a space is never unregistered.
+    const registered = this.registered.has(spaceId) || this.lookupRegistered(spaceId);
+    if (!registered && !options.create) return undefined;
+    const fileName = spaceFileName(spaceId);
     const { value, release } = await this.pool.acquire(spaceId, () =>
-      SqliteSpaceStore.open(spaceId, file, this.openOptions),
+      SqliteSpaceStore.open(spaceId, path.join(this.spacesDir, fileName), this.openOptions),
     );
-    if (row === undefined) {
+    if (!registered) {
       // Registered after the file is migrated: a crash in between leaves a file that the next open adopts.
-      this.registry
-        .prepare('INSERT OR IGNORE INTO spaces (space_id, file, created_at) VALUES (?, ?, ?)')
-        .run(spaceId, fileName, Date.now());
+      this.statements.register.run(spaceId, fileName, Date.now());
+      this.registered.add(spaceId);
     }
     return { store: value, release };
+  }
+
+  private lookupRegistered(spaceId: string): boolean {
+    const found = this.statements.lookup.get(spaceId) !== undefined;
+    if (found) this.registered.add(spaceId);
+    return found;
   }
 
   async listSpaces(): Promise<string[]> {

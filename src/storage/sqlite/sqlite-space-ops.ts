@@ -21,9 +21,6 @@ const BRANCH_SELECT = `
   LEFT JOIN commits c ON c.branch_id = b.id
     AND c.seq_from = (SELECT max(seq_from) FROM commits WHERE branch_id = b.id)`;
 
-/** A list of hex hashes as one JSON parameter, unpacked in SQL with json_each + unhex. */
-const HASH_SET = `(SELECT unhex(value) FROM json_each(?))`;
-
 const ZERO_HASH = Buffer.alloc(32);
 
 /**
@@ -46,8 +43,11 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       docIdsAfter: p(
         'SELECT DISTINCT doc_id FROM branches WHERE doc_id > ? ORDER BY doc_id LIMIT ?',
       ),
-      findInBranch: p(`SELECT c.hash, l.seq FROM changes c JOIN log l ON l.change_id = c.id
-        WHERE c.hash IN ${HASH_SET} AND l.branch_id = ? AND l.seq <= ?`),
+      // Driven from the hash list (unique index on changes.hash, then the covering
+      // log_by_change index): cost independent of the branch's length.
+      findInBranch: p(`SELECT c.hash, l.seq FROM json_each(?) j
+        CROSS JOIN changes c ON c.hash = unhex(j.value)
+        CROSS JOIN log l ON l.change_id = c.id AND l.branch_id = ? AND l.seq <= ?`),
       readLog: p(`SELECT l.seq, c.hash, a.actor, c.actor_seq, c.deps FROM log l
         JOIN changes c ON c.id = l.change_id JOIN actors a ON a.id = c.actor_id
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq LIMIT ?`),
@@ -56,20 +56,18 @@ export class SqliteSpaceOps implements SpaceWriteOps {
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq LIMIT ?`),
       readBytes: p(`SELECT c.bytes FROM log l JOIN changes c ON c.id = l.change_id
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq`).pluck(),
-      actorSeqs: p(`SELECT a.actor, ba.seq FROM branch_actors ba JOIN actors a ON a.id = ba.actor_id
-        WHERE ba.branch_id = ? AND a.actor IN ${HASH_SET}`),
+      actorSeqs: p(`SELECT a.actor, ba.seq FROM json_each(?) j
+        CROSS JOIN actors a ON a.actor = unhex(j.value)
+        CROSS JOIN branch_actors ba ON ba.branch_id = ? AND ba.actor_id = a.id`),
       commitCovering: p(
         'SELECT * FROM commits WHERE branch_id = ? AND seq_from <= ? ORDER BY seq_from DESC LIMIT 1',
       ),
       commitsFrom: p(
         'SELECT * FROM commits WHERE branch_id = ? AND seq_from BETWEEN ? AND ? ORDER BY seq_from',
       ),
-      lastCommitUpTo: p(
-        'SELECT * FROM commits WHERE branch_id = ? AND epoch <= ? ORDER BY epoch DESC LIMIT 1',
-      ),
-      epochAtTime: p(
-        'SELECT epoch FROM tx WHERE committed_at <= ? ORDER BY committed_at DESC, epoch DESC LIMIT 1',
-      ).pluck(),
+      firstCommit: p('SELECT * FROM commits WHERE branch_id = ? ORDER BY seq_from LIMIT 1'),
+      lastCommit: p('SELECT * FROM commits WHERE branch_id = ? ORDER BY seq_from DESC LIMIT 1'),
+      txTime: p('SELECT committed_at FROM tx WHERE epoch = ?').pluck(),
       txRecord: p('SELECT * FROM tx WHERE epoch = ?'),
       receipt: p('SELECT epoch, receipt, created_at FROM receipts WHERE client_tx_id = ?'),
       // writes
@@ -179,7 +177,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   async actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (actors.length === 0) return out;
-    for (const r of this.s.actorSeqs.all(branchId, JSON.stringify(actors)) as Row[]) {
+    for (const r of this.s.actorSeqs.all(JSON.stringify(actors), branchId) as Row[]) {
       out.set(bytesToHex(r.actor as Buffer), r.seq as number);
     }
     return out;
@@ -200,12 +198,45 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     );
   }
 
+  /**
+   * Epochs grow with seq within a branch, so a binary search over seqs (on
+   * the primary key) finds it: no index on epoch to maintain on every commit.
+   */
   async lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined> {
-    return toCommit(this.s.lastCommitUpTo.get(branchId, epoch) as Row | undefined);
+    const first = toCommit(this.s.firstCommit.get(branchId) as Row | undefined);
+    const last = toCommit(this.s.lastCommit.get(branchId) as Row | undefined);
+    if (!first || !last || first.epoch > epoch) return undefined;
+    if (last.epoch <= epoch) return last;
+    let best = first;
+    let lo = first.seqTo + 1;
+    let hi = last.seqFrom - 1;
+    while (lo <= hi) {
+      const c = toCommit(this.s.commitCovering.get(branchId, (lo + hi) >>> 1) as Row) as CommitRecord;
+      if (c.epoch <= epoch) {
+        best = c;
+        lo = c.seqTo + 1;
+      } else {
+        hi = c.seqFrom - 1;
+      }
+    }
+    return best;
   }
 
+  /** committedAt never decreases with epoch: binary search on the primary key, no time index. */
   async epochAtTime(ms: number): Promise<number> {
-    return (this.s.epochAtTime.get(ms) as number | undefined) ?? 0;
+    let lo = 1;
+    let hi = (await this.chainTip()).epoch;
+    let best = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.s.txTime.get(mid) as number) <= ms) {
+        best = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return best;
   }
 
   async getTxRecord(epoch: number): Promise<TxRecordRow | undefined> {
