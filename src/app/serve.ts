@@ -1,29 +1,52 @@
 import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Cairn } from './create-cairn.js';
 
 export interface RunningServer {
   host: string;
   port: number;
-  /** Stops accepting connections, answers what is queued, closes storage. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to
+   * `graceMs` (answering with `Connection: close`), drops what is left, then
+   * answers every queued transaction and closes storage.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 3000;
 
 /** Binds a cairn to a TCP address with Node's HTTP server. */
 export async function listen(cairn: Cairn, host: string, port: number): Promise<RunningServer> {
-  const server = serve({ fetch: cairn.fetch, hostname: host, port });
+  let closing = false;
+  const fetch = async (request: Request) => {
+    const response = await cairn.fetch(request);
+    // While shutting down, keep-alive clients must not hold the server open.
+    if (closing) response.headers.set('connection', 'close');
+    return response;
+  };
+  const server = serve({ fetch, hostname: host, port }) as Server;
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve();
     server.once('listening', () => resolve());
     server.once('error', reject);
   });
   const address = server.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
   return {
     host,
     port: address.port,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await cairn.close();
+    close: (graceMs = DEFAULT_SHUTDOWN_GRACE_MS) => {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), graceMs);
+        await stopped;
+        clearTimeout(grace);
+        await cairn.close();
+      })();
+      return closed;
     },
   };
 }

@@ -75,15 +75,10 @@ export async function applyWrite(
   const seqFrom = branch.seq + 1;
   const seq = branch.seq + added.length;
   const newHeads = advanceHeads(current, added);
-  await ops.appendChanges(branch.id, seqFrom, added);
-  await ops.recordCommit({
-    branchId: branch.id,
-    epoch,
-    seqFrom,
-    seqTo: seq,
-    heads: newHeads,
-    committedAt,
-  });
+  await ops.appendCommit(
+    { branchId: branch.id, epoch, seqFrom, seqTo: seq, heads: newHeads, committedAt },
+    added,
+  );
   if (write.closeMerged) {
     for (const source of write.mergeOf) {
       const src = await ops.getBranch(write.docId, source.branch);
@@ -182,7 +177,10 @@ async function checkChanges(
   let duplicates = 0;
   decoded.forEach((c, i) => {
     if (c instanceof CairnError) {
-      throw new CairnError('InvalidChange', `changes[${i}]: ${c.message}`, { ...where, changeIndex: i });
+      throw new CairnError('InvalidChange', `changes[${i}]: ${c.message}`, {
+        ...where,
+        changeIndex: i,
+      });
     }
     if (known.has(c.hash) || inWrite.has(c.hash)) {
       duplicates++;

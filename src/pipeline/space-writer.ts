@@ -1,6 +1,6 @@
 import { CairnError, isCairnError } from '../core/errors.js';
 import type { TxFailure, TxOutcome } from '../protocol/receipt.js';
-import type { SpaceLease, SpaceWriteOps, StorageBackend } from '../storage/types.js';
+import type { BatchResult, SpaceLease, SpaceWriteOps, StorageBackend } from '../storage/types.js';
 import { applyTransaction, failureOf, type TxContext, type TxResult } from './apply-transaction.js';
 import type { PreparedTx } from './prepared-tx.js';
 
@@ -108,51 +108,60 @@ export class SpaceWriter {
   private async runBatch(
     batch: Job[],
   ): Promise<{ outcomes: TxOutcome[]; committed: CommittedTx[] }> {
+    const { backend } = this.options;
     let lease: SpaceLease | undefined;
+    let result: { outcomes: TxOutcome[]; committed: CommittedTx[] } | undefined;
     try {
-      lease = await this.options.backend.acquireSpace(this.spaceId, { create: true });
+      lease = await backend.acquireSpace(this.spaceId, { create: true });
       if (!lease) throw new CairnError('StorageUnavailable', 'space could not be opened');
-      const store = lease.store;
-      return await store.writeBatch((ops) => this.runInTransaction(ops, batch));
+      result = await lease.store.writeBatch((ops) => this.runInTransaction(ops, batch));
     } catch (err) {
       this.options.onBatchError(err);
       const error = isCairnError(err) ? err : new CairnError('Internal', 'the write batch failed');
-      return { outcomes: batch.map((j) => failure(j.tx, error)), committed: [] };
+      result = { outcomes: batch.map((j) => failure(j.tx, error)), committed: [] };
     } finally {
       lease?.release();
     }
+    // Before any receipt goes out: a new space exists once something committed in it.
+    if (lease?.isNew) await backend.settleNewSpace(this.spaceId, result.committed.length > 0);
+    return result;
   }
 
   private async runInTransaction(
     ops: SpaceWriteOps,
     batch: Job[],
-  ): Promise<{ outcomes: TxOutcome[]; committed: CommittedTx[] }> {
+  ): Promise<BatchResult<{ outcomes: TxOutcome[]; committed: CommittedTx[] }>> {
     const ctx = this.options.context;
+    let pruned = 0;
     if (ctx.now() - this.lastPruneMs > RECEIPT_PRUNE_INTERVAL_MS) {
-      await ops.pruneReceipts(ctx.now() - ctx.idempotencyRetentionMs);
+      pruned = await ops.pruneReceipts(ctx.now() - ctx.idempotencyRetentionMs);
       this.lastPruneMs = ctx.now();
     }
     let tip = await ops.chainTip();
     const outcomes: TxOutcome[] = [];
     const committed: CommittedTx[] = [];
+    // A batch of one needs no savepoint: refusing it rolls back the whole batch.
+    const savepoints = batch.length > 1;
     for (const job of batch) {
-      await ops.savepoint();
+      if (savepoints) await ops.savepoint();
       try {
         const result = await applyTransaction(ops, job.tx, tip, ctx);
-        await ops.releaseSavepoint();
+        if (savepoints) await ops.releaseSavepoint();
         tip = result.tip;
         outcomes.push(result.outcome);
-        if (result.committed)
+        if (result.committed) {
           committed.push({ spaceId: this.spaceId, epoch: result.committed.epoch, result });
+        }
       } catch (err) {
         const refused = failureOf(job.tx, err);
         // Anything but a broken rule (a storage error, a bug) aborts the whole batch.
         if (!refused) throw err;
-        await ops.rollbackToSavepoint();
+        if (savepoints) await ops.rollbackToSavepoint();
         outcomes.push(refused);
       }
     }
-    return { outcomes, committed };
+    // Nothing to keep (only refusals and no-ops): roll back, no fsync.
+    return { result: { outcomes, committed }, commit: committed.length > 0 || pruned > 0 };
   }
 }
 

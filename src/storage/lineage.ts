@@ -155,9 +155,7 @@ export async function commitsOverlapping(
 ): Promise<CommitRecord[]> {
   const out: CommitRecord[] = [];
   for (const seg of clip(lineage, fromSeq, toSeq)) {
-    const first = await ops.commitCovering(seg.branchId, seg.fromSeq);
-    const start = first ? first.seqFrom : seg.fromSeq;
-    out.push(...(await ops.readBranchCommits(seg.branchId, start, seg.toSeq)));
+    out.push(...(await ops.readBranchCommits(seg.branchId, seg.fromSeq, seg.toSeq)));
   }
   return out;
 }

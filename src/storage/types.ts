@@ -111,7 +111,7 @@ export interface SpaceReadOps {
   actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>>;
   /** The commit of the branch whose seq range contains `seq`. */
   commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined>;
-  /** Own commits of the branch with seqFrom in [fromSeq, toSeq], in seq order. */
+  /** Own commits of the branch that appended any seq in [fromSeq, toSeq], in seq order. */
   readBranchCommits(branchId: number, fromSeq: number, toSeq: number): Promise<CommitRecord[]>;
   /** The last commit of the branch with epoch ≤ `epoch`. */
   lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined>;
@@ -128,13 +128,12 @@ export interface SpaceWriteOps extends SpaceReadOps {
   releaseSavepoint(): Promise<void>;
   rollbackToSavepoint(): Promise<void>;
   createBranch(branch: NewBranch): Promise<BranchRecord>;
-  /** Appends changes to the branch's own log as seq firstSeq, firstSeq+1, …; stores bytes once per hash. */
-  appendChanges(
-    branchId: number,
-    firstSeq: number,
-    changes: readonly DecodedChange[],
-  ): Promise<void>;
-  recordCommit(commit: CommitRecord): Promise<void>;
+  /**
+   * Appends one commit: `changes` become seqs commit.seqFrom…commit.seqTo of
+   * the branch's own log, with the commit's epoch, time and heads after.
+   * Change bytes are stored once per space, addressed by hash.
+   */
+  appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void>;
   closeBranch(branchId: number, mergedInto: string | null): Promise<void>;
   appendTxRecord(row: TxRecordRow): Promise<void>;
   putReceipt(clientTxId: string, receipt: StoredReceipt): Promise<void>;
@@ -148,16 +147,24 @@ export interface SpaceStore {
   /** Committed state only. */
   readonly reader: SpaceReadOps;
   /**
-   * Runs `fn` inside one database transaction and commits it durably. Calls
-   * for one space must not overlap (the space's writer queue guarantees it).
-   * If `fn` throws, or the commit fails, nothing of the batch is kept.
+   * Runs `fn` inside one database transaction; commits it durably if `fn`
+   * says so, else rolls it back (a batch that only refused costs no fsync).
+   * Calls for one space must not overlap (the space's writer queue
+   * guarantees it). If `fn` throws, or the commit fails, nothing is kept.
    */
-  writeBatch<T>(fn: (ops: SpaceWriteOps) => Promise<T>): Promise<T>;
+  writeBatch<T>(fn: (ops: SpaceWriteOps) => Promise<BatchResult<T>>): Promise<T>;
+}
+
+export interface BatchResult<T> {
+  result: T;
+  commit: boolean;
 }
 
 /** A space store held open; `release` lets the handle LRU close it again. */
 export interface SpaceLease {
   readonly store: SpaceStore;
+  /** The space was not registered before this lease: it exists once a batch commits. */
+  readonly isNew: boolean;
   release(): void;
 }
 
@@ -165,6 +172,12 @@ export interface StorageBackend {
   readonly kind: 'sqlite' | 'postgres';
   /** Opens a space, creating it if `create` (never from a read). Undefined if absent. */
   acquireSpace(spaceId: string, options: { create: boolean }): Promise<SpaceLease | undefined>;
+  /**
+   * Settles a space opened with `isNew` after its first batch (lease
+   * released): registers it if the batch committed, else removes every trace
+   * of it, so a refused transaction never creates a space.
+   */
+  settleNewSpace(spaceId: string, committed: boolean): Promise<void>;
   listSpaces(): Promise<string[]>;
   /** Server-wide settings (the server key lives here). */
   getSetting(key: string): Promise<string | undefined>;

@@ -79,7 +79,7 @@ describe('migrations', () => {
       expect(await migrateDown(exec, SPACE_MIGRATIONS)).toBe(i);
     expect(tables(db)).toEqual(['schema_migrations']);
     await migrateUp(exec, SPACE_MIGRATIONS);
-    expect(tables(db)).toContain('changes');
+    expect(tables(db)).toContain('log');
     db.close();
   });
 });

@@ -1,14 +1,24 @@
 import type { Migration } from '../migrations.js';
 
 /**
- * Schema of one space's SQLite file. Hashes and actors are stored as raw
- * bytes; a space has its own file, so no table carries a space id. Tips of
- * branches are not stored: they are the last row of `commits`.
+ * Schema of one space's SQLite file. A space has its own file, so no table
+ * carries a space id. Hashes and actors are raw bytes.
+ *
+ * The log is the heart: one row per (branch, seq), clustered by that key, so
+ * a commit appends to one leaf page and a materialization reads consecutive
+ * pages. A change's bytes live in the first row that holds it; a later row
+ * with the same hash (another branch) points at that origin, so bytes are
+ * stored once per space and found by hash through `log_by_hash`. The last row
+ * of each commit carries the commit (first seq, time, heads after); every row
+ * carries its commit's epoch and last seq. A commit thus writes the log leaf,
+ * one hash-index leaf, the branch's actor-seq row and the tx record: four
+ * pages, which is what one fsync costs most for. `bytes` is the last column so
+ * that reading the others never touches a large change's overflow pages.
  */
 export const SPACE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    name: 'log, branches, commits, tx chain, receipts',
+    name: 'log, branches, tx chain, receipts',
     up: `
       CREATE TABLE space_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE branches (
@@ -24,35 +34,29 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
         UNIQUE (doc_id, name)
       );
       CREATE TABLE actors (id INTEGER PRIMARY KEY, actor BLOB NOT NULL UNIQUE);
-      CREATE TABLE changes (
-        id INTEGER PRIMARY KEY,
-        hash BLOB NOT NULL UNIQUE,
-        actor_id INTEGER NOT NULL,
-        actor_seq INTEGER NOT NULL,
-        deps BLOB NOT NULL,
-        bytes BLOB NOT NULL
-      );
       CREATE TABLE log (
         branch_id INTEGER NOT NULL,
         seq INTEGER NOT NULL,
-        change_id INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        actor_id INTEGER NOT NULL,
+        actor_seq INTEGER NOT NULL,
+        deps BLOB NOT NULL,
+        epoch INTEGER NOT NULL,
+        commit_to INTEGER NOT NULL,
+        origin_branch INTEGER,
+        origin_seq INTEGER,
+        commit_from INTEGER,
+        committed_at INTEGER,
+        commit_heads BLOB,
+        bytes BLOB,
         PRIMARY KEY (branch_id, seq)
       ) WITHOUT ROWID;
-      CREATE INDEX log_by_change ON log (change_id, branch_id, seq);
+      CREATE INDEX log_by_hash ON log (hash);
       CREATE TABLE branch_actors (
         branch_id INTEGER NOT NULL,
         actor_id INTEGER NOT NULL,
         seq INTEGER NOT NULL,
         PRIMARY KEY (branch_id, actor_id)
-      ) WITHOUT ROWID;
-      CREATE TABLE commits (
-        branch_id INTEGER NOT NULL,
-        seq_from INTEGER NOT NULL,
-        seq_to INTEGER NOT NULL,
-        epoch INTEGER NOT NULL,
-        committed_at INTEGER NOT NULL,
-        heads BLOB NOT NULL,
-        PRIMARY KEY (branch_id, seq_from)
       ) WITHOUT ROWID;
       CREATE TABLE tx (
         epoch INTEGER PRIMARY KEY,
@@ -75,10 +79,8 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
     down: `
       DROP TABLE receipts;
       DROP TABLE tx;
-      DROP TABLE commits;
       DROP TABLE branch_actors;
       DROP TABLE log;
-      DROP TABLE changes;
       DROP TABLE actors;
       DROP TABLE branches;
       DROP TABLE space_info;

@@ -72,6 +72,16 @@ export class LeasePool<T> {
     }
   }
 
+  /** Closes and forgets the handle of `key` if nobody holds it; returns whether it did. */
+  discard(key: string): boolean {
+    const entry = this.entries.get(key);
+    if (!entry) return true;
+    if (entry.leases > 0) return false;
+    this.entries.delete(key);
+    this.closeValue(entry.value);
+    return true;
+  }
+
   closeAll(): void {
     for (const entry of this.entries.values()) this.closeValue(entry.value);
     this.entries.clear();

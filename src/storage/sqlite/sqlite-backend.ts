@@ -78,16 +78,26 @@ export class SqliteBackend implements StorageBackend {
     // Registered spaces are remembered: a space is never unregistered.
     const registered = this.registered.has(spaceId) || this.lookupRegistered(spaceId);
     if (!registered && !options.create) return undefined;
-    const fileName = spaceFileName(spaceId);
     const { value, release } = await this.pool.acquire(spaceId, () =>
-      SqliteSpaceStore.open(spaceId, path.join(this.spacesDir, fileName), this.openOptions),
+      SqliteSpaceStore.open(spaceId, this.spaceFile(spaceId), this.openOptions),
     );
-    if (!registered) {
-      // Registered after the file is migrated: a crash in between leaves a file that the next open adopts.
-      this.statements.register.run(spaceId, fileName, Date.now());
+    return { store: value, isNew: !registered, release };
+  }
+
+  async settleNewSpace(spaceId: string, committed: boolean): Promise<void> {
+    if (this.registered.has(spaceId)) return;
+    if (committed) {
+      // Registered after the first commit: a crash before this leaves a file that the next write adopts.
+      this.statements.register.run(spaceId, spaceFileName(spaceId), Date.now());
       this.registered.add(spaceId);
+    } else if (this.pool.discard(spaceId)) {
+      const file = this.spaceFile(spaceId);
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
     }
-    return { store: value, release };
+  }
+
+  private spaceFile(spaceId: string): string {
+    return path.join(this.spacesDir, spaceFileName(spaceId));
   }
 
   private lookupRegistered(spaceId: string): boolean {

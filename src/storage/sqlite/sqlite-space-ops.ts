@@ -16,21 +16,28 @@ type Row = Record<string, unknown>;
 
 const BRANCH_SELECT = `
   SELECT b.id, b.doc_id, b.name, b.parent_id, b.fork_seq, b.fork_heads, b.closed, b.merged_into,
-         b.created_at, c.seq_to, c.heads, c.epoch
+         b.created_at, t.seq AS tip_seq, t.commit_heads AS tip_heads, t.epoch AS tip_epoch
   FROM branches b
-  LEFT JOIN commits c ON c.branch_id = b.id
-    AND c.seq_from = (SELECT max(seq_from) FROM commits WHERE branch_id = b.id)`;
+  LEFT JOIN log t ON t.branch_id = b.id
+    AND t.seq = (SELECT max(seq) FROM log WHERE branch_id = b.id)`;
+
+/** The row's bytes, or those of the row it points at (same change stored elsewhere). */
+const LOG_BYTES = `coalesce(l.bytes, (SELECT o.bytes FROM log o
+  WHERE o.branch_id = l.origin_branch AND o.seq = l.origin_seq))`;
+
+const COMMIT_COLUMNS = 'seq, commit_from, epoch, committed_at, commit_heads';
 
 const ZERO_HASH = Buffer.alloc(32);
 
 /**
- * All SQL of one space file. One instance per connection: the writer's sees
- * its own open transaction, the reader's sees committed data only.
+ * All SQL of one space file (schema in space-migrations.ts). One instance per
+ * connection: the writer's sees its own open transaction, the reader's sees
+ * committed data only.
  */
 export class SqliteSpaceOps implements SpaceWriteOps {
   private readonly s;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       chainTip: p('SELECT epoch, tx_hash, committed_at FROM tx ORDER BY epoch DESC LIMIT 1'),
@@ -43,56 +50,56 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       docIdsAfter: p(
         'SELECT DISTINCT doc_id FROM branches WHERE doc_id > ? ORDER BY doc_id LIMIT ?',
       ),
-      // Driven from the hash list (unique index on changes.hash, then the covering
-      // log_by_change index): cost independent of the branch's length.
-      findInBranch: p(`SELECT c.hash, l.seq FROM json_each(?) j
-        CROSS JOIN changes c ON c.hash = unhex(j.value)
-        CROSS JOIN log l ON l.change_id = c.id AND l.branch_id = ? AND l.seq <= ?`),
-      readLog: p(`SELECT l.seq, c.hash, a.actor, c.actor_seq, c.deps FROM log l
-        JOIN changes c ON c.id = l.change_id JOIN actors a ON a.id = c.actor_id
+      // Driven from the hash list through log_by_hash: cost independent of the log's length.
+      findInBranch: p(`SELECT l.hash, l.seq FROM json_each(?) j
+        CROSS JOIN log l ON l.hash = unhex(j.value) AND l.branch_id = ? AND l.seq <= ?`),
+      storedCopies:
+        p(`SELECT l.hash, l.branch_id, l.seq, l.origin_branch, l.origin_seq FROM json_each(?) j
+        CROSS JOIN log l ON l.hash = unhex(j.value)`),
+      readLog: p(`SELECT l.seq, l.hash, a.actor, l.actor_seq, l.deps FROM log l
+        JOIN actors a ON a.id = l.actor_id
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq LIMIT ?`),
-      readLogBytes: p(`SELECT l.seq, c.hash, a.actor, c.actor_seq, c.deps, c.bytes FROM log l
-        JOIN changes c ON c.id = l.change_id JOIN actors a ON a.id = c.actor_id
+      readLogBytes:
+        p(`SELECT l.seq, l.hash, a.actor, l.actor_seq, l.deps, ${LOG_BYTES} AS bytes FROM log l
+        JOIN actors a ON a.id = l.actor_id
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq LIMIT ?`),
-      readBytes: p(`SELECT c.bytes FROM log l JOIN changes c ON c.id = l.change_id
+      readBytes: p(`SELECT ${LOG_BYTES} FROM log l
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq`).pluck(),
       actorSeqs: p(`SELECT a.actor, ba.seq FROM json_each(?) j
         CROSS JOIN actors a ON a.actor = unhex(j.value)
         CROSS JOIN branch_actors ba ON ba.branch_id = ? AND ba.actor_id = a.id`),
-      commitCovering: p(
-        'SELECT * FROM commits WHERE branch_id = ? AND seq_from <= ? ORDER BY seq_from DESC LIMIT 1',
-      ),
-      commitsFrom: p(
-        'SELECT * FROM commits WHERE branch_id = ? AND seq_from BETWEEN ? AND ? ORDER BY seq_from',
-      ),
-      firstCommit: p('SELECT * FROM commits WHERE branch_id = ? ORDER BY seq_from LIMIT 1'),
-      lastCommit: p('SELECT * FROM commits WHERE branch_id = ? ORDER BY seq_from DESC LIMIT 1'),
+      commitCovering: p(`SELECT e.seq, e.commit_from, e.epoch, e.committed_at, e.commit_heads
+        FROM log r JOIN log e ON e.branch_id = r.branch_id AND e.seq = r.commit_to
+        WHERE r.branch_id = ? AND r.seq = ?`),
+      commitEnds: p(`SELECT ${COMMIT_COLUMNS} FROM log
+        WHERE branch_id = ? AND seq BETWEEN ? AND ? AND commit_from IS NOT NULL ORDER BY seq`),
+      ownRange: p('SELECT min(seq) AS lo, max(seq) AS hi FROM log WHERE branch_id = ?'),
+      epochAt: p('SELECT epoch FROM log WHERE branch_id = ? AND seq = ?').pluck(),
       txTime: p('SELECT committed_at FROM tx WHERE epoch = ?').pluck(),
       txRecord: p('SELECT * FROM tx WHERE epoch = ?'),
       receipt: p('SELECT epoch, receipt, created_at FROM receipts WHERE client_tx_id = ?'),
       // writes
+      savepoint: p('SAVEPOINT tx'),
+      release: p('RELEASE tx'),
+      rollbackTo: p('ROLLBACK TO tx'),
       insertBranch:
         p(`INSERT INTO branches (doc_id, name, parent_id, fork_seq, fork_heads, created_at)
         VALUES (?, ?, ?, ?, ?, ?)`),
       actorId: p('SELECT id FROM actors WHERE actor = ?').pluck(),
       insertActor: p('INSERT INTO actors (actor) VALUES (?)'),
-      insertChange:
-        p(`INSERT INTO changes (hash, actor_id, actor_seq, deps, bytes) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (hash) DO NOTHING RETURNING id`).pluck(),
-      changeId: p('SELECT id FROM changes WHERE hash = ?').pluck(),
-      insertLog: p('INSERT INTO log (branch_id, seq, change_id) VALUES (?, ?, ?)'),
+      insertLog:
+        p(`INSERT INTO log (branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
+        origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       upsertActorSeq: p(`INSERT INTO branch_actors (branch_id, actor_id, seq) VALUES (?, ?, ?)
         ON CONFLICT (branch_id, actor_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
-      insertCommit: p(`INSERT INTO commits (branch_id, seq_from, seq_to, epoch, committed_at, heads)
-        VALUES (?, ?, ?, ?, ?, ?)`),
       closeBranch: p('UPDATE branches SET closed = 1, merged_into = ? WHERE id = ?'),
       insertTx:
         p(`INSERT INTO tx (epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
         server_did, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       // An expired receipt may still be stored (pruning is periodic): replace it.
-      insertReceipt: p(
-        'INSERT OR REPLACE INTO receipts (client_tx_id, epoch, receipt, created_at) VALUES (?, ?, ?, ?)',
-      ),
+      insertReceipt: p(`INSERT OR REPLACE INTO receipts (client_tx_id, epoch, receipt, created_at)
+        VALUES (?, ?, ?, ?)`),
       pruneReceipts: p('DELETE FROM receipts WHERE created_at < ?'),
     };
   }
@@ -144,8 +151,9 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   ): Promise<Map<string, number>> {
     const found = new Map<string, number>();
     if (hashes.length === 0) return found;
-    const rows = this.s.findInBranch.all(JSON.stringify(hashes), branchId, maxSeq) as Row[];
-    for (const r of rows) found.set(bytesToHex(r.hash as Buffer), r.seq as number);
+    for (const r of this.s.findInBranch.all(JSON.stringify(hashes), branchId, maxSeq) as Row[]) {
+      found.set(bytesToHex(r.hash as Buffer), r.seq as number);
+    }
     return found;
   }
 
@@ -184,8 +192,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   }
 
   async commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined> {
-    const c = toCommit(this.s.commitCovering.get(branchId, seq) as Row | undefined);
-    return c && c.seqTo >= seq ? c : undefined;
+    return toCommit(branchId, this.s.commitCovering.get(branchId, seq) as Row | undefined);
   }
 
   async readBranchCommits(
@@ -193,33 +200,35 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     fromSeq: number,
     toSeq: number,
   ): Promise<CommitRecord[]> {
-    return (this.s.commitsFrom.all(branchId, fromSeq, toSeq) as Row[]).map(
-      (r) => toCommit(r) as CommitRecord,
+    const ends = (this.s.commitEnds.all(branchId, fromSeq, toSeq) as Row[]).map(
+      (r) => toCommit(branchId, r) as CommitRecord,
     );
+    const last = ends[ends.length - 1];
+    if (!last || last.seqTo < toSeq) {
+      // The commit that covers toSeq ends after the range.
+      const tail = await this.commitCovering(branchId, toSeq);
+      if (tail && tail.seqTo > (last?.seqTo ?? 0)) ends.push(tail);
+    }
+    return ends.filter((c) => c.seqTo >= fromSeq);
   }
 
-  /**
-   * Epochs grow with seq within a branch, so a binary search over seqs (on
-   * the primary key) finds it: no index on epoch to maintain on every commit.
-   */
+  /** Epochs grow with seq within a branch: a binary search on the primary key, no epoch index. */
   async lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined> {
-    const first = toCommit(this.s.firstCommit.get(branchId) as Row | undefined);
-    const last = toCommit(this.s.lastCommit.get(branchId) as Row | undefined);
-    if (!first || !last || first.epoch > epoch) return undefined;
-    if (last.epoch <= epoch) return last;
-    let best = first;
-    let lo = first.seqTo + 1;
-    let hi = last.seqFrom - 1;
+    const range = this.s.ownRange.get(branchId) as { lo: number | null; hi: number | null };
+    if (range.lo === null || range.hi === null) return undefined;
+    let lo = range.lo;
+    let hi = range.hi;
+    let best = 0;
     while (lo <= hi) {
-      const c = toCommit(this.s.commitCovering.get(branchId, (lo + hi) >>> 1) as Row) as CommitRecord;
-      if (c.epoch <= epoch) {
-        best = c;
-        lo = c.seqTo + 1;
+      const mid = (lo + hi) >>> 1;
+      if ((this.s.epochAt.get(branchId, mid) as number) <= epoch) {
+        best = mid;
+        lo = mid + 1;
       } else {
-        hi = c.seqFrom - 1;
+        hi = mid - 1;
       }
     }
-    return best;
+    return best === 0 ? undefined : this.commitCovering(branchId, best);
   }
 
   /** committedAt never decreases with epoch: binary search on the primary key, no time index. */
@@ -265,15 +274,16 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   }
 
   async savepoint(): Promise<void> {
-    this.db.exec('SAVEPOINT tx');
+    this.s.savepoint.run();
   }
 
   async releaseSavepoint(): Promise<void> {
-    this.db.exec('RELEASE tx');
+    this.s.release.run();
   }
 
   async rollbackToSavepoint(): Promise<void> {
-    this.db.exec('ROLLBACK TO tx; RELEASE tx');
+    this.s.rollbackTo.run();
+    this.s.release.run();
   }
 
   async createBranch(b: NewBranch): Promise<BranchRecord> {
@@ -285,45 +295,60 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       packHashes(b.forkHeads),
       b.createdAt,
     );
-    const created = await this.getBranchById(Number(info.lastInsertRowid));
-    return created as BranchRecord;
+    return (await this.getBranchById(Number(info.lastInsertRowid))) as BranchRecord;
   }
 
-  async appendChanges(
-    branchId: number,
-    firstSeq: number,
-    changes: readonly DecodedChange[],
-  ): Promise<void> {
+  async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
+    const { branchId, seqFrom, seqTo, epoch } = commit;
+    const origins = this.storedOrigins(changes);
     const actorIds = new Map<string, number>();
     const maxSeq = new Map<number, number>();
     changes.forEach((c, i) => {
-      let actorId = actorIds.get(c.actor);
-      if (actorId === undefined) {
-        const actorBytes = hexToBytes(c.actor);
-        actorId =
-          (this.s.actorId.get(actorBytes) as number | undefined) ??
-          Number(this.s.insertActor.run(actorBytes).lastInsertRowid);
-        actorIds.set(c.actor, actorId);
-      }
-      const hash = hexToBytes(c.hash);
-      const changeId =
-        (this.s.insertChange.get(hash, actorId, c.seq, packHashes(c.deps), c.bytes) as
-          number | undefined) ?? (this.s.changeId.get(hash) as number);
-      this.s.insertLog.run(branchId, firstSeq + i, changeId);
+      const seq = seqFrom + i;
+      const actorId = actorIds.get(c.actor) ?? this.internActor(c.actor);
+      actorIds.set(c.actor, actorId);
+      const origin = origins.get(c.hash);
+      const isEnd = seq === seqTo;
+      this.s.insertLog.run(
+        branchId,
+        seq,
+        hexToBytes(c.hash),
+        actorId,
+        c.seq,
+        packHashes(c.deps),
+        epoch,
+        seqTo,
+        origin?.branchId ?? null,
+        origin?.seq ?? null,
+        isEnd ? seqFrom : null,
+        isEnd ? commit.committedAt : null,
+        isEnd ? packHashes(commit.heads) : null,
+        origin ? null : c.bytes,
+      );
+      if (!origin) origins.set(c.hash, { branchId, seq });
       maxSeq.set(actorId, Math.max(maxSeq.get(actorId) ?? 0, c.seq));
     });
     for (const [actorId, seq] of maxSeq) this.s.upsertActorSeq.run(branchId, actorId, seq);
   }
 
-  async recordCommit(c: CommitRecord): Promise<void> {
-    this.s.insertCommit.run(
-      c.branchId,
-      c.seqFrom,
-      c.seqTo,
-      c.epoch,
-      c.committedAt,
-      packHashes(c.heads),
-    );
+  /** Where the space already stores the bytes of these changes (they are stored once). */
+  private storedOrigins(
+    changes: readonly DecodedChange[],
+  ): Map<string, { branchId: number; seq: number }> {
+    const out = new Map<string, { branchId: number; seq: number }>();
+    const rows = this.s.storedCopies.all(JSON.stringify(changes.map((c) => c.hash))) as Row[];
+    for (const r of rows) {
+      const branchId = (r.origin_branch as number | null) ?? (r.branch_id as number);
+      const seq = (r.origin_seq as number | null) ?? (r.seq as number);
+      out.set(bytesToHex(r.hash as Buffer), { branchId, seq });
+    }
+    return out;
+  }
+
+  private internActor(actor: string): number {
+    const bytes = hexToBytes(actor);
+    const id = this.s.actorId.get(bytes) as number | undefined;
+    return id ?? Number(this.s.insertActor.run(bytes).lastInsertRowid);
   }
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
@@ -356,7 +381,7 @@ function toBranch(r: Row | undefined): BranchRecord | undefined {
   if (!r) return undefined;
   const forkSeq = r.fork_seq as number;
   const forkHeads = unpackHashes(r.fork_heads as Buffer);
-  const hasCommit = r.seq_to !== null;
+  const hasOwn = r.tip_seq !== null;
   return {
     id: r.id as number,
     docId: r.doc_id as string,
@@ -367,20 +392,21 @@ function toBranch(r: Row | undefined): BranchRecord | undefined {
     closed: r.closed === 1,
     mergedInto: (r.merged_into as string | null) ?? null,
     createdAt: r.created_at as number,
-    seq: hasCommit ? (r.seq_to as number) : forkSeq,
-    heads: hasCommit ? unpackHashes(r.heads as Buffer) : forkHeads,
-    lastEpoch: hasCommit ? (r.epoch as number) : 0,
+    seq: hasOwn ? (r.tip_seq as number) : forkSeq,
+    heads: hasOwn ? unpackHashes(r.tip_heads as Buffer) : forkHeads,
+    lastEpoch: hasOwn ? (r.tip_epoch as number) : 0,
   };
 }
 
-function toCommit(r: Row | undefined): CommitRecord | undefined {
+/** A commit from the log row that ends it. */
+function toCommit(branchId: number, r: Row | undefined): CommitRecord | undefined {
   if (!r) return undefined;
   return {
-    branchId: r.branch_id as number,
+    branchId,
     epoch: r.epoch as number,
-    seqFrom: r.seq_from as number,
-    seqTo: r.seq_to as number,
-    heads: unpackHashes(r.heads as Buffer),
+    seqFrom: r.commit_from as number,
+    seqTo: r.seq as number,
+    heads: unpackHashes(r.commit_heads as Buffer),
     committedAt: r.committed_at as number,
   };
 }

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { CairnError } from '../../core/errors.js';
 import { migrateUp } from '../migrations.js';
-import type { SpaceStore, SpaceWriteOps } from '../types.js';
+import type { BatchResult, SpaceStore, SpaceWriteOps } from '../types.js';
 import { SPACE_MIGRATIONS } from './space-migrations.js';
 import { sqliteMigrationExecutor } from './sqlite-migrator.js';
 import { SqliteSpaceOps } from './sqlite-space-ops.js';
@@ -38,6 +38,7 @@ export class SqliteSpaceStore implements SpaceStore {
   private readonly writeDb: Database.Database;
   private readonly readDb: Database.Database;
   private readonly writer: SqliteSpaceOps;
+  private readonly tx;
   private batchOpen = false;
 
   private constructor(
@@ -49,6 +50,11 @@ export class SqliteSpaceStore implements SpaceStore {
     this.readDb = readDb;
     this.writer = new SqliteSpaceOps(writeDb);
     this.reader = new SqliteSpaceOps(readDb);
+    this.tx = {
+      begin: writeDb.prepare('BEGIN IMMEDIATE'),
+      commit: writeDb.prepare('COMMIT'),
+      rollback: writeDb.prepare('ROLLBACK'),
+    };
   }
 
   /** Opens (creating and migrating if needed) the file of `spaceId`. */
@@ -77,22 +83,16 @@ export class SqliteSpaceStore implements SpaceStore {
     }
   }
 
-  async writeBatch<T>(fn: (ops: SpaceWriteOps) => Promise<T>): Promise<T> {
+  async writeBatch<T>(fn: (ops: SpaceWriteOps) => Promise<BatchResult<T>>): Promise<T> {
     if (this.batchOpen) throw new Error('overlapping write batches on one space');
     this.batchOpen = true;
     try {
-      this.writeDb.exec('BEGIN IMMEDIATE');
-      let result: T;
-      try {
-        result = await fn(this.writer);
-      } catch (err) {
-        if (this.writeDb.inTransaction) this.writeDb.exec('ROLLBACK');
-        throw err;
-      }
-      this.writeDb.exec('COMMIT');
+      this.tx.begin.run();
+      const { result, commit } = await fn(this.writer);
+      (commit ? this.tx.commit : this.tx.rollback).run();
       return result;
     } catch (err) {
-      if (this.writeDb.inTransaction) this.writeDb.exec('ROLLBACK');
+      if (this.writeDb.inTransaction) this.tx.rollback.run();
       throw mapSqliteError(err);
     } finally {
       this.batchOpen = false;
