@@ -1,10 +1,41 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects, one conformance suite: everything runs on SQLite; the engine,
+ * model, trace and end-to-end suites run again on PostgreSQL (a throwaway
+ * cluster started by the global setup), plus the PostgreSQL-only tests.
+ */
+const shared = [
+  'test/pipeline/**/*.test.ts',
+  'test/model/**/*.test.ts',
+  'test/trace/**/*.test.ts',
+  'test/e2e/**/*.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'sqlite',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/postgres/**'],
+          env: { CAIRN_TEST_BACKEND: 'sqlite' },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: [...shared, 'test/postgres/**/*.test.ts'],
+          env: { CAIRN_TEST_BACKEND: 'postgres' },
+          globalSetup: ['test/setup/postgres-global.ts'],
+        },
+      },
+    ],
   },
 });

@@ -6,6 +6,7 @@ import { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { Invariant } from '../pipeline/invariants.js';
 import { createHttpApp } from '../server/http-app.js';
 import { DocReader } from '../storage/doc-reader.js';
+import { PgBackend } from '../storage/postgres/pg-backend.js';
 import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
 import type { SqliteSync } from '../storage/sqlite/sqlite-space-store.js';
 import type { StorageBackend } from '../storage/types.js';
@@ -13,6 +14,8 @@ import type { StorageBackend } from '../storage/types.js';
 export interface CairnOptions {
   /** SQLite data directory (default `./data`). */
   dataDir?: string;
+  /** `postgres://…`: use PostgreSQL instead of SQLite. */
+  databaseUrl?: string;
   /** `full` (default) fsyncs every commit; `normal` survives process crashes but not power loss. */
   sync?: SqliteSync;
   /** The server's Ed25519 seed (base64url or hex); default: kept in the data dir. */
@@ -44,11 +47,13 @@ export interface Cairn {
 export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
   const logger = options.logger ?? silentLogger;
   const limits = resolveLimits(options.limits);
-  const backend = await SqliteBackend.open({
-    dataDir: options.dataDir ?? './data',
-    sync: options.sync ?? 'full',
-    maxOpenSpaces: limits.maxOpenSpaces,
-  });
+  const backend: StorageBackend = options.databaseUrl
+    ? await PgBackend.open({ connectionString: options.databaseUrl })
+    : await SqliteBackend.open({
+        dataDir: options.dataDir ?? './data',
+        sync: options.sync ?? 'full',
+        maxOpenSpaces: limits.maxOpenSpaces,
+      });
   try {
     const identity = await loadServerIdentity(backend, options.serverKey);
     const pipeline = new CommitPipeline({

@@ -31,11 +31,6 @@ async function runServe(flags: ServeFlags): Promise<void> {
     throw new UsageError((err as Error).message);
   }
   const logger = createLogger();
-  if (config.databaseUrl) {
-    throw new UsageError(
-      '--database (PostgreSQL) is not available in this version; use --data (SQLite)',
-    );
-  }
   if (config.auth === 'off') {
     if (!isLoopbackHost(config.host)) {
       throw new UsageError('--auth off is only allowed when listening on a loopback address');
@@ -57,6 +52,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   const cairn = await createCairn({
     dataDir: config.dataDir,
     sync: config.sync,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     logger,
     ...(config.serverKey ? { serverKey: config.serverKey } : {}),
   });

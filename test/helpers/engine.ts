@@ -1,6 +1,7 @@
 import { createCairn, type Cairn, type CairnOptions } from '../../src/app/create-cairn.js';
 import type { TxOutcome, TxReceipt, TxFailure } from '../../src/protocol/receipt.js';
 import { parseTxRequest } from '../../src/protocol/tx-request.js';
+import { createTestDatabase, TEST_BACKEND } from './backend.js';
 import { makeTempDir } from './temp-dir.js';
 
 /** A key so every test run signs with the same identity (fast start, stable DIDs). */
@@ -23,14 +24,22 @@ export interface TestEngine {
 }
 
 /**
- * The engine in-process on real SQLite files in a temp dir. `sync: normal`
- * keeps tests fast; durability under SIGKILL is tested end-to-end with the
- * default `full`.
+ * The engine in-process on the backend under test: real SQLite files in a
+ * temp dir (`sync: normal` keeps tests fast; durability under SIGKILL is
+ * tested end-to-end with the default `full`), or a fresh PostgreSQL database
+ * in the run's cluster.
  */
 export async function startEngine(options: CairnOptions = {}): Promise<TestEngine> {
   const { dir, cleanup } = makeTempDir();
+  const database = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
   const open = () =>
-    createCairn({ dataDir: dir, sync: 'normal', serverKey: TEST_SERVER_KEY, ...options });
+    createCairn({
+      dataDir: dir,
+      sync: 'normal',
+      serverKey: TEST_SERVER_KEY,
+      ...(database ? { databaseUrl: database.url } : {}),
+      ...options,
+    });
   let cairn = await open();
   const tx = async (body: unknown, space = SPACE) => {
     const request = parseTxRequest(body, cairn.limits);
@@ -58,6 +67,7 @@ export async function startEngine(options: CairnOptions = {}): Promise<TestEngin
     },
     close: async () => {
       await cairn.close();
+      await database?.drop();
       cleanup();
     },
   };

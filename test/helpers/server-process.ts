@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createTestDatabase, TEST_BACKEND, type TestDatabase } from './backend.js';
 
 /**
  * Runs the built CLI (`dist/cli/main.js serve`) as a child process, the way a
@@ -17,6 +18,8 @@ export const CLI_ENTRY = path.join(REPO_ROOT, 'dist/cli/main.js');
 export const E2E_SERVER_KEY = Buffer.alloc(32, 7).toString('base64url');
 
 const START_TIMEOUT_MS = 15_000;
+/** Test databases made for servers of this worker (postgres project). */
+const databases: TestDatabase[] = [];
 const STOP_TIMEOUT_MS = 10_000;
 /** Output kept per child for error messages (the tail). */
 const MAX_OUTPUT_CHARS = 64 * 1024;
@@ -29,6 +32,11 @@ export interface StartServerOptions {
   env?: Record<string, string>;
   /** Defaults to E2E_SERVER_KEY; pass null to let the server make/keep its own key. */
   serverKey?: string | null;
+  /**
+   * PostgreSQL URL (`--database`). On the postgres test project a fresh
+   * database is made when omitted; restarts reuse it.
+   */
+  databaseUrl?: string;
   startTimeoutMs?: number;
 }
 
@@ -91,9 +99,15 @@ function waitForExit(
 }
 
 /** Starts `cairn serve` on `options.dataDir`; resolves once it logs `listening`. */
-export async function startServer(options: StartServerOptions): Promise<ServerProcess> {
+export async function startServer(given: StartServerOptions): Promise<ServerProcess> {
   if (!fs.existsSync(CLI_ENTRY)) {
     throw new Error(`${CLI_ENTRY} is missing: run \`npm run build\` before the e2e tests`);
+  }
+  const options = { ...given };
+  if (TEST_BACKEND === 'postgres' && !options.databaseUrl) {
+    const db = await createTestDatabase();
+    databases.push(db);
+    options.databaseUrl = db.url;
   }
   const args = [
     CLI_ENTRY,
@@ -108,6 +122,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     '0',
   ];
   if (options.sync) args.push('--sync', options.sync);
+  if (options.databaseUrl) args.push('--database', options.databaseUrl);
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: childEnv(options.env ?? {}, options.serverKey ?? E2E_SERVER_KEY),
@@ -222,7 +237,7 @@ export async function restartServer(previous: ServerProcess): Promise<ServerProc
   return startServer(previous.options);
 }
 
-/** Stops every child started by this module (for afterAll/afterEach). */
+/** Stops every child started by this module (for afterAll/afterEach), and drops their test databases. */
 export async function stopAllServers(): Promise<void> {
   await Promise.all(
     [...running].map(async (child) => {
@@ -230,6 +245,8 @@ export async function stopAllServers(): Promise<void> {
       await waitForExit(child);
     }),
   );
+  const dbs = databases.splice(0);
+  await Promise.all(dbs.map((db) => db.drop()));
 }
 
 export interface RawResponse {

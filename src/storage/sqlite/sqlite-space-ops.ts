@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
+import { toBranch, toCommit, type Row } from '../row-mappers.js';
 import type {
   BranchRecord,
   ChainTip,
@@ -11,8 +12,6 @@ import type {
   StoredReceipt,
   TxRecordRow,
 } from '../types.js';
-
-type Row = Record<string, unknown>;
 
 const BRANCH_SELECT = `
   SELECT b.id, b.doc_id, b.name, b.parent_id, b.fork_seq, b.fork_heads, b.closed, b.merged_into,
@@ -375,38 +374,4 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   async pruneReceipts(beforeMs: number): Promise<number> {
     return this.s.pruneReceipts.run(beforeMs).changes;
   }
-}
-
-function toBranch(r: Row | undefined): BranchRecord | undefined {
-  if (!r) return undefined;
-  const forkSeq = r.fork_seq as number;
-  const forkHeads = unpackHashes(r.fork_heads as Buffer);
-  const hasOwn = r.tip_seq !== null;
-  return {
-    id: r.id as number,
-    docId: r.doc_id as string,
-    name: r.name as string,
-    parentId: (r.parent_id as number | null) ?? null,
-    forkSeq,
-    forkHeads,
-    closed: r.closed === 1,
-    mergedInto: (r.merged_into as string | null) ?? null,
-    createdAt: r.created_at as number,
-    seq: hasOwn ? (r.tip_seq as number) : forkSeq,
-    heads: hasOwn ? unpackHashes(r.tip_heads as Buffer) : forkHeads,
-    lastEpoch: hasOwn ? (r.tip_epoch as number) : 0,
-  };
-}
-
-/** A commit from the log row that ends it. */
-function toCommit(branchId: number, r: Row | undefined): CommitRecord | undefined {
-  if (!r) return undefined;
-  return {
-    branchId,
-    epoch: r.epoch as number,
-    seqFrom: r.commit_from as number,
-    seqTo: r.seq as number,
-    heads: unpackHashes(r.commit_heads as Buffer),
-    committedAt: r.committed_at as number,
-  };
 }

@@ -1,0 +1,123 @@
+import pg from 'pg';
+import { assert } from '../../core/assert.js';
+import { isSpaceId } from '../../core/ids.js';
+import { migrateUp, migrationStatus } from '../migrations.js';
+import type { SpaceLease, StorageBackend } from '../types.js';
+import { mapPgError } from './pg-errors.js';
+import { PG_MIGRATIONS } from './pg-migrations.js';
+import { pgMigrationExecutor, withMigrationLock } from './pg-migrator.js';
+import { PgSpaceStore } from './pg-space-store.js';
+
+export interface PgBackendOptions {
+  connectionString: string;
+  /** Connections in the pool (default 10). */
+  maxConnections?: number;
+}
+
+const INT8_OID = 20;
+
+/** Every BIGINT cairn stores (seqs, epochs, ms, ids) is a safe integer. */
+function typeParser(oid: number, format?: string) {
+  if (oid === INT8_OID) return (value: string) => Number(value);
+  return pg.types.getTypeParser(oid, format as 'text');
+}
+
+/**
+ * PostgreSQL: one database for every space, `space_id` on every row.
+ * Several cairn processes may share the database; each space's writes are
+ * serialized by a row lock on its `spaces` row.
+ */
+export class PgBackend implements StorageBackend {
+  readonly kind = 'postgres' as const;
+  private readonly known = new Set<string>();
+  private readonly stores = new Map<string, PgSpaceStore>();
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(options: PgBackendOptions): Promise<PgBackend> {
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      types: { getTypeParser: typeParser } as pg.CustomTypesConfig,
+    });
+    // An idle client losing its connection must not crash the process.
+    pool.on('error', () => undefined);
+    try {
+      const client = await pool.connect();
+      try {
+        await withMigrationLock(client, async () =>
+          migrateUp(await pgMigrationExecutor(client), PG_MIGRATIONS),
+        );
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await pool.end();
+      throw mapPgError(err);
+    }
+    return new PgBackend(pool);
+  }
+
+  async acquireSpace(
+    spaceId: string,
+    options: { create: boolean },
+  ): Promise<SpaceLease | undefined> {
+    assert(isSpaceId(spaceId), 'space id must be validated before it reaches storage');
+    if (!options.create && !this.known.has(spaceId)) {
+      const found = await this.query('SELECT 1 FROM spaces WHERE space_id = $1', [spaceId]);
+      if (found.length === 0) return undefined;
+      this.known.add(spaceId);
+    }
+    let store = this.stores.get(spaceId);
+    if (!store) {
+      store = new PgSpaceStore(spaceId, this.pool);
+      // Stores hold no connection; the map only saves re-creating them.
+      if (this.stores.size > 10_000) this.stores.clear();
+      this.stores.set(spaceId, store);
+    }
+    return { store, isNew: false, release: () => undefined };
+  }
+
+  /** The space row is created inside the batch and rolls back with it: nothing to settle. */
+  async settleNewSpace(): Promise<void> {}
+
+  async listSpaces(): Promise<string[]> {
+    return (await this.query('SELECT space_id FROM spaces ORDER BY space_id', [])).map(
+      (r) => r.space_id as string,
+    );
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const [r] = await this.query('SELECT value FROM settings WHERE key = $1', [key]);
+    return r?.value as string | undefined;
+  }
+
+  async putSettingIfAbsent(key: string, value: string): Promise<string> {
+    await this.query(
+      'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
+      [key, value],
+    );
+    return (await this.getSetting(key)) as string;
+  }
+
+  async schemaVersion(): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      return (await migrationStatus(await pgMigrationExecutor(client), PG_MIGRATIONS)).current;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async query(text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
+    try {
+      return (await this.pool.query(text, values)).rows;
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  }
+}

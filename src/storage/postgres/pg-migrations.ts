@@ -1,0 +1,137 @@
+import type { Migration } from '../migrations.js';
+
+/** Tables distributed by space (colocated) when Citus is present. */
+export const DISTRIBUTED_TABLES = [
+  'spaces',
+  'branches',
+  'actors',
+  'log',
+  'branch_actors',
+  'tx',
+  'receipts',
+] as const;
+/** Small server-wide tables: a Citus reference table, and the migration marker (coordinator-local). */
+export const REFERENCE_TABLES = ['settings'] as const;
+export const LOCAL_TABLES = ['schema_migrations'] as const;
+
+const citusGuard = (body: string) => `
+  DO $$
+  BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+      ${body}
+    END IF;
+  END $$;`;
+
+/**
+ * The PostgreSQL schema: the same shape as the SQLite one (see
+ * sqlite/space-migrations.ts), with `space_id` leading every primary and
+ * unique key so that Citus can shard by space. No foreign keys, no triggers,
+ * no sequences (ids are allocated per space under the space's row lock).
+ */
+export const PG_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'spaces, log, branches, tx chain, receipts, settings',
+    up: `
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE spaces (space_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL);
+      CREATE TABLE branches (
+        space_id TEXT NOT NULL,
+        id BIGINT NOT NULL,
+        doc_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        parent_id BIGINT,
+        fork_seq BIGINT NOT NULL DEFAULT 0,
+        fork_heads BYTEA NOT NULL DEFAULT '\\x',
+        closed BOOLEAN NOT NULL DEFAULT false,
+        merged_into TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (space_id, id),
+        UNIQUE (space_id, doc_id, name)
+      );
+      CREATE TABLE actors (
+        space_id TEXT NOT NULL,
+        id BIGINT NOT NULL,
+        actor BYTEA NOT NULL,
+        PRIMARY KEY (space_id, id),
+        UNIQUE (space_id, actor)
+      );
+      CREATE TABLE log (
+        space_id TEXT NOT NULL,
+        branch_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        hash BYTEA NOT NULL,
+        actor_id BIGINT NOT NULL,
+        actor_seq BIGINT NOT NULL,
+        deps BYTEA NOT NULL,
+        epoch BIGINT NOT NULL,
+        commit_to BIGINT NOT NULL,
+        origin_branch BIGINT,
+        origin_seq BIGINT,
+        commit_from BIGINT,
+        committed_at BIGINT,
+        commit_heads BYTEA,
+        bytes BYTEA,
+        PRIMARY KEY (space_id, branch_id, seq)
+      );
+      CREATE INDEX log_by_hash ON log (space_id, hash, branch_id, seq);
+      CREATE TABLE branch_actors (
+        space_id TEXT NOT NULL,
+        branch_id BIGINT NOT NULL,
+        actor_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (space_id, branch_id, actor_id)
+      );
+      CREATE TABLE tx (
+        space_id TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        committed_at BIGINT NOT NULL,
+        tx_hash BYTEA NOT NULL,
+        prev_tx_hash BYTEA NOT NULL,
+        body_hash BYTEA NOT NULL,
+        server_sig BYTEA NOT NULL,
+        server_did TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        PRIMARY KEY (space_id, epoch)
+      );
+      CREATE INDEX tx_by_time ON tx (space_id, committed_at);
+      CREATE TABLE receipts (
+        space_id TEXT NOT NULL,
+        client_tx_id TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        receipt TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (space_id, client_tx_id)
+      );
+      CREATE INDEX receipts_by_age ON receipts (space_id, created_at);
+    `,
+    down: `
+      DROP TABLE receipts;
+      DROP TABLE tx;
+      DROP TABLE branch_actors;
+      DROP TABLE log;
+      DROP TABLE actors;
+      DROP TABLE branches;
+      DROP TABLE spaces;
+      DROP TABLE settings;
+    `,
+  },
+  {
+    version: 2,
+    name: 'distribute by space when Citus is present',
+    up: citusGuard(
+      [
+        ...REFERENCE_TABLES.map((t) => `PERFORM create_reference_table('${t}');`),
+        `PERFORM create_distributed_table('spaces', 'space_id');`,
+        ...DISTRIBUTED_TABLES.filter((t) => t !== 'spaces').map(
+          (t) => `PERFORM create_distributed_table('${t}', 'space_id', colocate_with => 'spaces');`,
+        ),
+      ].join('\n      '),
+    ),
+    down: citusGuard(
+      [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES]
+        .map((t) => `PERFORM undistribute_table('${t}');`)
+        .join('\n      '),
+    ),
+  },
+];

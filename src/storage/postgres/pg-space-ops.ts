@@ -1,0 +1,381 @@
+import type pg from 'pg';
+import type { DecodedChange } from '../../crdt/decoded-change.js';
+import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
+import { toBranch, toCommit, type Row } from '../row-mappers.js';
+import { mapPgError } from './pg-errors.js';
+import type {
+  BranchRecord,
+  ChainTip,
+  CommitRecord,
+  LogEntry,
+  NewBranch,
+  SpaceWriteOps,
+  StoredReceipt,
+  TxRecordRow,
+} from '../types.js';
+
+/** A pool (reads, autocommit) or the client holding a batch's transaction. */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+
+const BRANCH_SELECT = `
+  SELECT b.id, b.doc_id, b.name, b.parent_id, b.fork_seq, b.fork_heads, b.closed, b.merged_into,
+         b.created_at, t.seq AS tip_seq, t.commit_heads AS tip_heads, t.epoch AS tip_epoch
+  FROM branches b
+  LEFT JOIN LATERAL (
+    SELECT seq, commit_heads, epoch FROM log
+    WHERE log.space_id = b.space_id AND log.branch_id = b.id ORDER BY seq DESC LIMIT 1
+  ) t ON true`;
+
+const COMMIT_COLUMNS = 'seq, commit_from, epoch, committed_at, commit_heads';
+const ZERO_HASH = Buffer.alloc(32);
+
+/**
+ * Named statements: node-postgres prepares each once per connection. Every
+ * statement filters on space_id (the distribution column under Citus).
+ */
+const SQL = {
+  chainTip:
+    'SELECT epoch, tx_hash, committed_at FROM tx WHERE space_id = $1 ORDER BY epoch DESC LIMIT 1',
+  branchByName: `${BRANCH_SELECT} WHERE b.space_id = $1 AND b.doc_id = $2 AND b.name = $3`,
+  branchById: `${BRANCH_SELECT} WHERE b.space_id = $1 AND b.id = $2`,
+  branchesOfDoc: `${BRANCH_SELECT} WHERE b.space_id = $1 AND b.doc_id = $2 ORDER BY b.name`,
+  docIds: `SELECT DISTINCT doc_id FROM branches
+    WHERE space_id = $1 AND doc_id > $2 AND left(doc_id, length($3)) = $3 ORDER BY doc_id LIMIT $4`,
+  findInBranch: `SELECT hash, seq FROM log
+    WHERE space_id = $1 AND hash = ANY($2::bytea[]) AND branch_id = $3 AND seq <= $4`,
+  storedCopies: `SELECT DISTINCT ON (hash) hash, branch_id, seq, origin_branch, origin_seq FROM log
+    WHERE space_id = $1 AND hash = ANY($2::bytea[]) ORDER BY hash, branch_id, seq`,
+  readLog: `SELECT l.seq, l.hash, a.actor, l.actor_seq, l.deps FROM log l
+    JOIN actors a ON a.space_id = l.space_id AND a.id = l.actor_id
+    WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq BETWEEN $3 AND $4 ORDER BY l.seq LIMIT $5`,
+  readLogBytes: `SELECT l.seq, l.hash, a.actor, l.actor_seq, l.deps, coalesce(l.bytes, o.bytes) AS bytes
+    FROM log l
+    JOIN actors a ON a.space_id = l.space_id AND a.id = l.actor_id
+    LEFT JOIN log o ON o.space_id = l.space_id AND o.branch_id = l.origin_branch AND o.seq = l.origin_seq
+    WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq BETWEEN $3 AND $4 ORDER BY l.seq LIMIT $5`,
+  readBytes: `SELECT coalesce(l.bytes, o.bytes) AS bytes FROM log l
+    LEFT JOIN log o ON o.space_id = l.space_id AND o.branch_id = l.origin_branch AND o.seq = l.origin_seq
+    WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq BETWEEN $3 AND $4 ORDER BY l.seq`,
+  actorSeqs: `SELECT a.actor, ba.seq FROM branch_actors ba
+    JOIN actors a ON a.space_id = ba.space_id AND a.id = ba.actor_id
+    WHERE ba.space_id = $1 AND ba.branch_id = $2 AND a.actor = ANY($3::bytea[])`,
+  commitCovering: `SELECT e.seq, e.commit_from, e.epoch, e.committed_at, e.commit_heads
+    FROM log r JOIN log e ON e.space_id = r.space_id AND e.branch_id = r.branch_id AND e.seq = r.commit_to
+    WHERE r.space_id = $1 AND r.branch_id = $2 AND r.seq = $3`,
+  commitEnds: `SELECT ${COMMIT_COLUMNS} FROM log
+    WHERE space_id = $1 AND branch_id = $2 AND seq BETWEEN $3 AND $4 AND commit_from IS NOT NULL ORDER BY seq`,
+  lastSeqUpTo:
+    'SELECT max(seq) AS seq FROM log WHERE space_id = $1 AND branch_id = $2 AND epoch <= $3',
+  epochAtTime: 'SELECT max(epoch) AS epoch FROM tx WHERE space_id = $1 AND committed_at <= $2',
+  txRecord: 'SELECT * FROM tx WHERE space_id = $1 AND epoch = $2',
+  receipt:
+    'SELECT epoch, receipt, created_at FROM receipts WHERE space_id = $1 AND client_tx_id = $2',
+  insertBranch: `INSERT INTO branches (space_id, id, doc_id, name, parent_id, fork_seq, fork_heads, created_at)
+    SELECT $1, coalesce(max(id), 0) + 1, $2, $3, $4, $5, $6, $7 FROM branches WHERE space_id = $1
+    RETURNING id`,
+  actorIds: 'SELECT id, actor FROM actors WHERE space_id = $1 AND actor = ANY($2::bytea[])',
+  insertActor: `INSERT INTO actors (space_id, id, actor)
+    SELECT $1, coalesce(max(id), 0) + 1, $2 FROM actors WHERE space_id = $1 RETURNING id`,
+  insertLog: `INSERT INTO log (space_id, branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
+      origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
+    SELECT $1, $2, u.seq, u.hash, u.actor_id, u.actor_seq, u.deps, $3, $4, u.origin_branch, u.origin_seq,
+      CASE WHEN u.seq = $4 THEN $5::bigint END, CASE WHEN u.seq = $4 THEN $6::bigint END,
+      CASE WHEN u.seq = $4 THEN $7::bytea END, u.bytes
+    FROM unnest($8::bigint[], $9::bytea[], $10::bigint[], $11::bigint[], $12::bytea[], $13::bigint[],
+      $14::bigint[], $15::bytea[]) AS u(seq, hash, actor_id, actor_seq, deps, origin_branch, origin_seq, bytes)`,
+  upsertActorSeqs: `INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
+    SELECT $1, $2, u.actor_id, u.seq FROM unnest($3::bigint[], $4::bigint[]) AS u(actor_id, seq)
+    ON CONFLICT (space_id, branch_id, actor_id) DO UPDATE SET seq = GREATEST(branch_actors.seq, EXCLUDED.seq)`,
+  closeBranch:
+    'UPDATE branches SET closed = true, merged_into = $3 WHERE space_id = $1 AND id = $2',
+  insertTx: `INSERT INTO tx (space_id, epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
+    server_did, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  upsertReceipt: `INSERT INTO receipts (space_id, client_tx_id, epoch, receipt, created_at)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (space_id, client_tx_id) DO UPDATE
+    SET epoch = EXCLUDED.epoch, receipt = EXCLUDED.receipt, created_at = EXCLUDED.created_at`,
+  pruneReceipts: 'DELETE FROM receipts WHERE space_id = $1 AND created_at < $2 RETURNING 1',
+} as const;
+
+/** All SQL of one space on PostgreSQL. */
+export class PgSpaceOps implements SpaceWriteOps {
+  constructor(
+    private readonly db: Queryable,
+    private readonly spaceId: string,
+  ) {}
+
+  private async q(name: keyof typeof SQL, values: unknown[]): Promise<Row[]> {
+    try {
+      const res = await this.db.query({
+        name: `cairn_${name}`,
+        text: SQL[name],
+        values: [this.spaceId, ...values],
+      });
+      return res.rows as Row[];
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  }
+
+  async chainTip(): Promise<ChainTip> {
+    const [r] = await this.q('chainTip', []);
+    if (!r) return { epoch: 0, txHash: ZERO_HASH, committedAt: 0 };
+    return {
+      epoch: r.epoch as number,
+      txHash: r.tx_hash as Buffer,
+      committedAt: r.committed_at as number,
+    };
+  }
+
+  async getBranch(docId: string, name: string): Promise<BranchRecord | undefined> {
+    return toBranch((await this.q('branchByName', [docId, name]))[0]);
+  }
+
+  async getBranchById(id: number): Promise<BranchRecord | undefined> {
+    return toBranch((await this.q('branchById', [id]))[0]);
+  }
+
+  async listBranches(docId: string): Promise<BranchRecord[]> {
+    return (await this.q('branchesOfDoc', [docId])).map((r) => toBranch(r) as BranchRecord);
+  }
+
+  async listDocIds(prefix: string, afterDocId: string | null, limit: number): Promise<string[]> {
+    // '' sorts before every doc id, so "after ''" starts at the beginning.
+    const rows = await this.q('docIds', [afterDocId ?? '', prefix, limit]);
+    return rows.map((r) => r.doc_id as string);
+  }
+
+  async findInBranch(
+    branchId: number,
+    hashes: readonly string[],
+    maxSeq: number,
+  ): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    if (hashes.length === 0) return found;
+    for (const r of await this.q('findInBranch', [hashes.map(hexToBytes), branchId, maxSeq])) {
+      found.set(bytesToHex(r.hash as Buffer), r.seq as number);
+    }
+    return found;
+  }
+
+  async readBranchLog(
+    branchId: number,
+    fromSeq: number,
+    toSeq: number,
+    limit: number,
+    withBytes: boolean,
+  ): Promise<LogEntry[]> {
+    const rows = await this.q(withBytes ? 'readLogBytes' : 'readLog', [
+      branchId,
+      fromSeq,
+      toSeq,
+      limit,
+    ]);
+    return rows.map((r) => {
+      const e: LogEntry = {
+        seq: r.seq as number,
+        hash: bytesToHex(r.hash as Buffer),
+        actor: bytesToHex(r.actor as Buffer),
+        actorSeq: r.actor_seq as number,
+        deps: unpackHashes(r.deps as Buffer),
+      };
+      if (withBytes) e.bytes = r.bytes as Buffer;
+      return e;
+    });
+  }
+
+  async readBranchBytes(branchId: number, fromSeq: number, toSeq: number): Promise<Uint8Array[]> {
+    return (await this.q('readBytes', [branchId, fromSeq, toSeq])).map((r) => r.bytes as Buffer);
+  }
+
+  async actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (actors.length === 0) return out;
+    for (const r of await this.q('actorSeqs', [branchId, actors.map(hexToBytes)])) {
+      out.set(bytesToHex(r.actor as Buffer), r.seq as number);
+    }
+    return out;
+  }
+
+  async commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined> {
+    return toCommit(branchId, (await this.q('commitCovering', [branchId, seq]))[0]);
+  }
+
+  async readBranchCommits(
+    branchId: number,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<CommitRecord[]> {
+    const ends = (await this.q('commitEnds', [branchId, fromSeq, toSeq])).map(
+      (r) => toCommit(branchId, r) as CommitRecord,
+    );
+    const last = ends[ends.length - 1];
+    if (!last || last.seqTo < toSeq) {
+      const tail = await this.commitCovering(branchId, toSeq);
+      if (tail && tail.seqTo > (last?.seqTo ?? 0)) ends.push(tail);
+    }
+    return ends.filter((c) => c.seqTo >= fromSeq);
+  }
+
+  async lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined> {
+    const [r] = await this.q('lastSeqUpTo', [branchId, epoch]);
+    const seq = r?.seq as number | null;
+    return seq === null || seq === undefined ? undefined : this.commitCovering(branchId, seq);
+  }
+
+  async epochAtTime(ms: number): Promise<number> {
+    const [r] = await this.q('epochAtTime', [ms]);
+    return (r?.epoch as number | null) ?? 0;
+  }
+
+  async getTxRecord(epoch: number): Promise<TxRecordRow | undefined> {
+    const [r] = await this.q('txRecord', [epoch]);
+    if (!r) return undefined;
+    return {
+      epoch: r.epoch as number,
+      committedAt: r.committed_at as number,
+      txHash: r.tx_hash as Buffer,
+      prevTxHash: r.prev_tx_hash as Buffer,
+      bodyHash: r.body_hash as Buffer,
+      serverSig: r.server_sig as Buffer,
+      serverDid: r.server_did as string,
+      body: r.body as Buffer,
+    };
+  }
+
+  async getReceipt(clientTxId: string): Promise<StoredReceipt | undefined> {
+    const [r] = await this.q('receipt', [clientTxId]);
+    if (!r) return undefined;
+    return {
+      epoch: r.epoch as number,
+      receiptJson: r.receipt as string,
+      createdAt: r.created_at as number,
+    };
+  }
+
+  async savepoint(): Promise<void> {
+    await this.db.query('SAVEPOINT tx');
+  }
+
+  async releaseSavepoint(): Promise<void> {
+    await this.db.query('RELEASE SAVEPOINT tx');
+  }
+
+  async rollbackToSavepoint(): Promise<void> {
+    await this.db.query('ROLLBACK TO SAVEPOINT tx');
+    await this.db.query('RELEASE SAVEPOINT tx');
+  }
+
+  async createBranch(b: NewBranch): Promise<BranchRecord> {
+    const [r] = await this.q('insertBranch', [
+      b.docId,
+      b.name,
+      b.parentId,
+      b.forkSeq,
+      packHashes(b.forkHeads),
+      b.createdAt,
+    ]);
+    return (await this.getBranchById(r?.id as number)) as BranchRecord;
+  }
+
+  async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
+    const { branchId, seqFrom, seqTo } = commit;
+    const actorIds = await this.internActors([...new Set(changes.map((c) => c.actor))]);
+    const origins = await this.storedOrigins(changes);
+    const cols = {
+      seq: [] as number[],
+      hash: [] as Buffer[],
+      actorId: [] as number[],
+      actorSeq: [] as number[],
+      deps: [] as Buffer[],
+      originBranch: [] as (number | null)[],
+      originSeq: [] as (number | null)[],
+      bytes: [] as (Uint8Array | null)[],
+    };
+    const maxSeq = new Map<number, number>();
+    changes.forEach((c, i) => {
+      const seq = seqFrom + i;
+      const actorId = actorIds.get(c.actor) as number;
+      const origin = origins.get(c.hash);
+      cols.seq.push(seq);
+      cols.hash.push(hexToBytes(c.hash));
+      cols.actorId.push(actorId);
+      cols.actorSeq.push(c.seq);
+      cols.deps.push(packHashes(c.deps));
+      cols.originBranch.push(origin?.branchId ?? null);
+      cols.originSeq.push(origin?.seq ?? null);
+      cols.bytes.push(origin ? null : Buffer.from(c.bytes));
+      if (!origin) origins.set(c.hash, { branchId, seq });
+      maxSeq.set(actorId, Math.max(maxSeq.get(actorId) ?? 0, c.seq));
+    });
+    await this.q('insertLog', [
+      branchId,
+      commit.epoch,
+      seqTo,
+      seqFrom,
+      commit.committedAt,
+      packHashes(commit.heads),
+      cols.seq,
+      cols.hash,
+      cols.actorId,
+      cols.actorSeq,
+      cols.deps,
+      cols.originBranch,
+      cols.originSeq,
+      cols.bytes,
+    ]);
+    await this.q('upsertActorSeqs', [branchId, [...maxSeq.keys()], [...maxSeq.values()]]);
+  }
+
+  private async storedOrigins(
+    changes: readonly DecodedChange[],
+  ): Promise<Map<string, { branchId: number; seq: number }>> {
+    const out = new Map<string, { branchId: number; seq: number }>();
+    for (const r of await this.q('storedCopies', [changes.map((c) => hexToBytes(c.hash))])) {
+      const branchId = (r.origin_branch as number | null) ?? (r.branch_id as number);
+      const seq = (r.origin_seq as number | null) ?? (r.seq as number);
+      out.set(bytesToHex(r.hash as Buffer), { branchId, seq });
+    }
+    return out;
+  }
+
+  /** Ids of actors, allocating new ones (safe: the batch holds the space's row lock). */
+  private async internActors(actors: string[]): Promise<Map<string, number>> {
+    const ids = new Map<string, number>();
+    for (const r of await this.q('actorIds', [actors.map(hexToBytes)])) {
+      ids.set(bytesToHex(r.actor as Buffer), r.id as number);
+    }
+    for (const actor of actors) {
+      if (ids.has(actor)) continue;
+      const [r] = await this.q('insertActor', [hexToBytes(actor)]);
+      ids.set(actor, r?.id as number);
+    }
+    return ids;
+  }
+
+  async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
+    await this.q('closeBranch', [branchId, mergedInto]);
+  }
+
+  async appendTxRecord(t: TxRecordRow): Promise<void> {
+    await this.q('insertTx', [
+      t.epoch,
+      t.committedAt,
+      Buffer.from(t.txHash),
+      Buffer.from(t.prevTxHash),
+      Buffer.from(t.bodyHash),
+      Buffer.from(t.serverSig),
+      t.serverDid,
+      Buffer.from(t.body),
+    ]);
+  }
+
+  async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {
+    await this.q('upsertReceipt', [clientTxId, r.epoch, r.receiptJson, r.createdAt]);
+  }
+
+  async pruneReceipts(beforeMs: number): Promise<number> {
+    const pruned = await this.q('pruneReceipts', [beforeMs]);
+    return pruned.length;
+  }
+}

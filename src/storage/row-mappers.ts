@@ -1,0 +1,41 @@
+import { unpackHashes } from './hash-codec.js';
+import type { BranchRecord, CommitRecord } from './types.js';
+
+/** Rows as both SQL backends return them (same column names in both schemas). */
+export type Row = Record<string, unknown>;
+
+/** A branch row joined with its last log row (`tip_*`), or undefined. */
+export function toBranch(r: Row | undefined): BranchRecord | undefined {
+  if (!r) return undefined;
+  const forkSeq = r.fork_seq as number;
+  const forkHeads = unpackHashes(r.fork_heads as Uint8Array);
+  const hasOwn = r.tip_seq !== null && r.tip_seq !== undefined;
+  return {
+    id: r.id as number,
+    docId: r.doc_id as string,
+    name: r.name as string,
+    parentId: (r.parent_id as number | null) ?? null,
+    forkSeq,
+    forkHeads,
+    // SQLite stores booleans as 0/1.
+    closed: r.closed === true || r.closed === 1,
+    mergedInto: (r.merged_into as string | null) ?? null,
+    createdAt: r.created_at as number,
+    seq: hasOwn ? (r.tip_seq as number) : forkSeq,
+    heads: hasOwn ? unpackHashes(r.tip_heads as Uint8Array) : forkHeads,
+    lastEpoch: hasOwn ? (r.tip_epoch as number) : 0,
+  };
+}
+
+/** A commit from the log row that ends it. */
+export function toCommit(branchId: number, r: Row | undefined): CommitRecord | undefined {
+  if (!r) return undefined;
+  return {
+    branchId,
+    epoch: r.epoch as number,
+    seqFrom: r.commit_from as number,
+    seqTo: r.seq as number,
+    heads: unpackHashes(r.commit_heads as Uint8Array),
+    committedAt: r.committed_at as number,
+  };
+}

@@ -1,0 +1,86 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/** PostgreSQL 15 binaries as Debian installs them (override with CAIRN_PG_BIN). */
+export const PG_BIN = process.env.CAIRN_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+export interface PgCluster {
+  /** Superuser URL of the `postgres` database. */
+  adminUrl: string;
+  port: number;
+  stop(): void;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** initdb refuses to run as root: run the server tools as `postgres` then. */
+function asPgUser(cmd: string, args: string[]): string {
+  const isRoot = process.getuid?.() === 0;
+  const [file, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  return execFileSync(file, argv, { stdio: 'pipe', encoding: 'utf8' });
+}
+
+/**
+ * Starts a throwaway cluster on a free loopback port (fsync off: test speed
+ * only; durability of cairn's own receipts is what the tests check). Throws
+ * with the server's log if it cannot start — a test that needs PostgreSQL
+ * never passes silently without it.
+ */
+export async function startPgCluster(): Promise<PgCluster> {
+  const initdb = path.join(PG_BIN, 'initdb');
+  if (!fs.existsSync(initdb)) {
+    throw new Error(
+      `PostgreSQL 15 not found at ${PG_BIN} (install postgresql-15 or set CAIRN_PG_BIN)`,
+    );
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-pg-'));
+  fs.chmodSync(dir, 0o777);
+  const dataDir = path.join(dir, 'data');
+  const logFile = path.join(dir, 'server.log');
+  const port = await freePort();
+  try {
+    asPgUser(initdb, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale']);
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+    asPgUser(path.join(PG_BIN, 'pg_ctl'), [
+      '-D',
+      dataDir,
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      opts,
+      '-l',
+      logFile,
+      'start',
+    ]);
+  } catch (err) {
+    const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
+  }
+  return {
+    adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => {
+      const isRoot = process.getuid?.() === 0;
+      const ctl = path.join(PG_BIN, 'pg_ctl');
+      const args = ['-D', dataDir, '-m', 'immediate', 'stop'];
+      spawnSync(isRoot ? 'runuser' : ctl, isRoot ? ['-u', 'postgres', '--', ctl, ...args] : args, {
+        stdio: 'ignore',
+      });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
