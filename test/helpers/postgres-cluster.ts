@@ -68,7 +68,7 @@ export async function startPgCluster(): Promise<PgCluster> {
   } catch (err) {
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
     fs.rmSync(dir, { recursive: true, force: true });
-    throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`);
+    throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${log}`, { cause: err });
   }
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
