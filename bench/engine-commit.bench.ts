@@ -9,7 +9,7 @@ export const BENCH_SPACE = 'did:key:z6MkBenchSpaceFoundation';
 const BENCH_SERVER_KEY = Buffer.alloc(32, 11).toString('base64url');
 
 export interface EngineRate extends Rate {
-  /** Mean transactions per SQLite transaction (group commit batch) in the timed phase. */
+  /** Mean transactions per database transaction (group commit batch) in the timed phase. */
   txPerBatch: number;
   /** Changes in the longest doc when the timed phase started and ended. */
   docChangesFrom: number;
@@ -22,47 +22,91 @@ interface Cursor {
   next: number;
 }
 
+/** Optional hooks around the timed phase only (not the warm-up). */
+export interface MeasureHooks {
+  onMeasureStart?: () => void;
+  onMeasureEnd?: () => void;
+}
+
 /**
- * Single-change transactions through the engine: every writer sends its
- * chain's next change (shape check with `parseTxRequest`, then
- * `pipeline.commit`), awaits the receipt, and sends the next one. One writer
- * is the sequential case; N writers each own a doc in the same space.
+ * Single-change transactions through the engine on SQLite (a fresh data dir
+ * with the given `synchronous`): see `measureCommits`.
  */
 export async function measureEngineCommits(
   sync: SyncMode,
   chains: readonly Chain[],
   phase: Phase,
 ): Promise<EngineRate> {
-  if (chains.length === 0) throw new Error('no writers');
-  return withTempDir('cairn-bench-engine-', async (dataDir) => {
-    const cairn = await createCairn({ dataDir, sync, serverKey: BENCH_SERVER_KEY });
-    try {
-      const cursors: Cursor[] = chains.map((chain) => ({ chain, next: 0 }));
-      // Warm-up: each writer's first changes (creating its doc), untimed.
-      await runWriters(cairn, cursors, perWriter(phase.warmup, cursors.length));
+  return withTempDir('cairn-bench-engine-', (dataDir) =>
+    measureCommits(
+      () => createCairn({ dataDir, sync, serverKey: BENCH_SERVER_KEY }),
+      chains,
+      phase,
+    ),
+  );
+}
 
-      let batches = 0;
-      let batchedTx = 0;
-      const unsubscribe = cairn.pipeline.onCommitted((committed) => {
-        batches++;
-        batchedTx += committed.length;
-      });
-      const longest = () => Math.max(...cursors.map((c) => c.next));
-      const docChangesFrom = longest();
-      const start = nowMs();
-      const done = await runWriters(cairn, cursors, phase.measure);
-      const rate = rateOf(done, nowMs() - start);
-      unsubscribe();
-      return {
-        ...rate,
-        txPerBatch: batches > 0 ? batchedTx / batches : 0,
-        docChangesFrom,
-        docChangesTo: longest(),
-      };
+/** The same through the engine on PostgreSQL (`databaseUrl` names a fresh, empty database). */
+export async function measureEngineCommitsPg(
+  databaseUrl: string,
+  chains: readonly Chain[],
+  phase: Phase,
+  hooks: MeasureHooks = {},
+): Promise<EngineRate> {
+  return measureCommits(
+    () => createCairn({ databaseUrl, serverKey: BENCH_SERVER_KEY }),
+    chains,
+    phase,
+    hooks,
+  );
+}
+
+/**
+ * Single-change transactions through the engine: every writer sends its
+ * chain's next change (shape check with `parseTxRequest`, then
+ * `pipeline.commit`), awaits the receipt, and sends the next one. One writer
+ * is the sequential case; N writers each own a doc in the same space.
+ */
+export async function measureCommits(
+  open: () => Promise<Cairn>,
+  chains: readonly Chain[],
+  phase: Phase,
+  hooks: MeasureHooks = {},
+): Promise<EngineRate> {
+  if (chains.length === 0) throw new Error('no writers');
+  const cairn = await open();
+  try {
+    const cursors: Cursor[] = chains.map((chain) => ({ chain, next: 0 }));
+    // Warm-up: each writer's first changes (creating its doc), untimed.
+    await runWriters(cairn, cursors, perWriter(phase.warmup, cursors.length));
+
+    let batches = 0;
+    let batchedTx = 0;
+    const unsubscribe = cairn.pipeline.onCommitted((committed) => {
+      batches++;
+      batchedTx += committed.length;
+    });
+    const longest = () => Math.max(...cursors.map((c) => c.next));
+    const docChangesFrom = longest();
+    hooks.onMeasureStart?.();
+    const start = nowMs();
+    let done: number;
+    try {
+      done = await runWriters(cairn, cursors, phase.measure);
     } finally {
-      await cairn.close();
+      hooks.onMeasureEnd?.();
     }
-  });
+    const rate = rateOf(done, nowMs() - start);
+    unsubscribe();
+    return {
+      ...rate,
+      txPerBatch: batches > 0 ? batchedTx / batches : 0,
+      docChangesFrom,
+      docChangesTo: longest(),
+    };
+  } finally {
+    await cairn.close();
+  }
 }
 
 function perWriter(bounds: Bounds, writers: number): Bounds {

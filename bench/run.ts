@@ -1,14 +1,19 @@
 /**
- * `npm run bench` — issue "Foundation": single-change transactions per
- * second through the engine, each figure beside a raw better-sqlite3
- * baseline measured in the same run with the same durability settings.
+ * `npm run bench` — single-change transactions per second through the
+ * engine, each figure beside a raw baseline measured in the same run with
+ * the same durability settings: on SQLite (issue "Foundation", against raw
+ * better-sqlite3) and on PostgreSQL (a durable throwaway cluster, against
+ * raw `pg` single-row transactions; no targets).
  *
- * Knobs (environment): BENCH_RUNS (runs per figure; default 5 for the
- * target configuration, 3 for the informational one), BENCH_SECONDS (timed
- * window per figure, default 2), BENCH_WRITERS (default 64).
+ * Knobs (environment): BENCH_ONLY (`sqlite` or `postgres`: run one
+ * section), BENCH_RUNS (runs per figure; default 5 for the SQLite target
+ * configuration, 3 for the others), BENCH_SECONDS (timed window per figure,
+ * default 2), BENCH_WRITERS (default 64), BENCH_PG_PROFILE=1 (per-statement
+ * timings of the PostgreSQL engine path), CAIRN_PG_BIN (PostgreSQL binaries).
  */
 import os from 'node:os';
 import { measureEngineCommits, type EngineRate } from './engine-commit.bench.js';
+import { benchPostgres } from './postgres-commit.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { printTable, type Row } from './lib/report.js';
 import { median, nowMs, type Phase, type Rate } from './lib/timing.js';
@@ -29,6 +34,11 @@ const INFO_RUNS = RUNS_ENV || 3;
 const SECONDS = envNumber('BENCH_SECONDS', 2, 0.2, 20);
 const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
 const WARMUP_SECONDS = 0.3;
+const ONLY = process.env.BENCH_ONLY ?? '';
+if (!['', 'sqlite', 'postgres'].includes(ONLY)) {
+  throw new Error('BENCH_ONLY must be sqlite or postgres (or unset for both)');
+}
+const PG_PROFILE = process.env.BENCH_PG_PROFILE === '1';
 
 /** Count caps: a figure ends at its window or at its cap, whichever comes first. */
 const SEQ_MAX_TX = 15_000;
@@ -132,7 +142,7 @@ async function main(): Promise<void> {
   );
   const genSeconds = (nowMs() - t0) / 1000;
 
-  console.log('cairn bench — Foundation: single-change transactions through the engine');
+  console.log('cairn bench — single-change transactions through the engine (SQLite, PostgreSQL)');
   console.log(
     `node ${process.version}, ${os.cpus().length} cpus, ${os.platform()}, temp dir ${os.tmpdir()}`,
   );
@@ -146,21 +156,40 @@ async function main(): Promise<void> {
   );
   console.log('');
 
+  let met: boolean | undefined;
+  if (ONLY !== 'postgres') met = await benchSqlite(seqChain, writerChains);
+  if (ONLY !== 'sqlite') {
+    await benchPostgres({
+      runs: INFO_RUNS,
+      writers: WRITERS,
+      seqChain,
+      writerChains,
+      seqPhase,
+      concurrentPhase,
+      rawPhase,
+      profile: PG_PROFILE,
+    });
+    console.log('');
+  }
+  const verdict = met === undefined ? '' : `targets (SQLite, FULL): ${met ? 'MET' : 'NOT MET'}; `;
+  console.log(`${verdict}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
+}
+
+/** The SQLite section (issue "Foundation" targets); returns whether the targets were met. */
+async function benchSqlite(seqChain: Chain, writerChains: Chain[]): Promise<boolean> {
   const full = await benchSync('full', TARGET_RUNS, seqChain, writerChains);
   const met = printTable(
-    `synchronous=FULL, WAL — engine default, TARGET configuration (${TARGET_RUNS} runs)`,
+    `SQLite synchronous=FULL, WAL — engine default, TARGET configuration (${TARGET_RUNS} runs)`,
     full,
   );
   console.log('');
   const normal = await benchSync('normal', INFO_RUNS, seqChain, writerChains);
   printTable(
-    `synchronous=NORMAL, WAL — engine sync:'normal', for information only, NOT the target (${INFO_RUNS} runs)`,
+    `SQLite synchronous=NORMAL, WAL — engine sync:'normal', for information only, NOT the target (${INFO_RUNS} runs)`,
     normal,
   );
   console.log('');
-  console.log(
-    `targets (FULL): ${met ? 'MET' : 'NOT MET'}; bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`,
-  );
+  return met;
 }
 
 main().catch((err: unknown) => {

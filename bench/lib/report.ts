@@ -22,21 +22,27 @@ function pad(text: string, width: number, right = false): string {
   return right ? text.padStart(width) : text.padEnd(width);
 }
 
-/** A compact fixed-width table; returns whether every target row was met. */
+/**
+ * A compact fixed-width table; returns whether every target row was met.
+ * The target columns are left out when no row has a target.
+ */
 export function printTable(title: string, rows: readonly Row[]): boolean {
-  const header = ['', 'tx/s median [min–max]', 'ours/raw', 'target', 'met', ''];
+  const withTargets = rows.some((r) => r.target);
+  const keep = (cells: string[]) =>
+    withTargets ? cells : [...cells.slice(0, 3), ...cells.slice(5)];
+  const header = keep(['', 'tx/s median [min–max]', 'ours/raw', 'target', 'met', '']);
   const lines = rows.map((r) => {
     const ratio = r.ratios ? median(r.ratios) : undefined;
     const met = r.target && ratio !== undefined ? r.target.met(ratio) : undefined;
     return {
-      cells: [
+      cells: keep([
         r.label,
         fmtRate(r.perSecond),
         ratio === undefined ? '—' : `${ratio.toFixed(2)}×`,
         r.target?.text ?? '',
         met === undefined ? '' : met ? 'yes' : 'NO',
         r.note ?? '',
-      ],
+      ]),
       met,
     };
   });

@@ -32,13 +32,23 @@ function asPgUser(cmd: string, args: string[]): string {
   return execFileSync(file, argv, { stdio: 'pipe', encoding: 'utf8' });
 }
 
+export interface PgClusterOptions {
+  /**
+   * Keep PostgreSQL's durable defaults (fsync, synchronous_commit and
+   * full_page_writes on), for benchmarks. Default false: those are turned
+   * off for test speed.
+   */
+  durable?: boolean;
+}
+
 /**
- * Starts a throwaway cluster on a free loopback port (fsync off: test speed
- * only; durability of cairn's own receipts is what the tests check). Throws
- * with the server's log if it cannot start — a test that needs PostgreSQL
- * never passes silently without it.
+ * Starts a throwaway cluster on a free loopback port (by default fsync off:
+ * test speed only; durability of cairn's own receipts is what the tests
+ * check; `durable: true` keeps the server's durable defaults). Throws with
+ * the server's log if it cannot start — a test that needs PostgreSQL never
+ * passes silently without it.
  */
-export async function startPgCluster(): Promise<PgCluster> {
+export async function startPgCluster(options: PgClusterOptions = {}): Promise<PgCluster> {
   const initdb = path.join(PG_BIN, 'initdb');
   if (!fs.existsSync(initdb)) {
     throw new Error(
@@ -52,7 +62,10 @@ export async function startPgCluster(): Promise<PgCluster> {
   const port = await freePort();
   try {
     asPgUser(initdb, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale']);
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+    const fast = options.durable
+      ? ''
+      : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${fast} -c max_connections=300`;
     asPgUser(path.join(PG_BIN, 'pg_ctl'), [
       '-D',
       dataDir,
