@@ -9,9 +9,9 @@ import type {
   WriteResult,
 } from '../protocol/receipt.js';
 import { readHistoryBytes } from '../storage/lineage.js';
-import type { ChainTip, SpaceWriteOps } from '../storage/types.js';
+import type { ChainTip, SpaceReadOps, SpaceWriteOps } from '../storage/types.js';
 import type { ServerIdentity } from '../auth/server-identity.js';
-import { applyWrite, type AppliedWrite } from './apply-write.js';
+import { executeWrite, planWrite, type AppliedWrite, type WritePlan } from './apply-write.js';
 import type { InvariantRegistry } from './invariants.js';
 import type { PreparedTx } from './prepared-tx.js';
 import { changesHash, sealTx, type TxBody } from './tx-chain.js';
@@ -47,8 +47,9 @@ class WriteFailed extends Error {
 }
 
 /**
- * SPEC §2 steps 2-9 for one transaction inside a write batch, whose
- * savepoint the caller holds: on a thrown rule the caller rolls back.
+ * SPEC §2 steps 2-9 for one transaction inside a write batch. All checks
+ * come before the first write, so a refused transaction (a thrown
+ * `WriteFailed`) has written nothing and needs no rollback.
  */
 export async function applyTransaction(
   ops: SpaceWriteOps,
@@ -65,20 +66,19 @@ export async function applyTransaction(
   }
   await checkReads(ops, tx);
 
-  const epoch = tip.epoch + 1;
-  const committedAt = Math.max(ctx.now(), tip.committedAt);
-  const applied: AppliedWrite[] = [];
+  // Check every write and the invariants first: a refusal leaves nothing to undo.
+  const plans: WritePlan[] = [];
   for (const [i, w] of tx.writes.entries()) {
     try {
-      applied.push(await applyWrite(ops, w, epoch, committedAt));
+      plans.push(await planWrite(ops, w));
     } catch (err) {
       if (err instanceof CairnError) throw new WriteFailed(err, i);
       throw err;
     }
   }
-  await checkInvariants(ops, applied, ctx);
+  await checkInvariants(ops, plans, ctx);
 
-  const results: WriteResult[] = applied.map((a) => ({
+  const results: WriteResult[] = plans.map((a) => ({
     docId: a.docId,
     branch: a.branch,
     status: 'ok',
@@ -88,8 +88,7 @@ export async function applyTransaction(
     applied: a.added.length,
     duplicates: a.duplicates,
   }));
-  const changed = applied.filter((a) => a.added.length > 0);
-  if (changed.length === 0) {
+  if (plans.every((p) => p.added.length === 0)) {
     // Only duplicates (or no writes): nothing commits and no epoch is used.
     const receipt: TxReceipt = {
       ok: true,
@@ -101,6 +100,12 @@ export async function applyTransaction(
     return { outcome: receipt, tip };
   }
 
+  const epoch = tip.epoch + 1;
+  const committedAt = Math.max(ctx.now(), tip.committedAt);
+  const changed: AppliedWrite[] = [];
+  for (const plan of plans) {
+    if (plan.added.length > 0) changed.push(await executeWrite(ops, plan, epoch, committedAt));
+  }
   const body: TxBody = {
     v: 1,
     space: ctx.spaceId,
@@ -159,17 +164,18 @@ async function checkReads(ops: SpaceWriteOps, tx: PreparedTx): Promise<void> {
 
 /** SPEC §2 step 7: registered invariants on the post-state, failing closed. */
 async function checkInvariants(
-  ops: SpaceWriteOps,
-  applied: AppliedWrite[],
+  ops: SpaceReadOps,
+  plans: WritePlan[],
   ctx: TxContext,
 ): Promise<void> {
-  for (const [i, a] of applied.entries()) {
+  for (const [i, a] of plans.entries()) {
     if (a.added.length === 0) continue;
     const invariants = ctx.invariants.forDoc(ctx.spaceId, a.docId, a.branch);
     if (invariants.length === 0) continue;
     let doc;
     try {
-      doc = materialize(await readHistoryBytes(ops, a.lineage, 1, a.seq));
+      const before = await readHistoryBytes(ops, a.lineage, 1, a.existing?.seq ?? 0);
+      doc = materialize([...before, ...a.added.map((c) => c.bytes)]);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       throw new WriteFailed(

@@ -2,39 +2,48 @@ import { CairnError } from '../core/errors.js';
 import type { DecodedChange } from '../crdt/decoded-change.js';
 import { advanceHeads, sameHeadSet } from '../crdt/heads.js';
 import { findInHistory, lineageOf, type Lineage } from '../storage/lineage.js';
-import type { BranchRecord, SpaceWriteOps } from '../storage/types.js';
+import type { BranchRecord, SpaceReadOps, SpaceWriteOps } from '../storage/types.js';
 import type { PreparedWrite } from './prepared-tx.js';
 
-/** What one write did, before the transaction commits. */
-export interface AppliedWrite {
+/**
+ * What one write will do, decided before anything is written: every write of
+ * a transaction is checked against the state before the transaction, and
+ * only if all pass (and the invariants hold) is anything appended. So a
+ * refused transaction never needs a rollback of its own.
+ */
+export interface WritePlan {
   docId: string;
   branch: string;
-  branchId: number;
-  /** The branch history after the write. */
+  /** The branch before the write; undefined if the write creates it. */
+  existing: BranchRecord | undefined;
+  /** The branch history before the write. */
   lineage: Lineage;
   seqFrom: number;
   seq: number;
   newHeads: string[];
   added: DecodedChange[];
   duplicates: number;
+  /** Source branches to close with `mergedInto` = this branch (closeMerged). */
+  closeSources: string[];
+}
+
+/** A plan after it was appended: the branch row it wrote to. */
+export interface AppliedWrite extends WritePlan {
+  branchId: number;
 }
 
 /**
- * SPEC §2 steps 4-6 for one write, then appends it: branch open, base heads
- * (or the merge rules), every change in order, new heads. Throws the first
- * rule broken as a `CairnError`; the caller rolls the transaction back.
+ * SPEC §2 steps 4-6 for one write: branch open, base heads (or the merge
+ * rules), every change in order, new heads. Reads only; throws the first
+ * rule broken as a `CairnError`.
  */
-export async function applyWrite(
-  ops: SpaceWriteOps,
-  prepared: PreparedWrite,
-  epoch: number,
-  committedAt: number,
-): Promise<AppliedWrite> {
+export async function planWrite(ops: SpaceReadOps, prepared: PreparedWrite): Promise<WritePlan> {
   const { write, decoded } = prepared;
   const where = { docId: write.docId, branch: write.branch };
   const existing = await ops.getBranch(write.docId, write.branch);
-  if (existing?.closed)
+  if (existing?.closed) {
     throw new CairnError('BranchClosed', `branch ${write.branch} is closed`, where);
+  }
   const lineage = existing ? await lineageOf(ops, existing) : [];
   const current = existing?.heads ?? [];
   const changes = decoded.filter((d): d is DecodedChange => !(d instanceof CairnError));
@@ -43,10 +52,21 @@ export async function applyWrite(
     ...changes.flatMap((c) => c.deps),
     ...write.baseHeads,
   ]);
+  const plan = (added: DecodedChange[], duplicates: number): WritePlan => ({
+    ...where,
+    existing,
+    lineage,
+    seqFrom: (existing?.seq ?? 0) + 1,
+    seq: (existing?.seq ?? 0) + added.length,
+    newHeads: added.length ? advanceHeads(current, added) : current,
+    added,
+    duplicates,
+    closeSources: added.length && write.closeMerged ? write.mergeOf.map((m) => m.branch) : [],
+  });
 
   // A retry of data already stored is never refused, whatever its base heads.
   const allKnown = changes.length === decoded.length && changes.every((c) => known.has(c.hash));
-  if (allKnown && existing) return noop(existing, lineage, decoded.length);
+  if (allKnown && existing) return plan([], decoded.length);
 
   if (!write.merge) {
     if (!sameHeadSet(write.baseHeads, current)) {
@@ -58,68 +78,51 @@ export async function applyWrite(
   } else {
     await checkMergeRefs(ops, prepared, known);
   }
-
   const { added, duplicates } = await checkChanges(ops, prepared, existing, known);
-  if (added.length === 0 && existing) return noop(existing, lineage, duplicates);
+  return plan(added, duplicates);
+}
 
+/** Appends a checked plan (nothing to do for a no-op). */
+export async function executeWrite(
+  ops: SpaceWriteOps,
+  plan: WritePlan,
+  epoch: number,
+  committedAt: number,
+): Promise<AppliedWrite> {
+  if (plan.added.length === 0) {
+    return { ...plan, branchId: plan.existing?.id ?? 0 };
+  }
   const branch =
-    existing ??
+    plan.existing ??
     (await ops.createBranch({
-      docId: write.docId,
-      name: write.branch,
+      docId: plan.docId,
+      name: plan.branch,
       parentId: null,
       forkSeq: 0,
       forkHeads: [],
       createdAt: committedAt,
     }));
-  const seqFrom = branch.seq + 1;
-  const seq = branch.seq + added.length;
-  const newHeads = advanceHeads(current, added);
   await ops.appendCommit(
-    { branchId: branch.id, epoch, seqFrom, seqTo: seq, heads: newHeads, committedAt },
-    added,
+    {
+      branchId: branch.id,
+      epoch,
+      seqFrom: plan.seqFrom,
+      seqTo: plan.seq,
+      heads: plan.newHeads,
+      committedAt,
+    },
+    plan.added,
   );
-  if (write.closeMerged) {
-    for (const source of write.mergeOf) {
-      const src = await ops.getBranch(write.docId, source.branch);
-      if (src && !src.closed) await ops.closeBranch(src.id, write.branch);
-    }
+  for (const name of plan.closeSources) {
+    const src = await ops.getBranch(plan.docId, name);
+    if (src && !src.closed) await ops.closeBranch(src.id, plan.branch);
   }
-  return {
-    ...where,
-    branchId: branch.id,
-    lineage: extendTip(lineage, branch.id, seq),
-    seqFrom,
-    seq,
-    newHeads,
-    added,
-    duplicates,
-  };
-}
-
-/** The lineage after the branch's own log grew to `seq`. */
-function extendTip(lineage: Lineage, branchId: number, seq: number): Lineage {
-  if (lineage.length === 0) return [{ branchId, fromSeq: 1, toSeq: seq }];
-  return lineage.map((s, i) => (i === lineage.length - 1 ? { ...s, toSeq: seq } : s));
-}
-
-function noop(branch: BranchRecord, lineage: Lineage, duplicates: number): AppliedWrite {
-  return {
-    docId: branch.docId,
-    branch: branch.name,
-    branchId: branch.id,
-    lineage,
-    seqFrom: branch.seq + 1,
-    seq: branch.seq,
-    newHeads: branch.heads,
-    added: [],
-    duplicates,
-  };
+  return { ...plan, branchId: branch.id };
 }
 
 /** Merge writes: base heads must exist in this branch, mergeOf heads in their source branch. */
 async function checkMergeRefs(
-  ops: SpaceWriteOps,
+  ops: SpaceReadOps,
   prepared: PreparedWrite,
   known: Map<string, number>,
 ) {
@@ -162,7 +165,7 @@ async function checkMergeRefs(
 
 /** SPEC §2 step 5, in order: decodable, duplicate, deps known, actor seq exactly +1. */
 async function checkChanges(
-  ops: SpaceWriteOps,
+  ops: SpaceReadOps,
   prepared: PreparedWrite,
   branch: BranchRecord | undefined,
   known: Map<string, number>,

@@ -41,9 +41,9 @@ const RECEIPT_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /**
  * The single writer of one space. Transactions queue here; each drain takes
  * what has queued and runs it as one database transaction (group commit: one
- * durable commit for many receipts), each transaction inside its own
- * savepoint so it stays all-or-nothing on its own. Answers go out only after
- * the batch is durable.
+ * durable commit for many receipts). Each transaction stays all-or-nothing on
+ * its own because it checks everything before it writes anything. Answers go
+ * out only after the batch is durable.
  */
 export class SpaceWriter {
   private queue: Job[] = [];
@@ -140,13 +140,9 @@ export class SpaceWriter {
     let tip = await ops.chainTip();
     const outcomes: TxOutcome[] = [];
     const committed: CommittedTx[] = [];
-    // A batch of one needs no savepoint: refusing it rolls back the whole batch.
-    const savepoints = batch.length > 1;
     for (const job of batch) {
-      if (savepoints) await ops.savepoint();
       try {
         const result = await applyTransaction(ops, job.tx, tip, ctx);
-        if (savepoints) await ops.releaseSavepoint();
         tip = result.tip;
         outcomes.push(result.outcome);
         if (result.committed) {
@@ -154,9 +150,9 @@ export class SpaceWriter {
         }
       } catch (err) {
         const refused = failureOf(job.tx, err);
-        // Anything but a broken rule (a storage error, a bug) aborts the whole batch.
+        // Anything but a broken rule (a storage error, a bug) aborts the whole batch;
+        // a broken rule is found before its transaction writes anything.
         if (!refused) throw err;
-        if (savepoints) await ops.rollbackToSavepoint();
         outcomes.push(refused);
       }
     }

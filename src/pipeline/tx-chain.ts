@@ -29,7 +29,6 @@ export interface TxBody {
   writes: TxBodyWrite[];
 }
 
-export const GENESIS_TX_HASH = new Uint8Array(32);
 
 function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash('sha256');

@@ -77,6 +77,12 @@ export interface ChainTip {
   committedAt: number;
 }
 
+export const EMPTY_CHAIN_TIP: Readonly<ChainTip> = Object.freeze({
+  epoch: 0,
+  txHash: new Uint8Array(32),
+  committedAt: 0,
+});
+
 export interface StoredReceipt {
   epoch: number;
   receiptJson: string;
@@ -123,10 +129,6 @@ export interface SpaceReadOps {
 
 /** Writes, available only inside `SpaceStore.writeBatch`. */
 export interface SpaceWriteOps extends SpaceReadOps {
-  /** Marks the start of one transaction within the batch. */
-  savepoint(): Promise<void>;
-  releaseSavepoint(): Promise<void>;
-  rollbackToSavepoint(): Promise<void>;
   createBranch(branch: NewBranch): Promise<BranchRecord>;
   /**
    * Appends one commit: `changes` become seqs commit.seqFrom…commit.seqTo of

@@ -3,15 +3,16 @@ import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
 import { toBranch, toCommit, type Row } from '../row-mappers.js';
 import { mapPgError } from './pg-errors.js';
-import type {
-  BranchRecord,
-  ChainTip,
-  CommitRecord,
-  LogEntry,
-  NewBranch,
-  SpaceWriteOps,
-  StoredReceipt,
-  TxRecordRow,
+import {
+  EMPTY_CHAIN_TIP,
+  type BranchRecord,
+  type ChainTip,
+  type CommitRecord,
+  type LogEntry,
+  type NewBranch,
+  type SpaceWriteOps,
+  type StoredReceipt,
+  type TxRecordRow,
 } from '../types.js';
 
 /** A pool (reads, autocommit) or the client holding a batch's transaction. */
@@ -27,7 +28,6 @@ const BRANCH_SELECT = `
   ) t ON true`;
 
 const COMMIT_COLUMNS = 'seq, commit_from, epoch, committed_at, commit_heads';
-const ZERO_HASH = Buffer.alloc(32);
 
 /**
  * Named statements: node-postgres prepares each once per connection. Every
@@ -41,10 +41,11 @@ const SQL = {
   branchesOfDoc: `${BRANCH_SELECT} WHERE b.space_id = $1 AND b.doc_id = $2 ORDER BY b.name`,
   docIds: `SELECT DISTINCT doc_id FROM branches
     WHERE space_id = $1 AND doc_id > $2 AND left(doc_id, length($3)) = $3 ORDER BY doc_id LIMIT $4`,
-  findInBranch: `SELECT hash, seq FROM log
-    WHERE space_id = $1 AND hash = ANY($2::bytea[]) AND branch_id = $3 AND seq <= $4`,
-  storedCopies: `SELECT DISTINCT ON (hash) hash, branch_id, seq, origin_branch, origin_seq FROM log
-    WHERE space_id = $1 AND hash = ANY($2::bytea[]) ORDER BY hash, branch_id, seq`,
+  // One index probe per hash (log_by_hash), whatever the planner's statistics say:
+  // a plain "hash = ANY(…)" was planned as a scan of the branch on fresh tables.
+  findInBranch: `SELECT h.hash, l.seq FROM unnest($2::bytea[]) AS h(hash)
+    CROSS JOIN LATERAL (SELECT seq FROM log
+      WHERE space_id = $1 AND hash = h.hash AND branch_id = $3 AND seq <= $4 LIMIT 1) l`,
   readLog: `SELECT l.seq, l.hash, a.actor, l.actor_seq, l.deps FROM log l
     JOIN actors a ON a.space_id = l.space_id AND a.id = l.actor_id
     WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq BETWEEN $3 AND $4 ORDER BY l.seq LIMIT $5`,
@@ -56,9 +57,9 @@ const SQL = {
   readBytes: `SELECT coalesce(l.bytes, o.bytes) AS bytes FROM log l
     LEFT JOIN log o ON o.space_id = l.space_id AND o.branch_id = l.origin_branch AND o.seq = l.origin_seq
     WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq BETWEEN $3 AND $4 ORDER BY l.seq`,
-  actorSeqs: `SELECT a.actor, ba.seq FROM branch_actors ba
-    JOIN actors a ON a.space_id = ba.space_id AND a.id = ba.actor_id
-    WHERE ba.space_id = $1 AND ba.branch_id = $2 AND a.actor = ANY($3::bytea[])`,
+  actorSeqs: `SELECT a.actor, ba.seq FROM unnest($3::bytea[]) AS w(actor)
+    JOIN actors a ON a.space_id = $1 AND a.actor = w.actor
+    JOIN branch_actors ba ON ba.space_id = $1 AND ba.branch_id = $2 AND ba.actor_id = a.id`,
   commitCovering: `SELECT e.seq, e.commit_from, e.epoch, e.committed_at, e.commit_heads
     FROM log r JOIN log e ON e.space_id = r.space_id AND e.branch_id = r.branch_id AND e.seq = r.commit_to
     WHERE r.space_id = $1 AND r.branch_id = $2 AND r.seq = $3`,
@@ -73,18 +74,39 @@ const SQL = {
   insertBranch: `INSERT INTO branches (space_id, id, doc_id, name, parent_id, fork_seq, fork_heads, created_at)
     SELECT $1, coalesce(max(id), 0) + 1, $2, $3, $4, $5, $6, $7 FROM branches WHERE space_id = $1
     RETURNING id`,
-  actorIds: 'SELECT id, actor FROM actors WHERE space_id = $1 AND actor = ANY($2::bytea[])',
-  insertActor: `INSERT INTO actors (space_id, id, actor)
-    SELECT $1, coalesce(max(id), 0) + 1, $2 FROM actors WHERE space_id = $1 RETURNING id`,
-  insertLog: `INSERT INTO log (space_id, branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
-      origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
-    SELECT $1, $2, u.seq, u.hash, u.actor_id, u.actor_seq, u.deps, $3, $4, u.origin_branch, u.origin_seq,
-      CASE WHEN u.seq = $4 THEN $5::bigint END, CASE WHEN u.seq = $4 THEN $6::bigint END,
-      CASE WHEN u.seq = $4 THEN $7::bytea END, u.bytes
-    FROM unnest($8::bigint[], $9::bytea[], $10::bigint[], $11::bigint[], $12::bytea[], $13::bigint[],
-      $14::bigint[], $15::bytea[]) AS u(seq, hash, actor_id, actor_seq, deps, origin_branch, origin_seq, bytes)`,
-  upsertActorSeqs: `INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
-    SELECT $1, $2, u.actor_id, u.seq FROM unnest($3::bigint[], $4::bigint[]) AS u(actor_id, seq)
+  // Ids of the given actors, allocating the missing ones (the batch holds the space's lock).
+  internActors: `WITH want AS (
+      SELECT w.actor, w.ord FROM unnest($2::bytea[]) WITH ORDINALITY AS w(actor, ord)),
+    found AS (
+      SELECT a.id, a.actor FROM want JOIN actors a ON a.space_id = $1 AND a.actor = want.actor),
+    base AS (SELECT coalesce(max(id), 0) AS top FROM actors WHERE space_id = $1),
+    added AS (
+      INSERT INTO actors (space_id, id, actor)
+      SELECT $1, base.top + row_number() OVER (ORDER BY want.ord), want.actor
+      FROM want CROSS JOIN base WHERE want.actor NOT IN (SELECT actor FROM found)
+      RETURNING id, actor)
+    SELECT id, actor FROM found UNION ALL SELECT id, actor FROM added`,
+  // One statement per commit: the log rows (bytes, or a pointer to where the space
+  // already stores them) and the branch's actor seqs.
+  appendCommit: `WITH u AS (
+      SELECT * FROM unnest($8::bigint[], $9::bytea[], $10::bigint[], $11::bigint[], $12::bytea[],
+        $13::bytea[]) AS u(seq, hash, actor_id, actor_seq, deps, bytes)),
+    o AS (
+      SELECT u.seq, s.origin_branch, s.origin_seq FROM u
+      LEFT JOIN LATERAL (
+        SELECT coalesce(origin_branch, branch_id) AS origin_branch, coalesce(origin_seq, seq) AS origin_seq
+        FROM log WHERE space_id = $1 AND hash = u.hash LIMIT 1) s ON true),
+    ins AS (
+      INSERT INTO log (space_id, branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
+        origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
+      SELECT $1, $2, u.seq, u.hash, u.actor_id, u.actor_seq, u.deps, $3, $4, o.origin_branch, o.origin_seq,
+        CASE WHEN u.seq = $4 THEN $5::bigint END, CASE WHEN u.seq = $4 THEN $6::bigint END,
+        CASE WHEN u.seq = $4 THEN $7::bytea END,
+        CASE WHEN o.origin_branch IS NULL THEN u.bytes END
+      FROM u JOIN o ON o.seq = u.seq
+      RETURNING 1)
+    INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
+    SELECT $1, $2, actor_id, max(actor_seq) FROM u GROUP BY actor_id
     ON CONFLICT (space_id, branch_id, actor_id) DO UPDATE SET seq = GREATEST(branch_actors.seq, EXCLUDED.seq)`,
   closeBranch:
     'UPDATE branches SET closed = true, merged_into = $3 WHERE space_id = $1 AND id = $2',
@@ -99,9 +121,14 @@ const SQL = {
 
 /** All SQL of one space on PostgreSQL. */
 export class PgSpaceOps implements SpaceWriteOps {
+  /**
+   * @param knownTip the chain tip read with the space lock: the batch's first
+   * `chainTip()` is answered from it, saving a round trip.
+   */
   constructor(
     private readonly db: Queryable,
     private readonly spaceId: string,
+    private knownTip?: ChainTip,
   ) {}
 
   private async q(name: keyof typeof SQL, values: unknown[]): Promise<Row[]> {
@@ -118,8 +145,13 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async chainTip(): Promise<ChainTip> {
+    if (this.knownTip) {
+      const tip = this.knownTip;
+      this.knownTip = undefined;
+      return tip;
+    }
     const [r] = await this.q('chainTip', []);
-    if (!r) return { epoch: 0, txHash: ZERO_HASH, committedAt: 0 };
+    if (!r) return EMPTY_CHAIN_TIP;
     return {
       epoch: r.epoch as number,
       txHash: r.tx_hash as Buffer,
@@ -253,19 +285,6 @@ export class PgSpaceOps implements SpaceWriteOps {
     };
   }
 
-  async savepoint(): Promise<void> {
-    await this.db.query('SAVEPOINT tx');
-  }
-
-  async releaseSavepoint(): Promise<void> {
-    await this.db.query('RELEASE SAVEPOINT tx');
-  }
-
-  async rollbackToSavepoint(): Promise<void> {
-    await this.db.query('ROLLBACK TO SAVEPOINT tx');
-    await this.db.query('RELEASE SAVEPOINT tx');
-  }
-
   async createBranch(b: NewBranch): Promise<BranchRecord> {
     const [r] = await this.q('insertBranch', [
       b.docId,
@@ -279,76 +298,27 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
-    const { branchId, seqFrom, seqTo } = commit;
     const actorIds = await this.internActors([...new Set(changes.map((c) => c.actor))]);
-    const origins = await this.storedOrigins(changes);
-    const cols = {
-      seq: [] as number[],
-      hash: [] as Buffer[],
-      actorId: [] as number[],
-      actorSeq: [] as number[],
-      deps: [] as Buffer[],
-      originBranch: [] as (number | null)[],
-      originSeq: [] as (number | null)[],
-      bytes: [] as (Uint8Array | null)[],
-    };
-    const maxSeq = new Map<number, number>();
-    changes.forEach((c, i) => {
-      const seq = seqFrom + i;
-      const actorId = actorIds.get(c.actor) as number;
-      const origin = origins.get(c.hash);
-      cols.seq.push(seq);
-      cols.hash.push(hexToBytes(c.hash));
-      cols.actorId.push(actorId);
-      cols.actorSeq.push(c.seq);
-      cols.deps.push(packHashes(c.deps));
-      cols.originBranch.push(origin?.branchId ?? null);
-      cols.originSeq.push(origin?.seq ?? null);
-      cols.bytes.push(origin ? null : Buffer.from(c.bytes));
-      if (!origin) origins.set(c.hash, { branchId, seq });
-      maxSeq.set(actorId, Math.max(maxSeq.get(actorId) ?? 0, c.seq));
-    });
-    await this.q('insertLog', [
-      branchId,
+    await this.q('appendCommit', [
+      commit.branchId,
       commit.epoch,
-      seqTo,
-      seqFrom,
+      commit.seqTo,
+      commit.seqFrom,
       commit.committedAt,
       packHashes(commit.heads),
-      cols.seq,
-      cols.hash,
-      cols.actorId,
-      cols.actorSeq,
-      cols.deps,
-      cols.originBranch,
-      cols.originSeq,
-      cols.bytes,
+      changes.map((_, i) => commit.seqFrom + i),
+      changes.map((c) => hexToBytes(c.hash)),
+      changes.map((c) => actorIds.get(c.actor) as number),
+      changes.map((c) => c.seq),
+      changes.map((c) => packHashes(c.deps)),
+      changes.map((c) => Buffer.from(c.bytes)),
     ]);
-    await this.q('upsertActorSeqs', [branchId, [...maxSeq.keys()], [...maxSeq.values()]]);
   }
 
-  private async storedOrigins(
-    changes: readonly DecodedChange[],
-  ): Promise<Map<string, { branchId: number; seq: number }>> {
-    const out = new Map<string, { branchId: number; seq: number }>();
-    for (const r of await this.q('storedCopies', [changes.map((c) => hexToBytes(c.hash))])) {
-      const branchId = (r.origin_branch as number | null) ?? (r.branch_id as number);
-      const seq = (r.origin_seq as number | null) ?? (r.seq as number);
-      out.set(bytesToHex(r.hash as Buffer), { branchId, seq });
-    }
-    return out;
-  }
-
-  /** Ids of actors, allocating new ones (safe: the batch holds the space's row lock). */
   private async internActors(actors: string[]): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
-    for (const r of await this.q('actorIds', [actors.map(hexToBytes)])) {
+    for (const r of await this.q('internActors', [actors.map(hexToBytes)])) {
       ids.set(bytesToHex(r.actor as Buffer), r.id as number);
-    }
-    for (const actor of actors) {
-      if (ids.has(actor)) continue;
-      const [r] = await this.q('insertActor', [hexToBytes(actor)]);
-      ids.set(actor, r?.id as number);
     }
     return ids;
   }

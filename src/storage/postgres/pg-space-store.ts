@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import type { BatchResult, SpaceStore, SpaceWriteOps } from '../types.js';
+import {
+  EMPTY_CHAIN_TIP,
+  type BatchResult,
+  type ChainTip,
+  type SpaceStore,
+  type SpaceWriteOps,
+} from '../types.js';
 import { mapPgError } from './pg-errors.js';
 import { PgSpaceOps } from './pg-space-ops.js';
 
@@ -26,8 +32,8 @@ export class PgSpaceStore implements SpaceStore {
     try {
       client = await this.pool.connect();
       await client.query('BEGIN');
-      await this.lockSpace(client);
-      const { result, commit } = await fn(new PgSpaceOps(client, this.spaceId));
+      const tip = await this.lockSpace(client);
+      const { result, commit } = await fn(new PgSpaceOps(client, this.spaceId, tip));
       await client.query(commit ? 'COMMIT' : 'ROLLBACK');
       return result;
     } catch (err) {
@@ -45,18 +51,31 @@ export class PgSpaceStore implements SpaceStore {
     }
   }
 
-  private async lockSpace(client: pg.PoolClient): Promise<void> {
+  /** Locks the space's row (creating it on the first write) and reads the chain tip with it. */
+  private async lockSpace(client: pg.PoolClient): Promise<ChainTip> {
     const lock = {
       name: 'cairn_lockSpace',
-      text: 'SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE',
+      text: `SELECT t.epoch, t.tx_hash, t.committed_at FROM spaces s
+        LEFT JOIN LATERAL (SELECT epoch, tx_hash, committed_at FROM tx
+          WHERE tx.space_id = s.space_id ORDER BY epoch DESC LIMIT 1) t ON true
+        WHERE s.space_id = $1 FOR UPDATE OF s`,
+      values: [this.spaceId],
     };
-    const found = await client.query({ ...lock, values: [this.spaceId] });
-    if (found.rowCount === 1) return;
-    await client.query({
-      name: 'cairn_createSpace',
-      text: 'INSERT INTO spaces (space_id, created_at) VALUES ($1, $2) ON CONFLICT (space_id) DO NOTHING',
-      values: [this.spaceId, Date.now()],
-    });
-    await client.query({ ...lock, values: [this.spaceId] });
+    let found = await client.query(lock);
+    if (found.rowCount !== 1) {
+      await client.query({
+        name: 'cairn_createSpace',
+        text: 'INSERT INTO spaces (space_id, created_at) VALUES ($1, $2) ON CONFLICT (space_id) DO NOTHING',
+        values: [this.spaceId, Date.now()],
+      });
+      found = await client.query(lock);
+    }
+    const r = found.rows[0] as {
+      epoch: number | null;
+      tx_hash: Buffer | null;
+      committed_at: number | null;
+    };
+    if (r.epoch === null) return EMPTY_CHAIN_TIP;
+    return { epoch: r.epoch, txHash: r.tx_hash as Buffer, committedAt: r.committed_at as number };
   }
 }

@@ -2,15 +2,16 @@ import type Database from 'better-sqlite3';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
 import { toBranch, toCommit, type Row } from '../row-mappers.js';
-import type {
-  BranchRecord,
-  ChainTip,
-  CommitRecord,
-  LogEntry,
-  NewBranch,
-  SpaceWriteOps,
-  StoredReceipt,
-  TxRecordRow,
+import {
+  EMPTY_CHAIN_TIP,
+  type BranchRecord,
+  type ChainTip,
+  type CommitRecord,
+  type LogEntry,
+  type NewBranch,
+  type SpaceWriteOps,
+  type StoredReceipt,
+  type TxRecordRow,
 } from '../types.js';
 
 const BRANCH_SELECT = `
@@ -25,8 +26,6 @@ const LOG_BYTES = `coalesce(l.bytes, (SELECT o.bytes FROM log o
   WHERE o.branch_id = l.origin_branch AND o.seq = l.origin_seq))`;
 
 const COMMIT_COLUMNS = 'seq, commit_from, epoch, committed_at, commit_heads';
-
-const ZERO_HASH = Buffer.alloc(32);
 
 /**
  * All SQL of one space file (schema in space-migrations.ts). One instance per
@@ -78,9 +77,6 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       txRecord: p('SELECT * FROM tx WHERE epoch = ?'),
       receipt: p('SELECT epoch, receipt, created_at FROM receipts WHERE client_tx_id = ?'),
       // writes
-      savepoint: p('SAVEPOINT tx'),
-      release: p('RELEASE tx'),
-      rollbackTo: p('ROLLBACK TO tx'),
       insertBranch:
         p(`INSERT INTO branches (doc_id, name, parent_id, fork_seq, fork_heads, created_at)
         VALUES (?, ?, ?, ?, ?, ?)`),
@@ -105,7 +101,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async chainTip(): Promise<ChainTip> {
     const r = this.s.chainTip.get() as Row | undefined;
-    if (!r) return { epoch: 0, txHash: ZERO_HASH, committedAt: 0 };
+    if (!r) return EMPTY_CHAIN_TIP;
     return {
       epoch: r.epoch as number,
       txHash: r.tx_hash as Buffer,
@@ -270,19 +266,6 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       receiptJson: r.receipt as string,
       createdAt: r.created_at as number,
     };
-  }
-
-  async savepoint(): Promise<void> {
-    this.s.savepoint.run();
-  }
-
-  async releaseSavepoint(): Promise<void> {
-    this.s.release.run();
-  }
-
-  async rollbackToSavepoint(): Promise<void> {
-    this.s.rollbackTo.run();
-    this.s.release.run();
   }
 
   async createBranch(b: NewBranch): Promise<BranchRecord> {
