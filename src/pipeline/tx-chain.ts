@@ -29,7 +29,6 @@ export interface TxBody {
   writes: TxBodyWrite[];
 }
 
-
 function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);

@@ -40,8 +40,11 @@ export class PgBackend implements StorageBackend {
       max: options.maxConnections ?? 10,
       types: { getTypeParser: typeParser } as pg.CustomTypesConfig,
     });
-    // An idle client losing its connection must not crash the process.
+    // A client losing its connection (idle in the pool, or checked out by a
+    // batch) emits 'error'; unheard, that would crash the process. The failing
+    // query reports the error, and the pool drops such clients on release.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     try {
       const client = await pool.connect();
       try {

@@ -26,7 +26,7 @@ export function mapPgError(err: unknown): unknown {
   }
   if (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect/.test(message)
+    /Connection terminated|timeout exceeded when trying to connect|is not queryable/.test(message)
   ) {
     return new CairnError('StorageUnavailable', 'storage unavailable (connection lost)');
   }

@@ -51,31 +51,27 @@ export class PgSpaceStore implements SpaceStore {
     }
   }
 
-  /** Locks the space's row (creating it on the first write) and reads the chain tip with it. */
+  /**
+   * Locks the space's row (creating it on the first write), then reads the
+   * chain tip. Two statements on purpose: a statement that waited for the lock
+   * keeps the snapshot it started with (READ COMMITTED), so a tip read in the
+   * same statement could predate the commit of the process that held the lock.
+   */
   private async lockSpace(client: pg.PoolClient): Promise<ChainTip> {
     const lock = {
       name: 'cairn_lockSpace',
-      text: `SELECT t.epoch, t.tx_hash, t.committed_at FROM spaces s
-        LEFT JOIN LATERAL (SELECT epoch, tx_hash, committed_at FROM tx
-          WHERE tx.space_id = s.space_id ORDER BY epoch DESC LIMIT 1) t ON true
-        WHERE s.space_id = $1 FOR UPDATE OF s`,
+      text: 'SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE',
       values: [this.spaceId],
     };
-    let found = await client.query(lock);
+    const found = await client.query(lock);
     if (found.rowCount !== 1) {
       await client.query({
         name: 'cairn_createSpace',
         text: 'INSERT INTO spaces (space_id, created_at) VALUES ($1, $2) ON CONFLICT (space_id) DO NOTHING',
         values: [this.spaceId, Date.now()],
       });
-      found = await client.query(lock);
+      await client.query(lock);
     }
-    const r = found.rows[0] as {
-      epoch: number | null;
-      tx_hash: Buffer | null;
-      committed_at: number | null;
-    };
-    if (r.epoch === null) return EMPTY_CHAIN_TIP;
-    return { epoch: r.epoch, txHash: r.tx_hash as Buffer, committedAt: r.committed_at as number };
+    return new PgSpaceOps(client, this.spaceId).chainTip();
   }
 }
