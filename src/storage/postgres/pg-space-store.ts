@@ -1,11 +1,5 @@
 import type pg from 'pg';
-import {
-  EMPTY_CHAIN_TIP,
-  type BatchResult,
-  type ChainTip,
-  type SpaceStore,
-  type SpaceWriteOps,
-} from '../types.js';
+import type { BatchResult, ChainTip, SpaceStore, SpaceWriteOps } from '../types.js';
 import { mapPgError } from './pg-errors.js';
 import { PgSpaceOps } from './pg-space-ops.js';
 
