@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../core/logger.js';
 import { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { Invariant } from '../pipeline/invariants.js';
 import { createHttpApp } from '../server/http-app.js';
+import { DocCache } from '../storage/doc-cache.js';
 import { DocReader } from '../storage/doc-reader.js';
 import { PgBackend } from '../storage/postgres/pg-backend.js';
 import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
@@ -63,7 +64,10 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       logger,
       ...(options.clock ? { now: options.clock } : {}),
     });
-    const reader = new DocReader(backend);
+    const reader = new DocReader(backend, {
+      cache: new DocCache(limits.materializedCacheBytes),
+      logger,
+    });
     const app = createHttpApp({ pipeline, reader, limits, logger }, options.basePath);
     let closing: Promise<void> | undefined;
     return {

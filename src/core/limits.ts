@@ -25,6 +25,8 @@ export interface Limits {
   maxQueuedTxPerSpace: number;
   /** Items in one page of a paged route. */
   maxPageItems: number;
+  /** Estimated memory of materialized docs kept for hot reads. */
+  materializedCacheBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -39,6 +41,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxTxPerBatch: 256,
   maxQueuedTxPerSpace: 10_000,
   maxPageItems: 10_000,
+  materializedCacheBytes: 256 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {

@@ -29,8 +29,13 @@ export function extend(doc: AutomergeDoc, changes: readonly Uint8Array[]): Autom
     return Automerge.loadIncremental(copy, concatBytes(changes));
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new CairnError('InvalidChange', `changes do not apply to the document: ${reason}`);
+    throw new CairnError('Internal', `stored changes do not load: ${reason}`);
   }
+}
+
+/** Loads saved bytes (a snapshot); throws if they are not a document. */
+export function loadDoc(bytes: Uint8Array): AutomergeDoc {
+  return Automerge.load(bytes);
 }
 
 export function saveDoc(doc: AutomergeDoc): Uint8Array {

@@ -7,7 +7,7 @@ import type { TxRequest } from '../protocol/tx-request.js';
 import type { StorageBackend } from '../storage/types.js';
 import { InvariantRegistry } from './invariants.js';
 import { prepareTx } from './prepared-tx.js';
-import { SpaceWriter, type CommittedTx, type WriterStats } from './space-writer.js';
+import { SpaceWriter, type CommittedTx, type WriteTask, type WriterStats } from './space-writer.js';
 
 export interface CommitPipelineOptions {
   backend: StorageBackend;
@@ -46,6 +46,16 @@ export class CommitPipeline {
       return refuse(request, new CairnError('StorageUnavailable', 'server is shutting down'));
     }
     return this.writerFor(spaceId).submit(prepareTx(request, clientDid));
+  }
+
+  /**
+   * Runs a write that is not a transaction (branch creation, snapshot
+   * bookkeeping) in the space's writer queue, so it is serialized with the
+   * space's transactions.
+   */
+  async runWrite<T>(spaceId: string, task: WriteTask<T>): Promise<T> {
+    if (this.closed) throw new CairnError('StorageUnavailable', 'server is shutting down');
+    return this.writerFor(spaceId).run(task);
   }
 
   /** Subscribes to committed transactions; returns an unsubscribe function. */

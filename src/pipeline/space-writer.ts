@@ -35,6 +35,18 @@ interface Job {
   resolve: (outcome: TxOutcome) => void;
 }
 
+/**
+ * Other writes serialized with the space's transactions (branch creation,
+ * snapshots): one runs alone in its own database transaction.
+ */
+export type WriteTask<T> = (ops: SpaceWriteOps) => Promise<T>;
+
+interface TaskJob {
+  task: WriteTask<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 /** How often a writer forgets receipts older than the retention. */
 const RECEIPT_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -46,7 +58,7 @@ const RECEIPT_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
  * out only after the batch is durable.
  */
 export class SpaceWriter {
-  private queue: Job[] = [];
+  private queue: (Job | TaskJob)[] = [];
   private draining = false;
   private lastPruneMs = 0;
 
@@ -74,12 +86,23 @@ export class SpaceWriter {
     }
     return new Promise((resolve) => {
       this.queue.push({ tx, resolve });
-      if (!this.draining) {
-        this.draining = true;
-        // Let the transactions that arrive in this turn of the event loop join the batch.
-        setImmediate(() => void this.drain());
-      }
+      this.scheduleDrain();
     });
+  }
+
+  /** Runs `task` in its own database transaction, in queue order with the transactions. */
+  run<T>(task: WriteTask<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ task, resolve: resolve as (v: unknown) => void, reject });
+      this.scheduleDrain();
+    });
+  }
+
+  private scheduleDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    // Let the transactions that arrive in this turn of the event loop join the batch.
+    setImmediate(() => void this.drain());
   }
 
   /** Resolves when everything queued so far has been answered. */
@@ -90,7 +113,16 @@ export class SpaceWriter {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.options.maxTxPerBatch);
+        const head = this.queue[0] as Job | TaskJob;
+        if ('task' in head) {
+          this.queue.shift();
+          await this.runTask(head);
+          continue;
+        }
+        // A batch is the run of transactions up to the next task.
+        const end = this.queue.findIndex((j) => 'task' in j);
+        const size = Math.min(end < 0 ? this.queue.length : end, this.options.maxTxPerBatch);
+        const batch = this.queue.splice(0, size) as Job[];
         const { outcomes, committed } = await this.runBatch(batch);
         const stats = this.options.stats;
         stats.batches++;
@@ -102,6 +134,27 @@ export class SpaceWriter {
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  private async runTask(job: TaskJob): Promise<void> {
+    const { backend } = this.options;
+    let lease: SpaceLease | undefined;
+    let ok = false;
+    try {
+      lease = await backend.acquireSpace(this.spaceId, { create: true });
+      if (!lease) throw new CairnError('StorageUnavailable', 'space could not be opened');
+      const value = await lease.store.writeBatch(async (ops) => ({
+        result: await job.task(ops),
+        commit: true,
+      }));
+      ok = true;
+      job.resolve(value);
+    } catch (err) {
+      job.reject(err);
+    } finally {
+      lease?.release();
+      if (lease?.isNew) await backend.settleNewSpace(this.spaceId, ok);
     }
   }
 

@@ -1,22 +1,24 @@
-import { CairnError } from '../core/errors.js';
-import { rootRef } from '../crdt/heads.js';
-import { docHeads, materialize, type AutomergeDoc } from '../crdt/materialize.js';
-import type { VersionSelector } from '../protocol/version-selector.js';
 import { assert } from '../core/assert.js';
+import { CairnError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { rootRef, sameHeadSet } from '../crdt/heads.js';
+import { docHeads, extend, loadDoc, materialize, type AutomergeDoc } from '../crdt/materialize.js';
+import type { VersionSelector } from '../protocol/version-selector.js';
+import type { DocCache } from './doc-cache.js';
+import { ancestorsInLogOrder, resolveVersion } from './version-resolver.js';
 import {
-  commitCovering,
   commitsOverlapping,
-  findInHistory,
-  lastCommitUpTo,
   lineageOf,
   readHistory,
   readHistoryBytes,
   type Lineage,
+  type LineageSegment,
 } from './lineage.js';
 import type {
   BranchRecord,
   CommitRecord,
   LogEntry,
+  SnapshotMeta,
   SpaceReadOps,
   StorageBackend,
   TxRecordRow,
@@ -39,21 +41,34 @@ export interface ChangeItem extends LogEntry {
   committedAt: number;
 }
 
-/** A resolved version: a log prefix, or (heads selector) the ancestors of some heads within it. */
-interface Resolved {
-  seq: number;
-  epoch: number;
-  onlyAncestorsOf?: string[];
-}
-
 /**
  * The read path: committed state only, materialized lazily in one batch from
  * the log. Unknown space or doc is `DocNotFound`, unknown branch
  * `BranchNotFound`, unknown version `VersionNotFound`; reads never create
  * anything.
  */
+export interface DocReaderOptions {
+  cache: DocCache;
+  logger?: Logger;
+  /** Told about a snapshot that does not load to its recorded heads (it was skipped). */
+  onCorruptSnapshot?: (spaceId: string, snapshot: SnapshotMeta, reason: string) => void;
+}
+
+/** How point-in-time reads were served, for /metrics and the benches. */
+export interface ReadStats {
+  fromCache: number;
+  fromSnapshot: number;
+  fromLog: number;
+  corruptSnapshots: number;
+}
+
 export class DocReader {
-  constructor(private readonly backend: StorageBackend) {}
+  readonly stats: ReadStats = { fromCache: 0, fromSnapshot: 0, fromLog: 0, corruptSnapshots: 0 };
+
+  constructor(
+    private readonly backend: StorageBackend,
+    private readonly options: DocReaderOptions,
+  ) {}
 
   async withSpace<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
     const lease = await this.backend.acquireSpace(spaceId, { create: false });
@@ -91,14 +106,16 @@ export class DocReader {
     return this.withSpace(spaceId, async (ops) => {
       const { branch, lineage } = await this.openBranch(ops, docId, name);
       const v = await resolveVersion(ops, branch, lineage, selector);
-      let changes: Uint8Array[];
+      let doc: AutomergeDoc;
       if (v.onlyAncestorsOf) {
         const log = await readHistory(ops, lineage, 1, v.seq, Number.MAX_SAFE_INTEGER, true);
-        changes = ancestorsInLogOrder(log, v.onlyAncestorsOf).map((e) => e.bytes as Uint8Array);
+        doc = materialize(
+          ancestorsInLogOrder(log, v.onlyAncestorsOf).map((e) => e.bytes as Uint8Array),
+        );
+        this.stats.fromLog++;
       } else {
-        changes = await readHistoryBytes(ops, lineage, 1, v.seq);
+        doc = await this.materializeAt(ops, spaceId, lineage, v.seq);
       }
-      const doc = materialize(changes);
       const heads = docHeads(doc);
       return {
         docId,
@@ -110,6 +127,75 @@ export class DocReader {
         doc,
       };
     });
+  }
+
+  /**
+   * The doc after `seq` changes of this history: from the cache, else from
+   * the nearest cached doc or verified snapshot below it plus one batched
+   * tail of the log, else from the whole log. The result is cached.
+   */
+  async materializeAt(
+    ops: SpaceReadOps,
+    spaceId: string,
+    lineage: Lineage,
+    seq: number,
+  ): Promise<AutomergeDoc> {
+    const { cache } = this.options;
+    const owner = ownerOf(lineage, seq);
+    const hit = cache.get(spaceId, owner, seq);
+    if (hit) {
+      this.stats.fromCache++;
+      return hit;
+    }
+    let base: { seq: number; doc: AutomergeDoc } | undefined;
+    for (const seg of lineage) {
+      const near = cache.nearest(spaceId, seg.branchId, Math.min(seg.toSeq, seq));
+      if (near && near.seq > (base?.seq ?? 0)) base = near;
+    }
+    const snap = await this.nearestSnapshot(ops, spaceId, lineage, seq, base?.seq ?? 0);
+    if (snap) base = snap;
+    const tail = await readHistoryBytes(ops, lineage, (base?.seq ?? 0) + 1, seq);
+    const doc = base ? extend(base.doc, tail) : materialize(tail);
+    if (snap) this.stats.fromSnapshot++;
+    else this.stats.fromLog++;
+    cache.put(spaceId, owner, seq, doc);
+    return doc;
+  }
+
+  /**
+   * The verified snapshot with the highest seq in (aboveSeq, seq] of this
+   * history. A snapshot of any branch of the lineage at or below its
+   * segment's end shows the same prefix. One that does not load to its
+   * recorded heads is reported and skipped, never served.
+   */
+  private async nearestSnapshot(
+    ops: SpaceReadOps,
+    spaceId: string,
+    lineage: Lineage,
+    seq: number,
+    aboveSeq: number,
+  ): Promise<{ seq: number; doc: AutomergeDoc } | undefined> {
+    const candidates: SnapshotMeta[] = [];
+    for (const seg of lineage) {
+      const s = await ops.nearestSnapshot(seg.branchId, Math.min(seg.toSeq, seq));
+      if (s && s.seq > aboveSeq) candidates.push(s);
+    }
+    candidates.sort((a, b) => b.seq - a.seq);
+    for (const meta of candidates) {
+      const bytes = await ops.readSnapshotBytes(meta.id);
+      const problem = bytes ? verifySnapshot(bytes, meta) : 'snapshot bytes are gone';
+      if (typeof problem !== 'string') {
+        this.options.cache.put(spaceId, ownerOf(lineage, meta.seq), meta.seq, problem);
+        return { seq: meta.seq, doc: problem };
+      }
+      this.stats.corruptSnapshots++;
+      this.options.logger?.warn(
+        { spaceId, snapshotId: meta.id, reason: problem },
+        'snapshot ignored',
+      );
+      this.options.onCorruptSnapshot?.(spaceId, meta, problem);
+    }
+    return undefined;
   }
 
   async changes(
@@ -145,56 +231,6 @@ export class DocReader {
   }
 }
 
-async function resolveVersion(
-  ops: SpaceReadOps,
-  branch: BranchRecord,
-  lineage: Lineage,
-  sel: VersionSelector,
-): Promise<Resolved> {
-  const notFound = (what: string) =>
-    new CairnError('VersionNotFound', what, { docId: branch.docId, branch: branch.name });
-  const epochOf = async (seq: number) => (await commitCovering(ops, lineage, seq))?.epoch ?? 0;
-  switch (sel.kind) {
-    case 'current':
-      if (branch.seq === 0) throw notFound('branch is empty');
-      return { seq: branch.seq, epoch: await epochOf(branch.seq) };
-    case 'seq':
-      if (sel.seq < 1 || sel.seq > branch.seq)
-        throw notFound(`no seq ${sel.seq} (branch has ${branch.seq})`);
-      return { seq: sel.seq, epoch: await epochOf(sel.seq) };
-    case 'epoch':
-    case 'at': {
-      const epoch = sel.kind === 'epoch' ? sel.epoch : await ops.epochAtTime(sel.ms);
-      const tip = await ops.chainTip();
-      if (epoch < 1 || epoch > tip.epoch) throw notFound(`no epoch ${epoch} in this space`);
-      const c = await lastCommitUpTo(ops, lineage, epoch);
-      if (!c) throw notFound('the doc did not exist at that version');
-      return { seq: c.seqTo, epoch: c.epoch };
-    }
-    case 'heads': {
-      const found = await findInHistory(ops, lineage, sel.heads);
-      const missing = sel.heads.find((h) => !found.has(h));
-      if (missing !== undefined) throw notFound(`head ${missing} is not in this branch`);
-      const seq = Math.max(...found.values());
-      return { seq, epoch: await epochOf(seq), onlyAncestorsOf: sel.heads };
-    }
-  }
-}
-
-/** The entries that are `heads` or their ancestors, in log order (causal order). */
-function ancestorsInLogOrder(log: LogEntry[], heads: readonly string[]): LogEntry[] {
-  const byHash = new Map(log.map((e) => [e.hash, e]));
-  const keep = new Set<string>();
-  const stack = [...heads];
-  while (stack.length > 0) {
-    const h = stack.pop() as string;
-    if (keep.has(h)) continue;
-    keep.add(h);
-    for (const d of byHash.get(h)?.deps ?? []) stack.push(d);
-  }
-  return log.filter((e) => keep.has(e.hash));
-}
-
 /** Adds the epoch and commit time of each entry from the commits that appended them. */
 async function withCommitInfo(
   ops: SpaceReadOps,
@@ -212,4 +248,24 @@ async function withCommitInfo(
     assert(c && c.seqFrom <= e.seq && e.seq <= c.seqTo, `no commit covers seq ${e.seq}`);
     return { ...e, epoch: c.epoch, committedAt: c.committedAt };
   });
+}
+
+/** The branch whose own log holds `seq` in this history (the key under which its state is cached). */
+export function ownerOf(lineage: Lineage, seq: number): number {
+  for (const seg of lineage) if (seg.fromSeq <= seq && seq <= seg.toSeq) return seg.branchId;
+  return (lineage[lineage.length - 1] as LineageSegment).branchId;
+}
+
+/** Loads a snapshot and checks it against its recorded heads and rootRef: the doc, or what is wrong. */
+export function verifySnapshot(bytes: Uint8Array, meta: SnapshotMeta): AutomergeDoc | string {
+  let doc: AutomergeDoc;
+  try {
+    doc = loadDoc(bytes);
+  } catch (err) {
+    return `does not load: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  const heads = docHeads(doc);
+  if (!sameHeadSet(heads, meta.heads)) return 'heads differ from the recorded heads';
+  if (rootRef(heads) !== meta.rootRef) return 'rootRef differs from the recorded rootRef';
+  return doc;
 }

@@ -1,5 +1,5 @@
 import { unpackHashes } from './hash-codec.js';
-import type { BranchRecord, CommitRecord } from './types.js';
+import type { BranchRecord, CommitRecord, SnapshotMeta } from './types.js';
 
 /** Rows as both SQL backends return them (same column names in both schemas). */
 export type Row = Record<string, unknown>;
@@ -37,5 +37,19 @@ export function toCommit(branchId: number, r: Row | undefined): CommitRecord | u
     seqTo: r.seq as number,
     heads: unpackHashes(r.commit_heads as Uint8Array),
     committedAt: r.committed_at as number,
+  };
+}
+
+export function toSnapshot(r: Row | undefined): SnapshotMeta | undefined {
+  if (!r) return undefined;
+  return {
+    id: r.id as number,
+    branchId: r.branch_id as number,
+    seq: r.seq as number,
+    heads: unpackHashes(r.heads as Uint8Array),
+    rootRef: r.root_ref as string,
+    pinned: r.pinned === true || r.pinned === 1,
+    createdAt: r.created_at as number,
+    size: r.size as number,
   };
 }

@@ -57,6 +57,25 @@ export interface LogEntry {
   bytes?: Uint8Array;
 }
 
+/**
+ * A saved document at one seq of one branch (`Automerge.save()`), with the
+ * heads it must have when loaded: a cache, always rebuildable from the log.
+ */
+export interface SnapshotMeta {
+  id: number;
+  branchId: number;
+  seq: number;
+  heads: string[];
+  rootRef: string;
+  /** Made on request: kept beyond the retention of automatic snapshots. */
+  pinned: boolean;
+  createdAt: number;
+  /** Size of the saved bytes. */
+  size: number;
+}
+
+export type NewSnapshot = Omit<SnapshotMeta, 'id' | 'size'> & { bytes: Uint8Array };
+
 /** A tx chain record as stored (SPEC §3 `GET /v1/:space/tx/:epoch`). */
 export interface TxRecordRow {
   epoch: number;
@@ -113,8 +132,13 @@ export interface SpaceReadOps {
   ): Promise<LogEntry[]>;
   /** Change bytes of a branch's own log, fromSeq ≤ seq ≤ toSeq, in seq order. */
   readBranchBytes(branchId: number, fromSeq: number, toSeq: number): Promise<Uint8Array[]>;
-  /** Highest seq of each actor in the branch's own log (actors absent from the map have none). */
+  /**
+   * Highest seq of each actor in the branch's history (actors absent from the
+   * map have none). A fork gets its ancestors' seqs copied when it is created.
+   */
   actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>>;
+  /** Highest actor seq per actor among the branch's own log entries fromSeq..toSeq. */
+  actorMaxima(branchId: number, fromSeq: number, toSeq: number): Promise<Map<string, number>>;
   /** The commit of the branch whose seq range contains `seq`. */
   commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined>;
   /** Own commits of the branch that appended any seq in [fromSeq, toSeq], in seq order. */
@@ -125,6 +149,16 @@ export interface SpaceReadOps {
   epochAtTime(ms: number): Promise<number>;
   getTxRecord(epoch: number): Promise<TxRecordRow | undefined>;
   getReceipt(clientTxId: string): Promise<StoredReceipt | undefined>;
+  /** Own commits of the branch ending below `beforeSeq`, newest first, at most `limit`. */
+  commitsBefore(branchId: number, beforeSeq: number, limit: number): Promise<CommitRecord[]>;
+  /** How many own log entries (and change bytes) the branch has after `afterSeq`. */
+  logSizeAfter(branchId: number, afterSeq: number): Promise<{ changes: number; bytes: number }>;
+  /** The branch's own snapshot with the highest seq ≤ `maxSeq`. */
+  nearestSnapshot(branchId: number, maxSeq: number): Promise<SnapshotMeta | undefined>;
+  getSnapshot(id: number): Promise<SnapshotMeta | undefined>;
+  readSnapshotBytes(id: number): Promise<Uint8Array | undefined>;
+  /** The branch's own snapshots, newest (highest seq) first. */
+  listSnapshots(branchId: number): Promise<SnapshotMeta[]>;
 }
 
 /** Writes, available only inside `SpaceStore.writeBatch`. */
@@ -137,6 +171,10 @@ export interface SpaceWriteOps extends SpaceReadOps {
    */
   appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void>;
   closeBranch(branchId: number, mergedInto: string | null): Promise<void>;
+  /** Sets the branch's highest actor seqs (a fork inherits its ancestors' at the fork point). */
+  setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void>;
+  putSnapshot(snapshot: NewSnapshot): Promise<number>;
+  deleteSnapshots(ids: readonly number[]): Promise<void>;
   appendTxRecord(row: TxRecordRow): Promise<void>;
   putReceipt(clientTxId: string, receipt: StoredReceipt): Promise<void>;
   /** Forgets receipts created before `beforeMs`; returns how many. */

@@ -1,7 +1,7 @@
 import type { Migration } from '../migrations.js';
 
-/** Tables distributed by space (colocated) when Citus is present. */
-export const DISTRIBUTED_TABLES = [
+/** The tables of schema version 1, distributed by migration 2 (frozen: migrations never change). */
+const V1_DISTRIBUTED = [
   'spaces',
   'branches',
   'actors',
@@ -10,6 +10,8 @@ export const DISTRIBUTED_TABLES = [
   'tx',
   'receipts',
 ] as const;
+/** Tables distributed by space (colocated) when Citus is present. */
+export const DISTRIBUTED_TABLES = [...V1_DISTRIBUTED, 'snapshots'] as const;
 /** Small server-wide tables: a Citus reference table, and the migration marker (coordinator-local). */
 export const REFERENCE_TABLES = ['settings'] as const;
 export const LOCAL_TABLES = ['schema_migrations'] as const;
@@ -123,15 +125,40 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       [
         ...REFERENCE_TABLES.map((t) => `PERFORM create_reference_table('${t}');`),
         `PERFORM create_distributed_table('spaces', 'space_id');`,
-        ...DISTRIBUTED_TABLES.filter((t) => t !== 'spaces').map(
+        ...V1_DISTRIBUTED.filter((t) => t !== 'spaces').map(
           (t) => `PERFORM create_distributed_table('${t}', 'space_id', colocate_with => 'spaces');`,
         ),
       ].join('\n      '),
     ),
     down: citusGuard(
-      [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES]
+      [...V1_DISTRIBUTED, ...REFERENCE_TABLES]
         .map((t) => `PERFORM undistribute_table('${t}');`)
         .join('\n      '),
     ),
+  },
+  {
+    version: 3,
+    name: 'snapshots',
+    up: `
+      CREATE TABLE snapshots (
+        space_id TEXT NOT NULL,
+        id BIGINT NOT NULL,
+        branch_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        heads BYTEA NOT NULL,
+        root_ref TEXT NOT NULL,
+        pinned BOOLEAN NOT NULL DEFAULT false,
+        created_at BIGINT NOT NULL,
+        size BIGINT NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (space_id, id)
+      );
+      CREATE INDEX snapshots_by_branch ON snapshots (space_id, branch_id, seq);
+      ${citusGuard(`PERFORM create_distributed_table('snapshots', 'space_id', colocate_with => 'spaces');`)}
+    `,
+    down: `
+      ${citusGuard(`PERFORM undistribute_table('snapshots');`)}
+      DROP TABLE snapshots;
+    `,
   },
 ];

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
-import { toBranch, toCommit, type Row } from '../row-mappers.js';
+import { toBranch, toCommit, toSnapshot, type Row } from '../row-mappers.js';
 import { mapPgError } from './pg-errors.js';
 import {
   EMPTY_CHAIN_TIP,
@@ -10,6 +10,8 @@ import {
   type CommitRecord,
   type LogEntry,
   type NewBranch,
+  type NewSnapshot,
+  type SnapshotMeta,
   type SpaceWriteOps,
   type StoredReceipt,
   type TxRecordRow,
@@ -28,6 +30,7 @@ const BRANCH_SELECT = `
   ) t ON true`;
 
 const COMMIT_COLUMNS = 'seq, commit_from, epoch, committed_at, commit_heads';
+const SNAPSHOT_COLUMNS = 'id, branch_id, seq, heads, root_ref, pinned, created_at, size';
 
 /**
  * Named statements: node-postgres prepares each once per connection. Every
@@ -60,6 +63,26 @@ const SQL = {
   actorSeqs: `SELECT a.actor, ba.seq FROM unnest($3::bytea[]) AS w(actor)
     JOIN actors a ON a.space_id = $1 AND a.actor = w.actor
     JOIN branch_actors ba ON ba.space_id = $1 AND ba.branch_id = $2 AND ba.actor_id = a.id`,
+  actorMaxima: `SELECT a.actor, max(l.actor_seq) AS seq FROM log l
+    JOIN actors a ON a.space_id = l.space_id AND a.id = l.actor_id
+    WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq BETWEEN $3 AND $4 GROUP BY a.actor`,
+  commitsBefore: `SELECT ${COMMIT_COLUMNS} FROM log
+    WHERE space_id = $1 AND branch_id = $2 AND seq < $3 AND commit_from IS NOT NULL ORDER BY seq DESC LIMIT $4`,
+  logSizeAfter: `SELECT count(*) AS changes, coalesce(sum(length(bytes)), 0) AS bytes FROM log
+    WHERE space_id = $1 AND branch_id = $2 AND seq > $3`,
+  nearestSnapshot: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots
+    WHERE space_id = $1 AND branch_id = $2 AND seq <= $3 ORDER BY seq DESC, id DESC LIMIT 1`,
+  snapshotById: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots WHERE space_id = $1 AND id = $2`,
+  snapshotBytes: 'SELECT bytes FROM snapshots WHERE space_id = $1 AND id = $2',
+  snapshotsOfBranch: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots
+    WHERE space_id = $1 AND branch_id = $2 ORDER BY seq DESC, id DESC`,
+  setActorSeqs: `INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
+    SELECT $1, $2, u.actor_id, u.seq FROM unnest($3::bigint[], $4::bigint[]) AS u(actor_id, seq)
+    ON CONFLICT (space_id, branch_id, actor_id) DO UPDATE SET seq = GREATEST(branch_actors.seq, EXCLUDED.seq)`,
+  insertSnapshot: `INSERT INTO snapshots (space_id, id, branch_id, seq, heads, root_ref, pinned, created_at, size, bytes)
+    SELECT $1, coalesce(max(id), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9 FROM snapshots WHERE space_id = $1
+    RETURNING id`,
+  deleteSnapshots: 'DELETE FROM snapshots WHERE space_id = $1 AND id = ANY($2::bigint[])',
   commitCovering: `SELECT e.seq, e.commit_from, e.epoch, e.committed_at, e.commit_heads
     FROM log r JOIN log e ON e.space_id = r.space_id AND e.branch_id = r.branch_id AND e.seq = r.commit_to
     WHERE r.space_id = $1 AND r.branch_id = $2 AND r.seq = $3`,
@@ -229,6 +252,50 @@ export class PgSpaceOps implements SpaceWriteOps {
     return out;
   }
 
+  async actorMaxima(
+    branchId: number,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const r of await this.q('actorMaxima', [branchId, fromSeq, toSeq])) {
+      out.set(bytesToHex(r.actor as Buffer), r.seq as number);
+    }
+    return out;
+  }
+
+  async commitsBefore(branchId: number, beforeSeq: number, limit: number): Promise<CommitRecord[]> {
+    return (await this.q('commitsBefore', [branchId, beforeSeq, limit])).map(
+      (r) => toCommit(branchId, r) as CommitRecord,
+    );
+  }
+
+  async logSizeAfter(
+    branchId: number,
+    afterSeq: number,
+  ): Promise<{ changes: number; bytes: number }> {
+    const [r] = await this.q('logSizeAfter', [branchId, afterSeq]);
+    return { changes: (r?.changes as number) ?? 0, bytes: (r?.bytes as number) ?? 0 };
+  }
+
+  async nearestSnapshot(branchId: number, maxSeq: number): Promise<SnapshotMeta | undefined> {
+    return toSnapshot((await this.q('nearestSnapshot', [branchId, maxSeq]))[0]);
+  }
+
+  async getSnapshot(id: number): Promise<SnapshotMeta | undefined> {
+    return toSnapshot((await this.q('snapshotById', [id]))[0]);
+  }
+
+  async readSnapshotBytes(id: number): Promise<Uint8Array | undefined> {
+    return (await this.q('snapshotBytes', [id]))[0]?.bytes as Buffer | undefined;
+  }
+
+  async listSnapshots(branchId: number): Promise<SnapshotMeta[]> {
+    return (await this.q('snapshotsOfBranch', [branchId])).map(
+      (r) => toSnapshot(r) as SnapshotMeta,
+    );
+  }
+
   async commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined> {
     return toCommit(branchId, (await this.q('commitCovering', [branchId, seq]))[0]);
   }
@@ -325,6 +392,35 @@ export class PgSpaceOps implements SpaceWriteOps {
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
     await this.q('closeBranch', [branchId, mergedInto]);
+  }
+
+  async setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void> {
+    if (seqs.size === 0) return;
+    const ids = await this.internActors([...seqs.keys()]);
+    const actors = [...seqs.keys()];
+    await this.q('setActorSeqs', [
+      branchId,
+      actors.map((a) => ids.get(a) as number),
+      actors.map((a) => seqs.get(a) as number),
+    ]);
+  }
+
+  async putSnapshot(n: NewSnapshot): Promise<number> {
+    const [r] = await this.q('insertSnapshot', [
+      n.branchId,
+      n.seq,
+      packHashes(n.heads),
+      n.rootRef,
+      n.pinned,
+      n.createdAt,
+      n.bytes.byteLength,
+      Buffer.from(n.bytes),
+    ]);
+    return r?.id as number;
+  }
+
+  async deleteSnapshots(ids: readonly number[]): Promise<void> {
+    if (ids.length > 0) await this.q('deleteSnapshots', [ids]);
   }
 
   async appendTxRecord(t: TxRecordRow): Promise<void> {

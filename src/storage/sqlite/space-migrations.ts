@@ -86,6 +86,25 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
       DROP TABLE space_info;
     `,
   },
+  {
+    version: 2,
+    name: 'snapshots',
+    up: `
+      CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        branch_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        heads BLOB NOT NULL,
+        root_ref TEXT NOT NULL,
+        pinned INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        bytes BLOB NOT NULL
+      );
+      CREATE INDEX snapshots_by_branch ON snapshots (branch_id, seq);
+    `,
+    down: `DROP TABLE snapshots;`,
+  },
 ];
 
 /** Schema of the registry file (`cairn.sqlite` in the data dir). */

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
-import { toBranch, toCommit, type Row } from '../row-mappers.js';
+import { toBranch, toCommit, toSnapshot, type Row } from '../row-mappers.js';
 import {
   EMPTY_CHAIN_TIP,
   type BranchRecord,
@@ -9,6 +9,8 @@ import {
   type CommitRecord,
   type LogEntry,
   type NewBranch,
+  type NewSnapshot,
+  type SnapshotMeta,
   type SpaceWriteOps,
   type StoredReceipt,
   type TxRecordRow,
@@ -26,6 +28,7 @@ const LOG_BYTES = `coalesce(l.bytes, (SELECT o.bytes FROM log o
   WHERE o.branch_id = l.origin_branch AND o.seq = l.origin_seq))`;
 
 const COMMIT_COLUMNS = 'seq, commit_from, epoch, committed_at, commit_heads';
+const SNAPSHOT_COLUMNS = 'id, branch_id, seq, heads, root_ref, pinned, created_at, size';
 
 /**
  * All SQL of one space file (schema in space-migrations.ts). One instance per
@@ -66,6 +69,19 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       actorSeqs: p(`SELECT a.actor, ba.seq FROM json_each(?) j
         CROSS JOIN actors a ON a.actor = unhex(j.value)
         CROSS JOIN branch_actors ba ON ba.branch_id = ? AND ba.actor_id = a.id`),
+      actorMaxima:
+        p(`SELECT a.actor, max(l.actor_seq) AS seq FROM log l JOIN actors a ON a.id = l.actor_id
+        WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? GROUP BY l.actor_id`),
+      commitsBefore: p(`SELECT ${COMMIT_COLUMNS} FROM log
+        WHERE branch_id = ? AND seq < ? AND commit_from IS NOT NULL ORDER BY seq DESC LIMIT ?`),
+      logSizeAfter: p(`SELECT count(*) AS changes, coalesce(sum(length(bytes)), 0) AS bytes FROM log
+        WHERE branch_id = ? AND seq > ?`),
+      nearestSnapshot: p(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots
+        WHERE branch_id = ? AND seq <= ? ORDER BY seq DESC, id DESC LIMIT 1`),
+      snapshotById: p(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?`),
+      snapshotBytes: p('SELECT bytes FROM snapshots WHERE id = ?').pluck(),
+      snapshotsOfBranch: p(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots
+        WHERE branch_id = ? ORDER BY seq DESC, id DESC`),
       commitCovering: p(`SELECT e.seq, e.commit_from, e.epoch, e.committed_at, e.commit_heads
         FROM log r JOIN log e ON e.branch_id = r.branch_id AND e.seq = r.commit_to
         WHERE r.branch_id = ? AND r.seq = ?`),
@@ -89,6 +105,10 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       upsertActorSeq: p(`INSERT INTO branch_actors (branch_id, actor_id, seq) VALUES (?, ?, ?)
         ON CONFLICT (branch_id, actor_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
       closeBranch: p('UPDATE branches SET closed = 1, merged_into = ? WHERE id = ?'),
+      insertSnapshot:
+        p(`INSERT INTO snapshots (branch_id, seq, heads, root_ref, pinned, created_at, size, bytes)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      deleteSnapshot: p('DELETE FROM snapshots WHERE id = ?'),
       insertTx:
         p(`INSERT INTO tx (epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
         server_did, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -184,6 +204,50 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       out.set(bytesToHex(r.actor as Buffer), r.seq as number);
     }
     return out;
+  }
+
+  async actorMaxima(
+    branchId: number,
+    fromSeq: number,
+    toSeq: number,
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const r of this.s.actorMaxima.all(branchId, fromSeq, toSeq) as Row[]) {
+      out.set(bytesToHex(r.actor as Buffer), r.seq as number);
+    }
+    return out;
+  }
+
+  async commitsBefore(branchId: number, beforeSeq: number, limit: number): Promise<CommitRecord[]> {
+    return (this.s.commitsBefore.all(branchId, beforeSeq, limit) as Row[]).map(
+      (r) => toCommit(branchId, r) as CommitRecord,
+    );
+  }
+
+  async logSizeAfter(
+    branchId: number,
+    afterSeq: number,
+  ): Promise<{ changes: number; bytes: number }> {
+    const r = this.s.logSizeAfter.get(branchId, afterSeq) as { changes: number; bytes: number };
+    return { changes: r.changes, bytes: r.bytes };
+  }
+
+  async nearestSnapshot(branchId: number, maxSeq: number): Promise<SnapshotMeta | undefined> {
+    return toSnapshot(this.s.nearestSnapshot.get(branchId, maxSeq) as Row | undefined);
+  }
+
+  async getSnapshot(id: number): Promise<SnapshotMeta | undefined> {
+    return toSnapshot(this.s.snapshotById.get(id) as Row | undefined);
+  }
+
+  async readSnapshotBytes(id: number): Promise<Uint8Array | undefined> {
+    return this.s.snapshotBytes.get(id) as Buffer | undefined;
+  }
+
+  async listSnapshots(branchId: number): Promise<SnapshotMeta[]> {
+    return (this.s.snapshotsOfBranch.all(branchId) as Row[]).map(
+      (r) => toSnapshot(r) as SnapshotMeta,
+    );
   }
 
   async commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined> {
@@ -335,6 +399,29 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
     this.s.closeBranch.run(mergedInto, branchId);
+  }
+
+  async setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void> {
+    for (const [actor, seq] of seqs)
+      this.s.upsertActorSeq.run(branchId, this.internActor(actor), seq);
+  }
+
+  async putSnapshot(n: NewSnapshot): Promise<number> {
+    const info = this.s.insertSnapshot.run(
+      n.branchId,
+      n.seq,
+      packHashes(n.heads),
+      n.rootRef,
+      n.pinned ? 1 : 0,
+      n.createdAt,
+      n.bytes.byteLength,
+      n.bytes,
+    );
+    return Number(info.lastInsertRowid);
+  }
+
+  async deleteSnapshots(ids: readonly number[]): Promise<void> {
+    for (const id of ids) this.s.deleteSnapshot.run(id);
   }
 
   async appendTxRecord(t: TxRecordRow): Promise<void> {

@@ -1,0 +1,103 @@
+import * as Automerge from '@automerge/automerge';
+import type { AutomergeDoc } from '../crdt/materialize.js';
+
+/** Rough in-memory cost of a materialized doc, from Automerge's own counts. */
+export function estimateDocBytes(doc: AutomergeDoc): number {
+  const { numOps, numChanges } = Automerge.stats(doc);
+  return 128 * numOps + 192 * numChanges + 1024;
+}
+
+interface Entry {
+  doc: AutomergeDoc;
+  bytes: number;
+}
+
+/**
+ * A byte-bounded LRU of materialized docs, so hot reads do not reload. Keys
+ * are (space, branch that owns the seq, seq): the state of a history prefix
+ * is the same for every branch that shares it. Cached docs are never
+ * mutated: extending one starts from a clone.
+ */
+export class DocCache {
+  private readonly entries = new Map<string, Entry>();
+  /** Seqs cached per (space, owner branch), for "nearest below". */
+  private readonly seqsByBranch = new Map<string, Set<number>>();
+  private totalBytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(spaceId: string, branchId: number, seq: number): AutomergeDoc | undefined {
+    const key = entryKey(spaceId, branchId, seq);
+    const entry = this.entries.get(key);
+    if (!entry) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry.doc;
+  }
+
+  /** The cached doc of this branch with the highest seq ≤ `maxSeq`, without counting a hit. */
+  nearest(
+    spaceId: string,
+    branchId: number,
+    maxSeq: number,
+  ): { seq: number; doc: AutomergeDoc } | undefined {
+    let best: number | undefined;
+    for (const seq of this.seqsByBranch.get(branchKey(spaceId, branchId)) ?? []) {
+      if (seq <= maxSeq && (best === undefined || seq > best)) best = seq;
+    }
+    if (best === undefined) return undefined;
+    const entry = this.entries.get(entryKey(spaceId, branchId, best));
+    return entry ? { seq: best, doc: entry.doc } : undefined;
+  }
+
+  put(spaceId: string, branchId: number, seq: number, doc: AutomergeDoc): void {
+    const bytes = estimateDocBytes(doc);
+    if (bytes > this.maxBytes) return;
+    const key = entryKey(spaceId, branchId, seq);
+    this.remove(key);
+    this.entries.set(key, { doc, bytes });
+    this.totalBytes += bytes;
+    const bk = branchKey(spaceId, branchId);
+    let seqs = this.seqsByBranch.get(bk);
+    if (!seqs) this.seqsByBranch.set(bk, (seqs = new Set()));
+    seqs.add(seq);
+    for (const oldest of this.entries.keys()) {
+      if (this.totalBytes <= this.maxBytes) break;
+      this.remove(oldest);
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.totalBytes -= entry.bytes;
+    const [spaceId, branchId, seq] = JSON.parse(key) as [string, number, number];
+    const bk = branchKey(spaceId, branchId);
+    const seqs = this.seqsByBranch.get(bk);
+    seqs?.delete(seq);
+    if (seqs?.size === 0) this.seqsByBranch.delete(bk);
+  }
+}
+
+function entryKey(spaceId: string, branchId: number, seq: number): string {
+  return JSON.stringify([spaceId, branchId, seq]);
+}
+
+function branchKey(spaceId: string, branchId: number): string {
+  return JSON.stringify([spaceId, branchId]);
+}
