@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  * cluster started by the global setup), plus the PostgreSQL-only tests.
  */
 const shared = [
+  'test/history/**/*.test.ts',
   'test/pipeline/**/*.test.ts',
   'test/model/**/*.test.ts',
   'test/trace/**/*.test.ts',

@@ -4,6 +4,8 @@ import { resolveLimits, type Limits } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { Invariant } from '../pipeline/invariants.js';
+import type { SnapshotPolicy } from '../history/snapshot-policy.js';
+import { SnapshotService } from '../history/snapshot-service.js';
 import { createHttpApp } from '../server/http-app.js';
 import { DocCache } from '../storage/doc-cache.js';
 import { DocReader } from '../storage/doc-reader.js';
@@ -27,6 +29,8 @@ export interface CairnOptions {
   basePath?: string;
   /** Wall clock in ms (default Date.now); commit times and receipt retention use it. */
   clock?: () => number;
+  /** Default snapshot policy (SPEC §5); per space with `snapshots.setPolicy`. */
+  snapshotPolicy?: Partial<SnapshotPolicy>;
 }
 
 /** An embeddable cairn: the HTTP handler plus the engine behind it. */
@@ -37,6 +41,7 @@ export interface Cairn {
   readonly backend: StorageBackend;
   readonly pipeline: CommitPipeline;
   readonly reader: DocReader;
+  readonly snapshots: SnapshotService;
   readonly identity: ServerIdentity;
   readonly limits: Limits;
   /** Registers a server-side invariant for a space (SPEC §2 step 7); returns its remover. */
@@ -64,9 +69,17 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       logger,
       ...(options.clock ? { now: options.clock } : {}),
     });
+    const snapshots = new SnapshotService({
+      backend,
+      pipeline,
+      logger,
+      ...(options.snapshotPolicy ? { policy: options.snapshotPolicy } : {}),
+    });
+    pipeline.onCommitted((committed) => snapshots.onCommitted(committed));
     const reader = new DocReader(backend, {
       cache: new DocCache(limits.materializedCacheBytes),
       logger,
+      onCorruptSnapshot: (spaceId, meta) => snapshots.replaceCorrupt(spaceId, meta),
     });
     const app = createHttpApp({ pipeline, reader, limits, logger }, options.basePath);
     let closing: Promise<void> | undefined;
@@ -76,12 +89,14 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       backend,
       pipeline,
       reader,
+      snapshots,
       identity,
       limits,
       registerInvariant: (spaceId, invariant) => pipeline.invariants.register(spaceId, invariant),
       close: () => {
         closing ??= (async () => {
           await pipeline.close();
+          await snapshots.close();
           await backend.close();
         })();
         return closing;

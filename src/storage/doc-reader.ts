@@ -11,6 +11,7 @@ import {
   lineageOf,
   readHistory,
   readHistoryBytes,
+  snapshotsBelow,
   type Lineage,
   type LineageSegment,
 } from './lineage.js';
@@ -164,9 +165,8 @@ export class DocReader {
 
   /**
    * The verified snapshot with the highest seq in (aboveSeq, seq] of this
-   * history. A snapshot of any branch of the lineage at or below its
-   * segment's end shows the same prefix. One that does not load to its
-   * recorded heads is reported and skipped, never served.
+   * history. One that does not load to its recorded heads is reported and
+   * skipped, never served.
    */
   private async nearestSnapshot(
     ops: SpaceReadOps,
@@ -175,13 +175,7 @@ export class DocReader {
     seq: number,
     aboveSeq: number,
   ): Promise<{ seq: number; doc: AutomergeDoc } | undefined> {
-    const candidates: SnapshotMeta[] = [];
-    for (const seg of lineage) {
-      const s = await ops.nearestSnapshot(seg.branchId, Math.min(seg.toSeq, seq));
-      if (s && s.seq > aboveSeq) candidates.push(s);
-    }
-    candidates.sort((a, b) => b.seq - a.seq);
-    for (const meta of candidates) {
+    for (const meta of await snapshotsBelow(ops, lineage, seq, aboveSeq)) {
       const bytes = await ops.readSnapshotBytes(meta.id);
       const problem = bytes ? verifySnapshot(bytes, meta) : 'snapshot bytes are gone';
       if (typeof problem !== 'string') {

@@ -1,5 +1,5 @@
 import { assert } from '../core/assert.js';
-import type { BranchRecord, CommitRecord, LogEntry, SpaceReadOps } from './types.js';
+import type { BranchRecord, CommitRecord, LogEntry, SnapshotMeta, SpaceReadOps } from './types.js';
 
 /**
  * A branch's history is its ancestors' logs up to each fork point followed by
@@ -158,4 +158,23 @@ export async function commitsOverlapping(
     out.push(...(await ops.readBranchCommits(seg.branchId, seg.fromSeq, seg.toSeq)));
   }
   return out;
+}
+
+/**
+ * For each branch of this history, its newest snapshot in (aboveSeq, seq]
+ * within its segment, newest first. A snapshot of any branch of the lineage
+ * at or below its segment's end shows the same prefix of history.
+ */
+export async function snapshotsBelow(
+  ops: SpaceReadOps,
+  lineage: Lineage,
+  seq: number,
+  aboveSeq: number,
+): Promise<SnapshotMeta[]> {
+  const found: SnapshotMeta[] = [];
+  for (const seg of lineage) {
+    const s = await ops.nearestSnapshot(seg.branchId, Math.min(seg.toSeq, seq));
+    if (s && s.seq > aboveSeq) found.push(s);
+  }
+  return found.sort((a, b) => b.seq - a.seq);
 }

@@ -1,0 +1,224 @@
+import { CairnError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { rootRef } from '../crdt/heads.js';
+import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
+import type { CommittedTx } from '../pipeline/space-writer.js';
+import { lineageOf, readHistoryBytes, snapshotsBelow, type Lineage } from '../storage/lineage.js';
+import type { BranchRecord, SnapshotMeta, SpaceReadOps, StorageBackend } from '../storage/types.js';
+import { DEFAULT_SNAPSHOT_POLICY, SnapshotDebt, type SnapshotPolicy } from './snapshot-policy.js';
+import { BASE_CORRUPT, SnapshotWorker, type SnapshotBase } from './snapshot-worker.js';
+
+export interface SnapshotServiceOptions {
+  backend: StorageBackend;
+  pipeline: CommitPipeline;
+  logger: Logger;
+  policy?: Partial<SnapshotPolicy>;
+}
+
+export interface SnapshotStats {
+  made: number;
+  failed: number;
+  corruptReplaced: number;
+}
+
+interface Job {
+  spaceId: string;
+  branchId: number;
+}
+
+/** Jobs waiting at most; a job for a branch already queued is not queued again. */
+const MAX_QUEUED_JOBS = 10_000;
+
+/**
+ * Makes snapshots off the commit path: it hears about commits after their
+ * receipts went out, keeps per-branch debt, and builds due snapshots one at a
+ * time on a worker thread; only the final insert goes through the space's
+ * writer queue. Also makes snapshots on request and replaces corrupt ones.
+ */
+export class SnapshotService {
+  readonly stats: SnapshotStats = { made: 0, failed: 0, corruptReplaced: 0 };
+  private readonly worker = new SnapshotWorker();
+  private readonly debt = new SnapshotDebt();
+  private readonly policies = new Map<string, SnapshotPolicy>();
+  private readonly defaultPolicy: SnapshotPolicy;
+  private readonly queue: Job[] = [];
+  private readonly queued = new Set<string>();
+  private running: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: SnapshotServiceOptions) {
+    this.defaultPolicy = { ...DEFAULT_SNAPSHOT_POLICY, ...options.policy };
+  }
+
+  setPolicy(spaceId: string, policy: Partial<SnapshotPolicy>): void {
+    this.policies.set(spaceId, { ...this.policyOf(spaceId), ...policy });
+  }
+
+  policyOf(spaceId: string): SnapshotPolicy {
+    return this.policies.get(spaceId) ?? this.defaultPolicy;
+  }
+
+  /** Commit listener: adds each write's changes to its branch's debt. Never throws. */
+  onCommitted(committed: CommittedTx[]): void {
+    for (const { spaceId, result } of committed) {
+      for (const w of result.committed?.writes ?? []) {
+        const key = debtKey(spaceId, w.branchId);
+        const bytes = w.added.reduce((n, c) => n + c.bytes.byteLength, 0);
+        if (this.debt.has(key)) this.debt.add(key, w.added.length, bytes);
+        // Untracked: the job reads the real debt from storage first.
+        if (!this.debt.has(key) || this.debt.isDue(key, this.policyOf(spaceId))) {
+          this.enqueue({ spaceId, branchId: w.branchId });
+        }
+      }
+    }
+  }
+
+  /** Resolves once every queued job has run (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Makes a snapshot now (kept beyond retention): SPEC §5 `POST …/snapshots`. */
+  async makeNow(spaceId: string, docId: string, branchName: string, seq?: number): Promise<SnapshotMeta> {
+    return this.withReader(spaceId, async (ops) => {
+      const branch = await ops.getBranch(docId, branchName);
+      if (!branch) {
+        const any = await ops.listBranches(docId);
+        throw new CairnError(any.length ? 'BranchNotFound' : 'DocNotFound', `no ${docId}@${branchName}`, {
+          docId,
+          branch: branchName,
+        });
+      }
+      const at = seq ?? branch.seq;
+      if (at < 1 || at > branch.seq) {
+        throw new CairnError('VersionNotFound', `no seq ${at} (branch has ${branch.seq})`, { docId, branch: branchName });
+      }
+      return this.build(spaceId, ops, branch, at, true);
+    });
+  }
+
+  /** A snapshot that failed verification: drop it and build a fresh one at the same seq. */
+  replaceCorrupt(spaceId: string, meta: SnapshotMeta): void {
+    void this.options.pipeline
+      .runWrite(spaceId, (ops) => ops.deleteSnapshots([meta.id]))
+      .then(() => this.withReader(spaceId, async (ops) => {
+        const branch = await ops.getBranchById(meta.branchId);
+        if (!branch) return;
+        await this.build(spaceId, ops, branch, meta.seq, meta.pinned);
+        this.stats.corruptReplaced++;
+      }))
+      .catch((err) => this.options.logger.error({ err, spaceId, snapshotId: meta.id }, 'replacing a snapshot failed'));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.length = 0;
+    await this.idle();
+    await this.worker.close();
+  }
+
+  private enqueue(job: Job): void {
+    const key = debtKey(job.spaceId, job.branchId);
+    if (this.closed || this.queued.has(key) || this.queue.length >= MAX_QUEUED_JOBS) return;
+    this.queued.add(key);
+    this.queue.push(job);
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+      const key = debtKey(job.spaceId, job.branchId);
+      this.queued.delete(key);
+      try {
+        await this.runJob(job, key);
+      } catch (err) {
+        this.stats.failed++;
+        this.options.logger.error({ err, spaceId: job.spaceId, branchId: job.branchId }, 'snapshot failed');
+      }
+    }
+  }
+
+  private async runJob(job: Job, key: string): Promise<void> {
+    await this.withReader(job.spaceId, async (ops) => {
+      const branch = await ops.getBranchById(job.branchId);
+      if (!branch) return;
+      if (!this.debt.has(key)) {
+        const last = (await ops.listSnapshots(branch.id))[0];
+        const owed = await ops.logSizeAfter(branch.id, last?.seq ?? branch.forkSeq);
+        this.debt.set(key, owed.changes, owed.bytes);
+      }
+      if (!this.debt.isDue(key, this.policyOf(job.spaceId))) return;
+      await this.build(job.spaceId, ops, branch, branch.seq, false);
+      this.debt.clear(key);
+    });
+  }
+
+  /** Builds a snapshot of `branch` at `seq` on the worker, stores it, applies retention. */
+  private async build(
+    spaceId: string,
+    ops: SpaceReadOps,
+    branch: BranchRecord,
+    seq: number,
+    pinned: boolean,
+  ): Promise<SnapshotMeta> {
+    const lineage = await lineageOf(ops, branch);
+    const base = await baseFor(ops, lineage, seq);
+    let built;
+    try {
+      built = await this.worker.build(base?.input, await readHistoryBytes(ops, lineage, (base?.seq ?? 0) + 1, seq));
+    } catch (err) {
+      if (!(err instanceof Error && err.message === BASE_CORRUPT && base)) throw err;
+      this.replaceCorrupt(spaceId, base.meta);
+      built = await this.worker.build(undefined, await readHistoryBytes(ops, lineage, 1, seq));
+    }
+    const keep = this.policyOf(spaceId).keep;
+    const snapshot = {
+      branchId: branch.id,
+      seq,
+      heads: built.heads,
+      rootRef: rootRef(built.heads),
+      pinned,
+      createdAt: Date.now(),
+      bytes: built.bytes,
+    };
+    const id = await this.options.pipeline.runWrite(spaceId, async (w) => {
+      const newId = await w.putSnapshot(snapshot);
+      const automatic = (await w.listSnapshots(branch.id)).filter((s) => !s.pinned);
+      await w.deleteSnapshots(automatic.slice(keep).map((s) => s.id));
+      return newId;
+    });
+    this.stats.made++;
+    const { bytes, ...meta } = snapshot;
+    return { ...meta, id, size: bytes.byteLength };
+  }
+
+  private async withReader<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
+    const lease = await this.options.backend.acquireSpace(spaceId, { create: false });
+    if (!lease) throw new CairnError('DocNotFound', 'no such space');
+    try {
+      return await fn(lease.store.reader);
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+function debtKey(spaceId: string, branchId: number): string {
+  return JSON.stringify([spaceId, branchId]);
+}
+
+/** The newest snapshot in this history at or below `seq`, as the worker's starting point. */
+async function baseFor(
+  ops: SpaceReadOps,
+  lineage: Lineage,
+  seq: number,
+): Promise<{ seq: number; meta: SnapshotMeta; input: SnapshotBase } | undefined> {
+  const [best] = await snapshotsBelow(ops, lineage, seq, 0);
+  if (!best) return undefined;
+  const bytes = await ops.readSnapshotBytes(best.id);
+  if (!bytes) return undefined;
+  return { seq: best.seq, meta: best, input: { bytes, heads: best.heads } };
+}
+

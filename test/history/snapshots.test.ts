@@ -1,0 +1,111 @@
+import * as A from '@automerge/automerge';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { saveDoc } from '../../src/crdt/materialize.js';
+import { DocCache } from '../../src/storage/doc-cache.js';
+import { DocReader } from '../../src/storage/doc-reader.js';
+import { Replica, write } from '../helpers/changes.js';
+import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
+
+/** SPEC §5: snapshots are caches made off the commit path, verified on load, kept by policy. */
+describe('snapshots', () => {
+  let engine: TestEngine;
+  beforeEach(async () => {
+    engine = await startEngine({ snapshotPolicy: { everyChanges: 10, everyBytes: 1 << 30, keep: 3 } });
+  });
+  afterEach(async () => {
+    await engine.close();
+  });
+
+  async function commitMany(n: number, docId = 'd', r = new Replica(1)): Promise<Replica> {
+    let heads = r.heads;
+    for (let i = 0; i < n; i++) {
+      const receipt = await engine.ok({ writes: [write(docId, [r.change((d) => void (d.n = i))], heads)] });
+      heads = receipt.results[0]?.newHeads ?? [];
+    }
+    return r;
+  }
+
+  async function branchSnapshots(docId = 'd') {
+    const lease = await engine.cairn.backend.acquireSpace(SPACE, { create: false });
+    try {
+      const branch = await lease!.store.reader.getBranch(docId, 'main');
+      return lease!.store.reader.listSnapshots(branch!.id);
+    } finally {
+      lease!.release();
+    }
+  }
+
+  it('makes one per policy step after commits, and keeps the newest 3 plus those made on request', async () => {
+    await commitMany(25);
+    await engine.cairn.snapshots.idle();
+    const pinned = await engine.cairn.snapshots.makeNow(SPACE, 'd', 'main', 7);
+    expect(pinned).toMatchObject({ seq: 7, pinned: true });
+    const r = new Replica(1);
+    await commitMany(0, 'd', r);
+    const more = await engine.cairn.reader.readDoc(SPACE, 'd', 'main', { kind: 'current' });
+    expect(more.seq).toBe(25);
+    // 25 more changes (same actor continues): 2-3 more automatic snapshots.
+    const cont = new Replica(2, more.doc as A.Doc<Record<string, unknown>>);
+    let heads = more.heads;
+    for (let i = 0; i < 25; i++) {
+      const receipt = await engine.ok({ writes: [write('d', [cont.change((d) => void (d.m = i))], heads)] });
+      heads = receipt.results[0]?.newHeads ?? [];
+    }
+    await engine.cairn.snapshots.idle();
+    const snaps = await branchSnapshots();
+    const automatic = snaps.filter((s) => !s.pinned);
+    expect(automatic).toHaveLength(3);
+    expect(automatic[0]!.seq).toBeGreaterThan(50 - 10);
+    expect(snaps.filter((s) => s.pinned).map((s) => s.seq)).toEqual([7]);
+    // A job snapshots the branch as it is when the job runs, so steps can merge under load.
+    expect(engine.cairn.snapshots.stats.made).toBeGreaterThanOrEqual(4);
+  });
+
+  it('serves identical bytes from a snapshot, from the raw log and from the cache', async () => {
+    await commitMany(35);
+    await engine.cairn.snapshots.idle();
+    expect((await branchSnapshots()).length).toBeGreaterThan(0);
+    const viaSnapshots = engine.cairn.reader;
+    for (const seq of [1, 9, 10, 11, 20, 29, 30, 35]) {
+      const cold = new DocReader(engine.cairn.backend, { cache: new DocCache(1 << 30) });
+      const a = await viaSnapshots.readDoc(SPACE, 'd', 'main', { kind: 'seq', seq });
+      const b = await cold.readDoc(SPACE, 'd', 'main', { kind: 'seq', seq });
+      const c = await viaSnapshots.readDoc(SPACE, 'd', 'main', { kind: 'seq', seq });
+      expect(Buffer.from(saveDoc(b.doc))).toEqual(Buffer.from(saveDoc(a.doc)));
+      expect(Buffer.from(saveDoc(c.doc))).toEqual(Buffer.from(saveDoc(a.doc)));
+      expect(a.heads).toEqual(b.heads);
+    }
+    expect(viaSnapshots.stats.fromSnapshot).toBeGreaterThan(0);
+    expect(viaSnapshots.stats.fromCache).toBeGreaterThan(0);
+  });
+
+  it('detects a corrupt snapshot, never serves it, and rebuilds it', async () => {
+    const r = await commitMany(20);
+    await engine.cairn.snapshots.idle();
+    const [good] = await branchSnapshots();
+    expect(good).toBeDefined();
+    const at = good!.seq;
+    // Overwrite with a snapshot that claims those heads but holds another state.
+    const wrong = A.save(A.applyChanges(A.init(), A.getAllChanges(r.doc).slice(0, 5))[0]);
+    await engine.cairn.pipeline.runWrite(SPACE, async (ops) => {
+      await ops.deleteSnapshots([good!.id]);
+      await ops.putSnapshot({ ...good!, pinned: false, createdAt: Date.now(), bytes: wrong });
+    });
+    const reader = new DocReader(engine.cairn.backend, {
+      cache: new DocCache(1 << 30),
+      onCorruptSnapshot: (space, meta) => engine.cairn.snapshots.replaceCorrupt(space, meta),
+    });
+    const v = await reader.readDoc(SPACE, 'd', 'main', { kind: 'seq', seq: at });
+    expect((v.doc as { n: number }).n).toBe(at - 1);
+    expect(reader.stats.corruptSnapshots).toBe(1);
+    await engine.cairn.snapshots.idle();
+    await new Promise((res) => setTimeout(res, 200));
+    await engine.cairn.snapshots.idle();
+    const after = await branchSnapshots();
+    expect(after.map((s) => s.seq)).toContain(at);
+    expect(engine.cairn.snapshots.stats.corruptReplaced).toBe(1);
+    const fresh = new DocReader(engine.cairn.backend, { cache: new DocCache(1 << 30) });
+    await fresh.readDoc(SPACE, 'd', 'main', { kind: 'seq', seq: at });
+    expect(fresh.stats).toMatchObject({ fromSnapshot: 1, corruptSnapshots: 0 });
+  });
+});
