@@ -4,6 +4,8 @@ import { resolveLimits, type Limits } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { Invariant } from '../pipeline/invariants.js';
+import { BranchService } from '../history/branch-service.js';
+import { ServerMerge } from '../history/server-merge.js';
 import type { SnapshotPolicy } from '../history/snapshot-policy.js';
 import { SnapshotService } from '../history/snapshot-service.js';
 import { createHttpApp } from '../server/http-app.js';
@@ -29,6 +31,8 @@ export interface CairnOptions {
   basePath?: string;
   /** Wall clock in ms (default Date.now); commit times and receipt retention use it. */
   clock?: () => number;
+  /** Server merges (SPEC §4); default off (`FeatureDisabled`). */
+  enableServerMerge?: boolean;
   /** Default snapshot policy (SPEC §5); per space with `snapshots.setPolicy`. */
   snapshotPolicy?: Partial<SnapshotPolicy>;
 }
@@ -42,6 +46,8 @@ export interface Cairn {
   readonly pipeline: CommitPipeline;
   readonly reader: DocReader;
   readonly snapshots: SnapshotService;
+  readonly branches: BranchService;
+  readonly merge: ServerMerge;
   readonly identity: ServerIdentity;
   readonly limits: Limits;
   /** Registers a server-side invariant for a space (SPEC §2 step 7); returns its remover. */
@@ -81,7 +87,12 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       logger,
       onCorruptSnapshot: (spaceId, meta) => snapshots.replaceCorrupt(spaceId, meta),
     });
-    const app = createHttpApp({ pipeline, reader, limits, logger }, options.basePath);
+    const branches = new BranchService(backend, pipeline, options.clock);
+    const merge = new ServerMerge(reader, pipeline, options.enableServerMerge ?? false);
+    const app = createHttpApp(
+      { pipeline, reader, branches, snapshots, merge, limits, logger },
+      options.basePath,
+    );
     let closing: Promise<void> | undefined;
     return {
       fetch: (request) => app.fetch(request),
@@ -90,6 +101,8 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       pipeline,
       reader,
       snapshots,
+      branches,
+      merge,
       identity,
       limits,
       registerInvariant: (spaceId, invariant) => pipeline.invariants.register(spaceId, invariant),

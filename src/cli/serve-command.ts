@@ -53,6 +53,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     dataDir: config.dataDir,
     sync: config.sync,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    enableServerMerge: process.env.ENABLE_SERVER_MERGE === '1',
     logger,
     ...(config.serverKey ? { serverKey: config.serverKey } : {}),
   });

@@ -79,19 +79,31 @@ export class SnapshotService {
   }
 
   /** Makes a snapshot now (kept beyond retention): SPEC §5 `POST …/snapshots`. */
-  async makeNow(spaceId: string, docId: string, branchName: string, seq?: number): Promise<SnapshotMeta> {
+  async makeNow(
+    spaceId: string,
+    docId: string,
+    branchName: string,
+    seq?: number,
+  ): Promise<SnapshotMeta> {
     return this.withReader(spaceId, async (ops) => {
       const branch = await ops.getBranch(docId, branchName);
       if (!branch) {
         const any = await ops.listBranches(docId);
-        throw new CairnError(any.length ? 'BranchNotFound' : 'DocNotFound', `no ${docId}@${branchName}`, {
-          docId,
-          branch: branchName,
-        });
+        throw new CairnError(
+          any.length ? 'BranchNotFound' : 'DocNotFound',
+          `no ${docId}@${branchName}`,
+          {
+            docId,
+            branch: branchName,
+          },
+        );
       }
       const at = seq ?? branch.seq;
       if (at < 1 || at > branch.seq) {
-        throw new CairnError('VersionNotFound', `no seq ${at} (branch has ${branch.seq})`, { docId, branch: branchName });
+        throw new CairnError('VersionNotFound', `no seq ${at} (branch has ${branch.seq})`, {
+          docId,
+          branch: branchName,
+        });
       }
       return this.build(spaceId, ops, branch, at, true);
     });
@@ -101,13 +113,20 @@ export class SnapshotService {
   replaceCorrupt(spaceId: string, meta: SnapshotMeta): void {
     void this.options.pipeline
       .runWrite(spaceId, (ops) => ops.deleteSnapshots([meta.id]))
-      .then(() => this.withReader(spaceId, async (ops) => {
-        const branch = await ops.getBranchById(meta.branchId);
-        if (!branch) return;
-        await this.build(spaceId, ops, branch, meta.seq, meta.pinned);
-        this.stats.corruptReplaced++;
-      }))
-      .catch((err) => this.options.logger.error({ err, spaceId, snapshotId: meta.id }, 'replacing a snapshot failed'));
+      .then(() =>
+        this.withReader(spaceId, async (ops) => {
+          const branch = await ops.getBranchById(meta.branchId);
+          if (!branch) return;
+          await this.build(spaceId, ops, branch, meta.seq, meta.pinned);
+          this.stats.corruptReplaced++;
+        }),
+      )
+      .catch((err) =>
+        this.options.logger.error(
+          { err, spaceId, snapshotId: meta.id },
+          'replacing a snapshot failed',
+        ),
+      );
   }
 
   async close(): Promise<void> {
@@ -135,7 +154,10 @@ export class SnapshotService {
         await this.runJob(job, key);
       } catch (err) {
         this.stats.failed++;
-        this.options.logger.error({ err, spaceId: job.spaceId, branchId: job.branchId }, 'snapshot failed');
+        this.options.logger.error(
+          { err, spaceId: job.spaceId, branchId: job.branchId },
+          'snapshot failed',
+        );
       }
     }
   }
@@ -167,7 +189,10 @@ export class SnapshotService {
     const base = await baseFor(ops, lineage, seq);
     let built;
     try {
-      built = await this.worker.build(base?.input, await readHistoryBytes(ops, lineage, (base?.seq ?? 0) + 1, seq));
+      built = await this.worker.build(
+        base?.input,
+        await readHistoryBytes(ops, lineage, (base?.seq ?? 0) + 1, seq),
+      );
     } catch (err) {
       if (!(err instanceof Error && err.message === BASE_CORRUPT && base)) throw err;
       this.replaceCorrupt(spaceId, base.meta);
@@ -221,4 +246,3 @@ async function baseFor(
   if (!bytes) return undefined;
   return { seq: best.seq, meta: best, input: { bytes, heads: best.heads } };
 }
-

@@ -47,7 +47,10 @@ export const BASE_CORRUPT = 'BASE_CORRUPT';
 export class SnapshotWorker {
   private worker: Worker | undefined;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (s: BuiltSnapshot) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (s: BuiltSnapshot) => void; reject: (e: Error) => void }
+  >();
 
   build(base: SnapshotBase | undefined, tail: Uint8Array[]): Promise<BuiltSnapshot> {
     const worker = (this.worker ??= this.start());

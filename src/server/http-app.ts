@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { CairnError } from '../core/errors.js';
 import { errorResponse } from './error-response.js';
+import { mountBranchRoutes } from './routes/branch-routes.js';
 import { mountDocRoutes } from './routes/doc-routes.js';
+import { mountHistoryRoutes } from './routes/history-routes.js';
 import type { RouteDeps } from './routes/route-deps.js';
 import { mountTxRoutes } from './routes/tx-routes.js';
 
@@ -28,7 +30,9 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   mountTxRoutes(app, deps);
+  mountHistoryRoutes(app, deps);
   mountDocRoutes(app, deps);
+  mountBranchRoutes(app, deps);
 
   app.notFound((c) =>
     errorResponse(

@@ -27,3 +27,38 @@ export function singleQuery(c: Context): Record<string, string> {
   }
   return out;
 }
+
+/** The JSON body; an empty body is `undefined` when `allowEmpty`. */
+export async function readJson(c: Context, allowEmpty = false): Promise<unknown> {
+  const text = await c.req.text();
+  if (allowEmpty && text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CairnError('ValidationError', 'request body is not valid JSON');
+  }
+}
+
+/** `?limit=` of a paged route: 1..max, default `fallback`. */
+export function pageLimit(query: Record<string, string>, fallback: number, max: number): number {
+  if (query.limit === undefined) return fallback;
+  const n = /^[0-9]{1,6}$/.test(query.limit) ? Number(query.limit) : NaN;
+  if (!(n >= 1 && n <= max)) throw new CairnError('ValidationError', `limit must be 1-${max}`);
+  return n;
+}
+
+/** Cursors are opaque to clients: base64url of a small JSON value. */
+export function encodeCursor(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+export function decodeCursor<T>(cursor: string, check: (v: unknown) => v is T): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new CairnError('ValidationError', 'invalid cursor');
+  }
+  if (!check(value)) throw new CairnError('ValidationError', 'invalid cursor');
+  return value;
+}

@@ -1,4 +1,5 @@
 import { assert } from '../core/assert.js';
+import { advanceHeads } from '../crdt/heads.js';
 import type { BranchRecord, CommitRecord, LogEntry, SnapshotMeta, SpaceReadOps } from './types.js';
 
 /**
@@ -33,8 +34,11 @@ export async function lineageOf(ops: SpaceReadOps, branch: BranchRecord): Promis
     });
     if (cur.parentId === null) break;
     assert(segments.length < MAX_LINEAGE_DEPTH, 'branch lineage too deep');
-    toSeq = cur.forkSeq;
-    endHeads = cur.forkHeads;
+    // A branch forked below its parent's own log sees only the grandparent up to its fork point.
+    if (cur.forkSeq < toSeq) {
+      toSeq = cur.forkSeq;
+      endHeads = cur.forkHeads;
+    }
     cur = await ops.getBranchById(cur.parentId);
     assert(cur, `branch ${branch.id} has a missing ancestor`);
   }
@@ -177,4 +181,35 @@ export async function snapshotsBelow(
     if (s && s.seq > aboveSeq) found.push(s);
   }
   return found.sort((a, b) => b.seq - a.seq);
+}
+
+/** Heads of this history after `seq` changes (0: none). */
+export async function headsAt(ops: SpaceReadOps, lineage: Lineage, seq: number): Promise<string[]> {
+  if (seq === 0) return [];
+  const seg = lineage.find((s) => s.fromSeq <= seq && seq <= s.toSeq);
+  assert(seg, `seq ${seq} is outside this history`);
+  if (seq === seg.toSeq && seg.endHeads) return seg.endHeads;
+  const c = await ops.commitCovering(seg.branchId, seq);
+  assert(c, `no commit covers seq ${seq}`);
+  if (c.seqTo === seq) return c.heads;
+  // Inside a commit: the heads before it, advanced by its entries up to seq.
+  const start = Math.max(c.seqFrom, seg.fromSeq);
+  const before = await headsAt(ops, lineage, start - 1);
+  const entries = await ops.readBranchLog(seg.branchId, start, seq, seq - start + 1, false);
+  return advanceHeads(before, entries);
+}
+
+/** Highest seq per actor over this history's seqs 1..seq (what a fork at seq inherits). */
+export async function actorSeqsAt(
+  ops: SpaceReadOps,
+  lineage: Lineage,
+  seq: number,
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const seg of clip(lineage, 1, seq)) {
+    for (const [actor, s] of await ops.actorMaxima(seg.branchId, seg.fromSeq, seg.toSeq)) {
+      out.set(actor, Math.max(out.get(actor) ?? 0, s));
+    }
+  }
+  return out;
 }

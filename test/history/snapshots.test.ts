@@ -10,7 +10,9 @@ import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
 describe('snapshots', () => {
   let engine: TestEngine;
   beforeEach(async () => {
-    engine = await startEngine({ snapshotPolicy: { everyChanges: 10, everyBytes: 1 << 30, keep: 3 } });
+    engine = await startEngine({
+      snapshotPolicy: { everyChanges: 10, everyBytes: 1 << 30, keep: 3 },
+    });
   });
   afterEach(async () => {
     await engine.close();
@@ -19,7 +21,9 @@ describe('snapshots', () => {
   async function commitMany(n: number, docId = 'd', r = new Replica(1)): Promise<Replica> {
     let heads = r.heads;
     for (let i = 0; i < n; i++) {
-      const receipt = await engine.ok({ writes: [write(docId, [r.change((d) => void (d.n = i))], heads)] });
+      const receipt = await engine.ok({
+        writes: [write(docId, [r.change((d) => void (d.n = i))], heads)],
+      });
       heads = receipt.results[0]?.newHeads ?? [];
     }
     return r;
@@ -48,7 +52,9 @@ describe('snapshots', () => {
     const cont = new Replica(2, more.doc as A.Doc<Record<string, unknown>>);
     let heads = more.heads;
     for (let i = 0; i < 25; i++) {
-      const receipt = await engine.ok({ writes: [write('d', [cont.change((d) => void (d.m = i))], heads)] });
+      const receipt = await engine.ok({
+        writes: [write('d', [cont.change((d) => void (d.m = i))], heads)],
+      });
       heads = receipt.results[0]?.newHeads ?? [];
     }
     await engine.cairn.snapshots.idle();

@@ -1,12 +1,18 @@
 import type { Limits } from '../../core/limits.js';
 import type { Logger } from '../../core/logger.js';
 import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
+import type { BranchService } from '../../history/branch-service.js';
+import type { ServerMerge } from '../../history/server-merge.js';
+import type { SnapshotService } from '../../history/snapshot-service.js';
 import type { DocReader } from '../../storage/doc-reader.js';
 
 /** What the HTTP routes need from the engine. */
 export interface RouteDeps {
   pipeline: CommitPipeline;
   reader: DocReader;
+  branches: BranchService;
+  snapshots: SnapshotService;
+  merge: ServerMerge;
   limits: Limits;
   logger: Logger;
 }

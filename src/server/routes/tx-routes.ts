@@ -1,21 +1,11 @@
-import type { Context, Hono } from 'hono';
-import { CairnError } from '../../core/errors.js';
+import type { Hono } from 'hono';
 import { encodeBase64Url } from '../../protocol/base64.js';
 import { parseTxRequest } from '../../protocol/tx-request.js';
 import { parseUint } from '../../protocol/version-selector.js';
 import { decodeTxBody } from '../../pipeline/tx-chain.js';
 import { ERROR_STATUS } from '../error-status.js';
-import { spaceParam } from '../request-params.js';
+import { readJson, spaceParam } from '../request-params.js';
 import type { RouteDeps } from './route-deps.js';
-
-async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CairnError('ValidationError', 'request body is not valid JSON');
-  }
-}
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

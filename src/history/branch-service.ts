@@ -1,0 +1,190 @@
+import { CairnError } from '../core/errors.js';
+import { parseBranchName } from '../core/ids.js';
+import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
+import type { VersionSelector } from '../protocol/version-selector.js';
+import type { TxOutcome } from '../protocol/receipt.js';
+import { actorSeqsAt, headsAt, lineageOf, readHistory } from '../storage/lineage.js';
+import type {
+  BranchRecord,
+  SpaceReadOps,
+  SpaceWriteOps,
+  StorageBackend,
+} from '../storage/types.js';
+import { ancestorsInLogOrder, resolveVersion } from '../storage/version-resolver.js';
+
+/** A branch as the API shows it (SPEC §4). */
+export interface BranchView {
+  name: string;
+  parent: string | null;
+  forkSeq: number | null;
+  forkHeads: string[] | null;
+  heads: string[];
+  seq: number;
+  closed: boolean;
+  mergedInto: string | null;
+  createdAt: number;
+}
+
+export interface ForkPoint {
+  branch: string;
+  version: VersionSelector;
+}
+
+export class BranchService {
+  constructor(
+    private readonly backend: StorageBackend,
+    private readonly pipeline: CommitPipeline,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Creates `name` sharing the history of `from` up to its fork point,
+   * without copying it. Heads that are not a point of the source log fork at
+   * the longest prefix they contain; the rest of their ancestors become the
+   * new branch's first commit (pointers to the stored bytes).
+   */
+  async create(spaceId: string, docId: string, name: string, from: ForkPoint): Promise<BranchView> {
+    const branchName = parseBranchName(name);
+    const { branch, extra } = await this.pipeline.runWrite(spaceId, (ops) =>
+      this.fork(ops, docId, branchName, from),
+    );
+    if (extra.length > 0) {
+      const outcome = await this.pipeline.commit(spaceId, {
+        reads: [],
+        writes: [
+          {
+            docId,
+            branch: branchName,
+            baseHeads: branch.heads,
+            changes: extra,
+            merge: true,
+            mergeOf: [],
+            closeMerged: false,
+          },
+        ],
+      });
+      throwIfRefused(outcome);
+    }
+    return this.view(spaceId, docId, branchName);
+  }
+
+  async list(spaceId: string, docId: string): Promise<BranchView[]> {
+    return this.withReader(spaceId, async (ops) => {
+      const branches = await ops.listBranches(docId);
+      if (branches.length === 0) throw new CairnError('DocNotFound', `no doc ${docId}`, { docId });
+      const names = new Map(branches.map((b) => [b.id, b.name]));
+      return branches.map((b) =>
+        toView(b, b.parentId === null ? null : (names.get(b.parentId) ?? null)),
+      );
+    });
+  }
+
+  async view(spaceId: string, docId: string, name: string): Promise<BranchView> {
+    const found = (await this.list(spaceId, docId)).find((b) => b.name === name);
+    if (!found)
+      throw new CairnError('BranchNotFound', `doc ${docId} has no branch ${name}`, {
+        docId,
+        branch: name,
+      });
+    return found;
+  }
+
+  /** Closes a branch: later writes get `BranchClosed`; reads keep working. */
+  async close(
+    spaceId: string,
+    docId: string,
+    name: string,
+    mergedInto?: string,
+  ): Promise<BranchView> {
+    const into = mergedInto === undefined ? null : parseBranchName(mergedInto);
+    await this.pipeline.runWrite(spaceId, async (ops) => {
+      const branch = await requireBranch(ops, docId, name);
+      if (!branch.closed || into !== null)
+        await ops.closeBranch(branch.id, into ?? branch.mergedInto);
+    });
+    return this.view(spaceId, docId, name);
+  }
+
+  private async fork(
+    ops: SpaceWriteOps,
+    docId: string,
+    name: string,
+    from: ForkPoint,
+  ): Promise<{ branch: BranchRecord; extra: Uint8Array[] }> {
+    if (await ops.getBranch(docId, name)) {
+      throw new CairnError('BranchExists', `doc ${docId} already has a branch ${name}`, {
+        docId,
+        branch: name,
+      });
+    }
+    const source = await requireBranch(ops, docId, from.branch);
+    const lineage = await lineageOf(ops, source);
+    const v = await resolveVersion(ops, source, lineage, from.version);
+    let forkSeq = v.seq;
+    let extra: Uint8Array[] = [];
+    if (v.onlyAncestorsOf) {
+      const log = await readHistory(ops, lineage, 1, v.seq, Number.MAX_SAFE_INTEGER, true);
+      const keep = ancestorsInLogOrder(log, v.onlyAncestorsOf);
+      // The longest prefix made only of ancestors is shared; the rest is appended.
+      const firstGap = log.findIndex((e, i) => keep[i]?.hash !== e.hash);
+      forkSeq = firstGap < 0 ? v.seq : firstGap;
+      extra = keep.slice(forkSeq).map((e) => e.bytes as Uint8Array);
+    }
+    const branch = await ops.createBranch({
+      docId,
+      name,
+      parentId: source.id,
+      forkSeq,
+      forkHeads: await headsAt(ops, lineage, forkSeq),
+      createdAt: this.now(),
+    });
+    await ops.setActorSeqs(branch.id, await actorSeqsAt(ops, lineage, forkSeq));
+    return { branch, extra };
+  }
+
+  private async withReader<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
+    const lease = await this.backend.acquireSpace(spaceId, { create: false });
+    if (!lease) throw new CairnError('DocNotFound', 'no such space');
+    try {
+      return await fn(lease.store.reader);
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+async function requireBranch(
+  ops: SpaceReadOps,
+  docId: string,
+  name: string,
+): Promise<BranchRecord> {
+  const branch = await ops.getBranch(docId, name);
+  if (branch) return branch;
+  const any = await ops.listBranches(docId);
+  if (any.length === 0) throw new CairnError('DocNotFound', `no doc ${docId}`, { docId });
+  throw new CairnError('BranchNotFound', `doc ${docId} has no branch ${name}`, {
+    docId,
+    branch: name,
+  });
+}
+
+function toView(b: BranchRecord, parent: string | null): BranchView {
+  return {
+    name: b.name,
+    parent,
+    forkSeq: b.parentId === null ? null : b.forkSeq,
+    forkHeads: b.parentId === null ? null : b.forkHeads,
+    heads: b.heads,
+    seq: b.seq,
+    closed: b.closed,
+    mergedInto: b.mergedInto,
+    createdAt: b.createdAt,
+  };
+}
+
+/** A refused internal transaction surfaces as its typed error. */
+export function throwIfRefused(outcome: TxOutcome): void {
+  if (outcome.ok) return;
+  const { code, message, ...details } = outcome.error;
+  throw new CairnError(code, message, details);
+}

@@ -1,0 +1,71 @@
+import { CairnError } from '../core/errors.js';
+import { extend } from '../crdt/materialize.js';
+import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
+import type { TxReceipt } from '../protocol/receipt.js';
+import type { DocReader } from '../storage/doc-reader.js';
+import { findInHistory, readHistory } from '../storage/lineage.js';
+import { throwIfRefused } from './branch-service.js';
+import { newConflicts, type MergeConflict } from './merge-conflicts.js';
+
+export interface MergeResult extends TxReceipt {
+  conflicts: MergeConflict[];
+}
+
+/**
+ * SPEC §4 server merge: appends to `into`, in causal (source log) order,
+ * every change of `source` that `into` lacks, as one merge transaction, and
+ * reports the keys both sides set differently. Off unless enabled.
+ */
+export class ServerMerge {
+  constructor(
+    private readonly reader: DocReader,
+    private readonly pipeline: CommitPipeline,
+    readonly enabled: boolean,
+  ) {}
+
+  async merge(spaceId: string, docId: string, source: string, into: string): Promise<MergeResult> {
+    if (!this.enabled) {
+      throw new CairnError('FeatureDisabled', 'server merge is off (set ENABLE_SERVER_MERGE=1)');
+    }
+    if (source === into)
+      throw new CairnError('ValidationError', 'a branch cannot be merged into itself');
+    const plan = await this.reader.withSpace(spaceId, async (ops) => {
+      const src = await this.reader.openBranch(ops, docId, source);
+      const dst = await this.reader.openBranch(ops, docId, into);
+      const log = await readHistory(
+        ops,
+        src.lineage,
+        1,
+        src.branch.seq,
+        Number.MAX_SAFE_INTEGER,
+        true,
+      );
+      const present = await findInHistory(
+        ops,
+        dst.lineage,
+        log.map((e) => e.hash),
+      );
+      const missing = log.filter((e) => !present.has(e.hash)).map((e) => e.bytes as Uint8Array);
+      const before = await this.reader.materializeAt(ops, spaceId, dst.lineage, dst.branch.seq);
+      return { missing, before, sourceHeads: src.branch.heads, baseHeads: dst.branch.heads };
+    });
+    const outcome = await this.pipeline.commit(spaceId, {
+      reads: [],
+      writes: [
+        {
+          docId,
+          branch: into,
+          baseHeads: plan.baseHeads,
+          changes: plan.missing,
+          merge: true,
+          mergeOf: [{ branch: source, heads: plan.sourceHeads }],
+          closeMerged: false,
+        },
+      ],
+    });
+    throwIfRefused(outcome);
+    const conflicts =
+      plan.missing.length > 0 ? newConflicts(plan.before, extend(plan.before, plan.missing)) : [];
+    return { ...(outcome as TxReceipt), conflicts };
+  }
+}
