@@ -44,6 +44,7 @@ export class SnapshotService {
   private readonly queue: Job[] = [];
   private readonly queued = new Set<string>();
   private running: Promise<void> | undefined;
+  private readonly replacing = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly options: SnapshotServiceOptions) {
@@ -73,9 +74,11 @@ export class SnapshotService {
     }
   }
 
-  /** Resolves once every queued job has run (tests, shutdown). */
+  /** Resolves once every queued job and replacement has run (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.replacing.size > 0) {
+      await Promise.all([this.running, ...this.replacing]);
+    }
   }
 
   /** Makes a snapshot now (kept beyond retention): SPEC §5 `POST …/snapshots`. */
@@ -111,7 +114,7 @@ export class SnapshotService {
 
   /** A snapshot that failed verification: drop it and build a fresh one at the same seq. */
   replaceCorrupt(spaceId: string, meta: SnapshotMeta): void {
-    void this.options.pipeline
+    const done = this.options.pipeline
       .runWrite(spaceId, (ops) => ops.deleteSnapshots([meta.id]))
       .then(() =>
         this.withReader(spaceId, async (ops) => {
@@ -126,7 +129,9 @@ export class SnapshotService {
           { err, spaceId, snapshotId: meta.id },
           'replacing a snapshot failed',
         ),
-      );
+      )
+      .finally(() => this.replacing.delete(done));
+    this.replacing.add(done);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,12 @@ export function estimateDocBytes(doc: AutomergeDoc): number {
   return 128 * numOps + 192 * numChanges + 1024;
 }
 
+/** `Automerge.save()` bytes of a version with the heads they load to. */
+export interface SavedDoc {
+  bytes: Uint8Array;
+  heads: string[];
+}
+
 interface Entry {
   doc: AutomergeDoc;
   bytes: number;
@@ -23,10 +29,37 @@ export class DocCache {
   /** Seqs cached per (space, owner branch), for "nearest below". */
   private readonly seqsByBranch = new Map<string, Set<number>>();
   private totalBytes = 0;
+  /** Canonical saved bytes of versions (see DocReader.readDocBytes), a quarter of the budget. */
+  private readonly saved = new Map<string, SavedDoc>();
+  private savedBytes = 0;
   hits = 0;
   misses = 0;
 
   constructor(private readonly maxBytes: number) {}
+
+  getBytes(key: string): SavedDoc | undefined {
+    const hit = this.saved.get(key);
+    if (hit) {
+      this.saved.delete(key);
+      this.saved.set(key, hit);
+    }
+    return hit;
+  }
+
+  putBytes(key: string, value: SavedDoc): void {
+    const budget = this.maxBytes / 4;
+    if (value.bytes.byteLength > budget) return;
+    const old = this.saved.get(key);
+    if (old) this.savedBytes -= old.bytes.byteLength;
+    this.saved.delete(key);
+    this.saved.set(key, value);
+    this.savedBytes += value.bytes.byteLength;
+    for (const [k, v] of this.saved) {
+      if (this.savedBytes <= budget) break;
+      this.saved.delete(k);
+      this.savedBytes -= v.bytes.byteLength;
+    }
+  }
 
   get bytes(): number {
     return this.totalBytes;

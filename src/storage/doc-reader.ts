@@ -2,10 +2,17 @@ import { assert } from '../core/assert.js';
 import { CairnError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { rootRef, sameHeadSet } from '../crdt/heads.js';
-import { docHeads, extend, loadDoc, materialize, type AutomergeDoc } from '../crdt/materialize.js';
+import {
+  docHeads,
+  extend,
+  loadDoc,
+  materialize,
+  saveDoc,
+  type AutomergeDoc,
+} from '../crdt/materialize.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
 import type { DocCache } from './doc-cache.js';
-import { ancestorsInLogOrder, resolveVersion } from './version-resolver.js';
+import { ancestorsInLogOrder, resolveVersion, type Resolved } from './version-resolver.js';
 import {
   commitsOverlapping,
   lineageOf,
@@ -107,12 +114,10 @@ export class DocReader {
     return this.withSpace(spaceId, async (ops) => {
       const { branch, lineage } = await this.openBranch(ops, docId, name);
       const v = await resolveVersion(ops, branch, lineage, selector);
+      const subset = v.onlyAncestorsOf ? await this.ancestorSubset(ops, lineage, v) : undefined;
       let doc: AutomergeDoc;
-      if (v.onlyAncestorsOf) {
-        const log = await readHistory(ops, lineage, 1, v.seq, Number.MAX_SAFE_INTEGER, true);
-        doc = materialize(
-          ancestorsInLogOrder(log, v.onlyAncestorsOf).map((e) => e.bytes as Uint8Array),
-        );
+      if (subset) {
+        doc = materialize(subset);
         this.stats.fromLog++;
       } else {
         doc = await this.materializeAt(ops, spaceId, lineage, v.seq);
@@ -128,6 +133,64 @@ export class DocReader {
         doc,
       };
     });
+  }
+
+  /**
+   * `Automerge.save()` bytes of a version. Automerge saves changes in the
+   * order it applied them, and orders each batch it loads by itself, so a doc
+   * built from a snapshot plus a tail can save differently from one built
+   * from the whole log. Bytes therefore always come from one canonical build
+   * — the version's changes in log order, loaded in one batch — and are
+   * cached; JSON reads, which do not depend on that order, take the fast path.
+   */
+  async readDocBytes(
+    spaceId: string,
+    docId: string,
+    name: string,
+    selector: VersionSelector,
+  ): Promise<Omit<DocVersion, 'doc'> & { bytes: Uint8Array }> {
+    return this.withSpace(spaceId, async (ops) => {
+      const { branch, lineage } = await this.openBranch(ops, docId, name);
+      const v = await resolveVersion(ops, branch, lineage, selector);
+      const { cache } = this.options;
+      const subset = v.onlyAncestorsOf ? await this.ancestorSubset(ops, lineage, v) : undefined;
+      const key = JSON.stringify([
+        spaceId,
+        ownerOf(lineage, v.seq),
+        v.seq,
+        subset ? v.onlyAncestorsOf : null,
+      ]);
+      let saved = cache.getBytes(key);
+      if (!saved) {
+        const doc = materialize(subset ?? (await readHistoryBytes(ops, lineage, 1, v.seq)));
+        saved = { bytes: saveDoc(doc), heads: docHeads(doc) };
+        cache.putBytes(key, saved);
+      }
+      const { bytes, heads } = saved;
+      return {
+        docId,
+        branch: name,
+        seq: v.seq,
+        epoch: v.epoch,
+        heads,
+        rootRef: rootRef(heads),
+        bytes,
+      };
+    });
+  }
+
+  /**
+   * The change bytes of the ancestors of a heads selector, in log order — or
+   * undefined when they are the whole log prefix (then it is a plain seq read).
+   */
+  private async ancestorSubset(
+    ops: SpaceReadOps,
+    lineage: Lineage,
+    v: Resolved,
+  ): Promise<Uint8Array[] | undefined> {
+    const log = await readHistory(ops, lineage, 1, v.seq, Number.MAX_SAFE_INTEGER, true);
+    const keep = ancestorsInLogOrder(log, v.onlyAncestorsOf ?? []);
+    return keep.length === log.length ? undefined : keep.map((e) => e.bytes as Uint8Array);
   }
 
   /**

@@ -1,7 +1,6 @@
 import type { Hono } from 'hono';
 import { CairnError } from '../../core/errors.js';
 import { docToJson, parsePaths, projectPaths } from '../../crdt/json-value.js';
-import { saveDoc } from '../../crdt/materialize.js';
 import { rootRef } from '../../crdt/heads.js';
 import { encodeBase64 } from '../../protocol/base64.js';
 import { parseUint, parseVersionSelector } from '../../protocol/version-selector.js';
@@ -22,10 +21,9 @@ export function mountDocRoutes(app: Hono, deps: RouteDeps): void {
     const query = singleQuery(c);
     const branch = branchQuery(c);
     const selector = parseVersionSelector(query, limits.maxHeadsPerRef);
-    const v = await reader.readDoc(space, docId, branch, selector);
     if ((c.req.header('accept') ?? '').includes(AUTOMERGE_MEDIA_TYPE)) {
-      const bytes = saveDoc(v.doc);
-      return c.body(Buffer.from(bytes), 200, {
+      const v = await reader.readDocBytes(space, docId, branch, selector);
+      return c.body(Buffer.from(v.bytes), 200, {
         'content-type': AUTOMERGE_MEDIA_TYPE,
         'x-cairn-seq': String(v.seq),
         'x-cairn-epoch': String(v.epoch),
@@ -33,6 +31,7 @@ export function mountDocRoutes(app: Hono, deps: RouteDeps): void {
         'x-cairn-root-ref': v.rootRef,
       });
     }
+    const v = await reader.readDoc(space, docId, branch, selector);
     let value = docToJson(v.doc);
     if (query.paths !== undefined) value = projectPaths(value, parsePaths(query.paths));
     return c.json({
