@@ -5,14 +5,20 @@
  * better-sqlite3) and on PostgreSQL (a durable throwaway cluster, against
  * raw `pg` single-row transactions; no targets).
  *
- * Knobs (environment): BENCH_ONLY (`sqlite` or `postgres`: run one
- * section), BENCH_RUNS (runs per figure; default 5 for the SQLite target
+ * The History section (issue "History") replays the automerge-paper editing
+ * trace as one change per keystroke: ingest rate early vs late, point-in-time
+ * reads (cold, warm) beside `Automerge.load`, bytes on disk per change.
+ *
+ * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres` or `history`: run
+ * one section), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
+ * point-in-time samples, default 200 / 90), BENCH_RUNS (runs per figure; default 5 for the SQLite target
  * configuration, 3 for the others), BENCH_SECONDS (timed window per figure,
  * default 2), BENCH_WRITERS (default 64), BENCH_PG_PROFILE=1 (per-statement
  * timings of the PostgreSQL engine path), CAIRN_PG_BIN (PostgreSQL binaries).
  */
 import os from 'node:os';
 import { measureEngineCommits, type EngineRate } from './engine-commit.bench.js';
+import { benchHistory, DEFAULT_HISTORY_OPTIONS } from './history.bench.js';
 import { benchPostgres } from './postgres-commit.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { printTable, type Row } from './lib/report.js';
@@ -35,9 +41,18 @@ const SECONDS = envNumber('BENCH_SECONDS', 2, 0.2, 20);
 const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
 const WARMUP_SECONDS = 0.3;
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (!['', 'sqlite', 'postgres'].includes(ONLY)) {
-  throw new Error('BENCH_ONLY must be sqlite or postgres (or unset for both)');
+if (!['', 'sqlite', 'postgres', 'history'].includes(ONLY)) {
+  throw new Error('BENCH_ONLY must be sqlite, postgres or history (or unset for all)');
 }
+const HISTORY_READS = Math.round(
+  envNumber('BENCH_HISTORY_READS', DEFAULT_HISTORY_OPTIONS.reads, 1, 10_000),
+);
+const HISTORY_READ_SECONDS = envNumber(
+  'BENCH_HISTORY_READ_SECONDS',
+  DEFAULT_HISTORY_OPTIONS.readSeconds,
+  1,
+  600,
+);
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === '1';
 
 /** Count caps: a figure ends at its window or at its cap, whichever comes first. */
@@ -136,29 +151,40 @@ async function benchSync(
 
 async function main(): Promise<void> {
   const t0 = nowMs();
-  const seqChain = makeChain(1, 'bench-seq', SEQ_WARMUP_TX + SEQ_MAX_TX);
-  const writerChains = Array.from({ length: WRITERS }, (_, w) =>
-    makeChain(w + 2, `bench-writer-${w}`, PER_WRITER_WARMUP_TX + PER_WRITER_MAX_TX),
-  );
+  const commitSections = ONLY !== 'history';
+  const seqChain = commitSections
+    ? makeChain(1, 'bench-seq', SEQ_WARMUP_TX + SEQ_MAX_TX)
+    : undefined;
+  const writerChains = commitSections
+    ? Array.from({ length: WRITERS }, (_, w) =>
+        makeChain(w + 2, `bench-writer-${w}`, PER_WRITER_WARMUP_TX + PER_WRITER_MAX_TX),
+      )
+    : [];
   const genSeconds = (nowMs() - t0) / 1000;
 
-  console.log('cairn bench — single-change transactions through the engine (SQLite, PostgreSQL)');
+  console.log(
+    commitSections
+      ? 'cairn bench — single-change transactions through the engine (SQLite, PostgreSQL)'
+      : 'cairn bench — history',
+  );
   console.log(
     `node ${process.version}, ${os.cpus().length} cpus, ${os.platform()}, temp dir ${os.tmpdir()}`,
   );
-  console.log(
-    `each figure: ${WARMUP_SECONDS}s warm-up, then min(cap, ${SECONDS}s); median [min–max] of the runs; ` +
-      'ours/raw = median of per-run ratios (raw measured in the same run)',
-  );
-  console.log(
-    `changes pre-generated untimed (${genSeconds.toFixed(1)}s, mean ${Math.round(meanBytes([seqChain, ...writerChains]))} B); ` +
-      'timed engine path per tx: parseTxRequest + pipeline.commit, await the receipt',
-  );
+  if (seqChain) {
+    console.log(
+      `each figure: ${WARMUP_SECONDS}s warm-up, then min(cap, ${SECONDS}s); median [min–max] of the runs; ` +
+        'ours/raw = median of per-run ratios (raw measured in the same run)',
+    );
+    console.log(
+      `changes pre-generated untimed (${genSeconds.toFixed(1)}s, mean ${Math.round(meanBytes([seqChain, ...writerChains]))} B); ` +
+        'timed engine path per tx: parseTxRequest + pipeline.commit, await the receipt',
+    );
+  }
   console.log('');
 
   let met: boolean | undefined;
-  if (ONLY !== 'postgres') met = await benchSqlite(seqChain, writerChains);
-  if (ONLY !== 'sqlite') {
+  if (seqChain && ONLY !== 'postgres') met = await benchSqlite(seqChain, writerChains);
+  if (seqChain && ONLY !== 'sqlite') {
     await benchPostgres({
       runs: INFO_RUNS,
       writers: WRITERS,
@@ -171,8 +197,20 @@ async function main(): Promise<void> {
     });
     console.log('');
   }
-  const verdict = met === undefined ? '' : `targets (SQLite, FULL): ${met ? 'MET' : 'NOT MET'}; `;
-  console.log(`${verdict}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
+  let historyMet: boolean | undefined;
+  if (ONLY === '' || ONLY === 'history') {
+    historyMet = await benchHistory({
+      ...DEFAULT_HISTORY_OPTIONS,
+      reads: HISTORY_READS,
+      readSeconds: HISTORY_READ_SECONDS,
+    });
+    console.log('');
+  }
+  const verdicts = [
+    met === undefined ? '' : `targets (SQLite, FULL): ${met ? 'MET' : 'NOT MET'}; `,
+    historyMet === undefined ? '' : `targets (History): ${historyMet ? 'MET' : 'NOT MET'}; `,
+  ];
+  console.log(`${verdicts.join('')}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
 }
 
 /** The SQLite section (issue "Foundation" targets); returns whether the targets were met. */

@@ -59,3 +59,24 @@ export function printTable(title: string, rows: readonly Row[]): boolean {
   for (const l of lines) console.log(`  ${render(l.cells)}`);
   return lines.every((l) => l.met !== false);
 }
+
+/**
+ * A fixed-width grid of preformatted cells: the first column left-aligned,
+ * the others right-aligned except the last (a free-text note).
+ */
+export function printGrid(
+  title: string,
+  header: readonly string[],
+  rows: readonly string[][],
+): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
+  const last = header.length - 1;
+  const render = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i] as number, i > 0 && i < last))
+      .join('  ')
+      .trimEnd();
+  console.log(title);
+  console.log(`  ${render(header)}`);
+  for (const r of rows) console.log(`  ${render(r)}`);
+}

@@ -28,7 +28,8 @@ export function isDocId(value: unknown): value is string {
 }
 
 export function isBranchName(value: unknown): value is string {
-  return typeof value === 'string' && BRANCH_NAME.test(value);
+  // "." and "..": URL parsers drop such path segments, so …/branches/../close could not be sent.
+  return typeof value === 'string' && BRANCH_NAME.test(value) && value !== '.' && value !== '..';
 }
 
 export function isChangeHash(value: unknown): value is string {
@@ -58,7 +59,10 @@ export function parseDocId(value: unknown): string {
 export function parseBranchName(value: unknown): string {
   if (value === undefined || value === null || value === '') return DEFAULT_BRANCH;
   if (!isBranchName(value)) {
-    throw new CairnError('ValidationError', 'branch must match ^[A-Za-z0-9._/-]{1,128}$');
+    throw new CairnError(
+      'ValidationError',
+      'branch must match ^[A-Za-z0-9._/-]{1,128}$ (and not be "." or "..")',
+    );
   }
   return value;
 }

@@ -49,6 +49,7 @@ export class BranchService {
       this.fork(ops, docId, branchName, from),
     );
     if (extra.length > 0) {
+      // The rest of the heads' ancestors: if refused, the fork is undone.
       const outcome = await this.pipeline.commit(spaceId, {
         reads: [],
         writes: [
@@ -63,6 +64,8 @@ export class BranchService {
           },
         ],
       });
+      if (!outcome.ok)
+        await this.pipeline.runWrite(spaceId, (ops) => ops.dropEmptyBranch(branch.id));
       throwIfRefused(outcome);
     }
     return this.view(spaceId, docId, branchName);

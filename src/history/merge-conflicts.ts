@@ -35,7 +35,8 @@ function collect(doc: AutomergeDoc): MergeConflict[] {
         const first = toJson(winner);
         // Winner first, then the values Automerge did not pick.
         const rest = values.filter((v) => JSON.stringify(v) !== JSON.stringify(first));
-        out.push({ path: [...path, key], values: [first, ...rest] });
+        // Both sides setting the same value is no conflict.
+        if (rest.length > 0) out.push({ path: [...path, key], values: [first, ...rest] });
       }
       const child = (obj as Record<string | number, unknown>)[key];
       if (child !== null && typeof child === 'object' && !(child instanceof Uint8Array))

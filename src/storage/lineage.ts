@@ -35,7 +35,7 @@ export async function lineageOf(ops: SpaceReadOps, branch: BranchRecord): Promis
     if (cur.parentId === null) break;
     assert(segments.length < MAX_LINEAGE_DEPTH, 'branch lineage too deep');
     // A branch forked below its parent's own log sees only the grandparent up to its fork point.
-    if (cur.forkSeq < toSeq) {
+    if (cur.forkSeq <= toSeq) {
       toSeq = cur.forkSeq;
       endHeads = cur.forkHeads;
     }
@@ -150,7 +150,10 @@ export async function lastCommitUpTo(
   return undefined;
 }
 
-/** Commits that appended seqs fromSeq..toSeq of this history, in seq order. */
+/**
+ * Commits that appended seqs fromSeq..toSeq of this history, in seq order. An
+ * ancestor's commit that runs past a fork point is cut at it, with the fork heads.
+ */
 export async function commitsOverlapping(
   ops: SpaceReadOps,
   lineage: Lineage,
@@ -158,8 +161,15 @@ export async function commitsOverlapping(
   toSeq: number,
 ): Promise<CommitRecord[]> {
   const out: CommitRecord[] = [];
-  for (const seg of clip(lineage, fromSeq, toSeq)) {
-    out.push(...(await ops.readBranchCommits(seg.branchId, seg.fromSeq, seg.toSeq)));
+  for (const seg of lineage) {
+    const from = Math.max(seg.fromSeq, fromSeq);
+    const to = Math.min(seg.toSeq, toSeq);
+    if (from > to) continue;
+    for (const c of await ops.readBranchCommits(seg.branchId, from, to)) {
+      out.push(
+        c.seqTo > seg.toSeq && seg.endHeads ? { ...c, seqTo: seg.toSeq, heads: seg.endHeads } : c,
+      );
+    }
   }
   return out;
 }

@@ -171,6 +171,8 @@ export interface SpaceWriteOps extends SpaceReadOps {
    */
   appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void>;
   closeBranch(branchId: number, mergedInto: string | null): Promise<void>;
+  /** Removes a branch that has no log entries of its own (undoing a fork); false if it has some. */
+  dropEmptyBranch(branchId: number): Promise<boolean>;
   /** Sets the branch's highest actor seqs (a fork inherits its ancestors' at the fork point). */
   setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void>;
   putSnapshot(snapshot: NewSnapshot): Promise<number>;

@@ -3,6 +3,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCairn } from '../../src/app/create-cairn.js';
+import { rootRef } from '../../src/crdt/heads.js';
+import { DocCache } from '../../src/storage/doc-cache.js';
+import { DocReader } from '../../src/storage/doc-reader.js';
 import { parseTxRequest } from '../../src/protocol/tx-request.js';
 import {
   migrateDown,
@@ -19,7 +22,7 @@ import {
 } from '../../src/storage/postgres/pg-migrations.js';
 import { MIGRATION_LOCK_KEY, pgMigrationExecutor } from '../../src/storage/postgres/pg-migrator.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/backend.js';
-import { actorId, Replica, write } from '../helpers/changes.js';
+import { actorId, hashOf, Replica, write } from '../helpers/changes.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
 
 /**
@@ -581,6 +584,8 @@ describe('the Citus schema lint', () => {
       const cairn = await createCairn({
         databaseUrl: db.url,
         serverKey: Buffer.alloc(32, 9).toString('base64url'),
+        // A snapshot after every change, one automatic kept: retention deletes.
+        snapshotPolicy: { everyChanges: 1, everyBytes: 1 << 30, keep: 1 },
       });
       try {
         // A workload that reaches every method of PgSpaceOps.
@@ -609,6 +614,51 @@ describe('the Citus schema lint', () => {
           const res = await cairn.fetch(new Request(`http://cairn.test/v1/${space}${p}`));
           expect(res.status, p).toBe(200);
         }
+        // History (SPEC §3-§5): a branch from a point, its own write, snapshots made by
+        // policy (with retention) and on request, a read from a snapshot, the history feed.
+        const api = (p: string, init?: RequestInit) =>
+          cairn.fetch(new Request(`http://cairn.test/v1/${space}${p}`, init));
+        const post = (p: string, body: unknown) =>
+          api(p, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+        const forked = await post('/docs/doc-a/branches', {
+          name: 'feature',
+          from: { branch: 'main', seq: 1 },
+        });
+        expect(forked.status, await forked.clone().text()).toBe(201);
+        const onFork = new Replica(3);
+        onFork.receive([c1]);
+        const own = await tx({
+          writes: [
+            write('doc-a', [onFork.change((d) => (d.f = 1))], [hashOf(c1)], { branch: 'feature' }),
+          ],
+        });
+        expect(own.ok, JSON.stringify(own)).toBe(true);
+        await cairn.snapshots.idle();
+        const mainHeads = a.heads;
+        const more = await tx({
+          writes: [write('doc-a', [a.change((d) => (d.x = 3))], mainHeads)],
+        });
+        expect(more.ok, JSON.stringify(more)).toBe(true);
+        await cairn.snapshots.idle();
+        const pinned = await cairn.snapshots.makeNow(space, 'doc-a', 'main', 2);
+        expect(pinned).toMatchObject({ seq: 2, pinned: true });
+        const snapshotRes = await api(`/snapshots/${pinned.id}`);
+        expect(snapshotRes.status).toBe(200);
+        const cold = new DocReader(cairn.backend, { cache: new DocCache(1 << 30) });
+        const atTwo = await cold.readDoc(space, 'doc-a', 'main', { kind: 'seq', seq: 2 });
+        expect(atTwo.seq).toBe(2);
+        expect(cold.stats.fromSnapshot, 'the read was served from a snapshot').toBe(1);
+        const history = await api('/docs/doc-a/history?branch=feature&limit=1');
+        expect(history.status).toBe(200);
+        const { nextCursor } = (await history.json()) as { nextCursor?: string };
+        expect(nextCursor).toBeDefined();
+        expect((await api(`/docs/doc-a/history?branch=feature&cursor=${nextCursor}`)).status).toBe(
+          200,
+        );
         const lease = await cairn.backend.acquireSpace(space, { create: false });
         expect(lease).toBeDefined();
         await lease?.store.writeBatch(async (ops) => {
@@ -641,6 +691,25 @@ describe('the Citus schema lint', () => {
           });
           await ops.closeBranch(id, 'fork');
           await ops.pruneReceipts(0);
+          await ops.actorMaxima(id, 1, 2);
+          await ops.commitsBefore(id, 3, 10);
+          await ops.logSizeAfter(id, 0);
+          await ops.setActorSeqs(id, new Map([[actorId(1), 2]]));
+          const snapshotId = await ops.putSnapshot({
+            branchId: id,
+            seq: 1,
+            heads: [hashOf(c1)],
+            rootRef: rootRef([hashOf(c1)]),
+            pinned: false,
+            createdAt: 1,
+            bytes: new Uint8Array([1, 2, 3]),
+          });
+          await ops.nearestSnapshot(id, 1);
+          await ops.getSnapshot(snapshotId);
+          await ops.readSnapshotBytes(snapshotId);
+          await ops.listSnapshots(id);
+          await ops.deleteSnapshots([snapshotId]);
+          await ops.dropEmptyBranch(id);
           return { result: undefined, commit: false };
         });
         // The same reads outside a batch (through the pool).
@@ -649,6 +718,10 @@ describe('the Citus schema lint', () => {
         const main = await reader?.getBranch('doc-a', 'main');
         await reader?.readBranchLog(main?.id as number, 1, 2, 10, true);
         await reader?.getTxRecord(1);
+        // Retention kept the newest automatic snapshot of main, and the one made on request.
+        const snaps = (await reader?.listSnapshots(main?.id as number)) ?? [];
+        expect(snaps.filter((s) => !s.pinned)).toHaveLength(1);
+        expect(snaps.filter((s) => s.pinned).map((s) => s.id)).toEqual([pinned.id]);
         lease?.release();
       } finally {
         proto.query = original;
@@ -677,7 +750,11 @@ describe('the Citus schema lint', () => {
   });
 
   describe('migrations', () => {
-    it('the Citus step (2) is a no-op on plain PostgreSQL', async () => {
+    it('there are three steps: the schema, its Citus distribution, snapshots', () => {
+      expect(PG_MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3]);
+    });
+
+    it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
       const db = await freshDatabase();
       await withClient(db.url, async (client) => {
         const citus = await client.query("SELECT 1 FROM pg_extension WHERE extname = 'citus'");
@@ -685,24 +762,44 @@ describe('the Citus schema lint', () => {
         const exec = await pgMigrationExecutor(client);
         expect(await migrateUp(exec, PG_MIGRATIONS.slice(0, 1))).toEqual([1]);
         const before = await schemaShape(client);
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2]);
+        const v1Tables = await tableNames(client);
+        expect(await migrateUp(exec, PG_MIGRATIONS.slice(0, 2))).toEqual([2]);
         expect(await schemaShape(client)).toEqual(before);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 2,
-          latest: 2,
+          latest: 3,
+          pending: [3],
+        });
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3]);
+        expect(await tableNames(client)).toEqual([...v1Tables, 'snapshots'].sort());
+        expect(await lintCatalog(client)).toEqual([]);
+        expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
+          current: 3,
+          latest: 3,
           pending: [],
         });
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+        expect(await schemaShape(client)).toEqual(before);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
         expect(await schemaShape(client)).toEqual(before);
       });
     });
 
-    it('with Citus present, step 2 distributes every table on space_id (simulated with stubs)', async () => {
-      const [, step2] = PG_MIGRATIONS as [Migration, Migration];
-      expect(step2.up.split(CITUS_GUARD).length - 1, 'up is guarded by the citus check').toBe(1);
-      expect(step2.down.split(CITUS_GUARD).length - 1, 'down is guarded by the citus check').toBe(
-        1,
-      );
+    it('with Citus present, steps 2 and 3 distribute every table on space_id (simulated with stubs)', async () => {
+      const [, step2, step3] = PG_MIGRATIONS as [Migration, Migration, Migration];
+      for (const [name, step] of [
+        ['step 2', step2],
+        ['step 3', step3],
+      ] as const) {
+        expect(
+          step.up.split(CITUS_GUARD).length - 1,
+          `${name}: up is guarded by the citus check`,
+        ).toBe(1);
+        expect(
+          step.down.split(CITUS_GUARD).length - 1,
+          `${name}: down is guarded by the citus check`,
+        ).toBe(1);
+      }
       const db = await migratedDatabase();
       await withClient(db.url, async (client) => {
         // Stand-ins with Citus's signatures that record their calls, outside `public`.
@@ -720,23 +817,46 @@ describe('the Citus schema lint', () => {
             RETURNS void LANGUAGE sql AS $$ INSERT INTO citus_stub.calls (fn, tbl) VALUES ('undistribute', table_name::text) $$;
           SET search_path = public, citus_stub;
         `);
+        type Call = { fn: string; tbl: string; col: string | null; colocate: string | null };
         const calls = async () =>
-          (await client.query('SELECT fn, tbl, col, colocate FROM citus_stub.calls ORDER BY n'))
-            .rows;
-        await client.query(step2.up.replace(CITUS_GUARD, 'true'));
-        expect(await calls()).toEqual([
+          (
+            await client.query<Call>(
+              'SELECT fn, tbl, col, colocate FROM citus_stub.calls ORDER BY n',
+            )
+          ).rows;
+        const run = async (sql: string) => {
+          await client.query('TRUNCATE citus_stub.calls');
+          await client.query(sql.replace(CITUS_GUARD, 'true'));
+          return calls();
+        };
+        const colocated = (t: string) => ({
+          fn: 'distribute',
+          tbl: t,
+          col: 'space_id',
+          colocate: 'spaces',
+        });
+        // Back to schema 2 first: step 3's down undistributes snapshots, then drops it.
+        expect(await run(step3.down)).toEqual([
+          { fn: 'undistribute', tbl: 'snapshots', col: null, colocate: null },
+        ]);
+        expect(await tableNames(client)).not.toContain('snapshots');
+        const up2 = await run(step2.up);
+        expect(up2).toEqual([
           ...REFERENCE_TABLES.map((t) => ({ fn: 'reference', tbl: t, col: null, colocate: null })),
           { fn: 'distribute', tbl: 'spaces', col: 'space_id', colocate: 'default' },
-          ...DISTRIBUTED_TABLES.filter((t) => t !== 'spaces').map((t) => ({
-            fn: 'distribute',
-            tbl: t,
-            col: 'space_id',
-            colocate: 'spaces',
-          })),
+          ...DISTRIBUTED_TABLES.filter((t) => t !== 'spaces' && t !== 'snapshots').map(colocated),
         ]);
-        await client.query('TRUNCATE citus_stub.calls');
-        await client.query(step2.down.replace(CITUS_GUARD, 'true'));
-        const undone = (await calls()).map((c: { fn: string; tbl: string }) => `${c.fn} ${c.tbl}`);
+        const up3 = await run(step3.up);
+        expect(up3).toEqual([colocated('snapshots')]);
+        expect(await tableNames(client)).toContain('snapshots');
+        // Over both steps, every distributed table is distributed exactly once, on space_id.
+        const distributed = [...up2, ...up3].filter((c) => c.fn === 'distribute').map((c) => c.tbl);
+        expect([...distributed].sort()).toEqual([...DISTRIBUTED_TABLES].sort());
+        // Down in reverse order undoes all of it.
+        const undone = [...(await run(step3.down)), ...(await run(step2.down))].map(
+          (c) => `${c.fn} ${c.tbl}`,
+        );
+        expect(undone[0]).toBe('undistribute snapshots');
         expect(undone.sort()).toEqual(
           [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES].map((t) => `undistribute ${t}`).sort(),
         );
@@ -746,34 +866,47 @@ describe('the Citus schema lint', () => {
       });
     });
 
-    it('migrate down then up works for both steps', async () => {
+    it('migrate down then up works for all three steps', async () => {
       const db = await migratedDatabase();
       await withClient(db.url, async (client) => {
         const exec = await pgMigrationExecutor(client);
         const full = await schemaShape(client);
         expect(await migrateUp(exec, PG_MIGRATIONS), 'up is idempotent').toEqual([]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+        expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
+          current: 2,
+          latest: 3,
+          pending: [3],
+        });
+        const v2 = await schemaShape(client);
+        expect(v2).not.toEqual(full);
+        expect(await tableNames(client)).not.toContain('snapshots');
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 1,
-          latest: 2,
-          pending: [2],
+          latest: 3,
+          pending: [2, 3],
         });
-        expect(await schemaShape(client)).toEqual(full);
+        expect(await schemaShape(client)).toEqual(v2);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(1);
         expect(await tableNames(client)).toEqual(['schema_migrations']);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBeUndefined();
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 0,
-          latest: 2,
-          pending: [1, 2],
+          latest: 3,
+          pending: [1, 2, 3],
         });
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2, 3]);
         expect(await schemaShape(client)).toEqual(full);
         expect(await lintCatalog(client)).toEqual([]);
-        // One step down and up again, with data in the tables.
+        // Steps down and up again, with data in the tables.
         await client.query("INSERT INTO spaces (space_id, created_at) VALUES ('did:key:z6MkX', 1)");
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2, 3]);
+        expect(await schemaShape(client)).toEqual(full);
         expect((await client.query('SELECT space_id FROM spaces')).rows).toEqual([
           { space_id: 'did:key:z6MkX' },
         ]);
@@ -781,7 +914,7 @@ describe('the Citus schema lint', () => {
       // A backend opens the re-migrated database.
       const backend = await PgBackend.open({ connectionString: db.url, maxConnections: 1 });
       try {
-        expect(await backend.schemaVersion()).toBe(2);
+        expect(await backend.schemaVersion()).toBe(3);
       } finally {
         await backend.close();
       }
@@ -805,7 +938,7 @@ describe('the Citus schema lint', () => {
             expect(
               rows.map((r) => r.version),
               `${starts} concurrent starts`,
-            ).toEqual([1, 2]);
+            ).toEqual([1, 2, 3]);
             expect(rows.map((r) => r.name)).toEqual(PG_MIGRATIONS.map((m) => m.name));
             const held = await client.query(
               "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
@@ -814,7 +947,7 @@ describe('the Citus schema lint', () => {
             expect(held.rowCount, 'the migration lock is released').toBe(0);
             expect(await lintCatalog(client)).toEqual([]);
           });
-          for (const b of backends) expect(await b.schemaVersion()).toBe(2);
+          for (const b of backends) expect(await b.schemaVersion()).toBe(3);
         } finally {
           await Promise.all(backends.map((b) => b.close()));
         }

@@ -154,10 +154,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (space_id, id)
       );
       CREATE INDEX snapshots_by_branch ON snapshots (space_id, branch_id, seq);
+      ALTER TABLE spaces ADD COLUMN snapshot_counter BIGINT NOT NULL DEFAULT 0;
       ${citusGuard(`PERFORM create_distributed_table('snapshots', 'space_id', colocate_with => 'spaces');`)}
     `,
     down: `
       ${citusGuard(`PERFORM undistribute_table('snapshots');`)}
+      ALTER TABLE spaces DROP COLUMN snapshot_counter;
       DROP TABLE snapshots;
     `,
   },

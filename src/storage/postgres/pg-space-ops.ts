@@ -68,8 +68,10 @@ const SQL = {
     WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq BETWEEN $3 AND $4 GROUP BY a.actor`,
   commitsBefore: `SELECT ${COMMIT_COLUMNS} FROM log
     WHERE space_id = $1 AND branch_id = $2 AND seq < $3 AND commit_from IS NOT NULL ORDER BY seq DESC LIMIT $4`,
-  logSizeAfter: `SELECT count(*) AS changes, coalesce(sum(length(bytes)), 0) AS bytes FROM log
-    WHERE space_id = $1 AND branch_id = $2 AND seq > $3`,
+  logSizeAfter: `SELECT count(*) AS changes, coalesce(sum(length(coalesce(l.bytes, o.bytes))), 0) AS bytes
+    FROM log l
+    LEFT JOIN log o ON o.space_id = l.space_id AND o.branch_id = l.origin_branch AND o.seq = l.origin_seq
+    WHERE l.space_id = $1 AND l.branch_id = $2 AND l.seq > $3`,
   nearestSnapshot: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots
     WHERE space_id = $1 AND branch_id = $2 AND seq <= $3 ORDER BY seq DESC, id DESC LIMIT 1`,
   snapshotById: `SELECT ${SNAPSHOT_COLUMNS} FROM snapshots WHERE space_id = $1 AND id = $2`,
@@ -79,9 +81,19 @@ const SQL = {
   setActorSeqs: `INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
     SELECT $1, $2, u.actor_id, u.seq FROM unnest($3::bigint[], $4::bigint[]) AS u(actor_id, seq)
     ON CONFLICT (space_id, branch_id, actor_id) DO UPDATE SET seq = GREATEST(branch_actors.seq, EXCLUDED.seq)`,
-  insertSnapshot: `INSERT INTO snapshots (space_id, id, branch_id, seq, heads, root_ref, pinned, created_at, size, bytes)
-    SELECT $1, coalesce(max(id), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9 FROM snapshots WHERE space_id = $1
+  // Ids come from a per-space counter, never reused (a client may hold one).
+  insertSnapshot: `WITH n AS (
+      UPDATE spaces SET snapshot_counter = snapshot_counter + 1 WHERE space_id = $1 RETURNING snapshot_counter)
+    INSERT INTO snapshots (space_id, id, branch_id, seq, heads, root_ref, pinned, created_at, size, bytes)
+    SELECT $1, n.snapshot_counter, $2, $3, $4, $5, $6, $7, $8, $9 FROM n
     RETURNING id`,
+  dropEmptyBranch: `WITH gone AS (
+      DELETE FROM branches b WHERE b.space_id = $1 AND b.id = $2
+        AND NOT EXISTS (SELECT 1 FROM log WHERE log.space_id = $1 AND log.branch_id = $2)
+      RETURNING id),
+    actors AS (
+      DELETE FROM branch_actors WHERE space_id = $1 AND branch_id IN (SELECT id FROM gone))
+    SELECT count(*) AS dropped FROM gone`,
   deleteSnapshots: 'DELETE FROM snapshots WHERE space_id = $1 AND id = ANY($2::bigint[])',
   commitCovering: `SELECT e.seq, e.commit_from, e.epoch, e.committed_at, e.commit_heads
     FROM log r JOIN log e ON e.space_id = r.space_id AND e.branch_id = r.branch_id AND e.seq = r.commit_to
@@ -392,6 +404,11 @@ export class PgSpaceOps implements SpaceWriteOps {
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
     await this.q('closeBranch', [branchId, mergedInto]);
+  }
+
+  async dropEmptyBranch(branchId: number): Promise<boolean> {
+    const [r] = await this.q('dropEmptyBranch', [branchId]);
+    return (r?.dropped as number) === 1;
   }
 
   async setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void> {

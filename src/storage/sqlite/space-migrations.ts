@@ -91,7 +91,7 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
     name: 'snapshots',
     up: `
       CREATE TABLE snapshots (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         branch_id INTEGER NOT NULL,
         seq INTEGER NOT NULL,
         heads BLOB NOT NULL,
@@ -103,7 +103,7 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX snapshots_by_branch ON snapshots (branch_id, seq);
     `,
-    down: `DROP TABLE snapshots;`,
+    down: `DROP TABLE snapshots; DELETE FROM sqlite_sequence WHERE name = 'snapshots';`,
   },
 ];
 

@@ -74,8 +74,9 @@ export class SqliteSpaceOps implements SpaceWriteOps {
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? GROUP BY l.actor_id`),
       commitsBefore: p(`SELECT ${COMMIT_COLUMNS} FROM log
         WHERE branch_id = ? AND seq < ? AND commit_from IS NOT NULL ORDER BY seq DESC LIMIT ?`),
-      logSizeAfter: p(`SELECT count(*) AS changes, coalesce(sum(length(bytes)), 0) AS bytes FROM log
-        WHERE branch_id = ? AND seq > ?`),
+      logSizeAfter:
+        p(`SELECT count(*) AS changes, coalesce(sum(length(${LOG_BYTES})), 0) AS bytes FROM log l
+        WHERE l.branch_id = ? AND l.seq > ?`),
       nearestSnapshot: p(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots
         WHERE branch_id = ? AND seq <= ? ORDER BY seq DESC, id DESC LIMIT 1`),
       snapshotById: p(`SELECT ${SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?`),
@@ -105,6 +106,9 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       upsertActorSeq: p(`INSERT INTO branch_actors (branch_id, actor_id, seq) VALUES (?, ?, ?)
         ON CONFLICT (branch_id, actor_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
       closeBranch: p('UPDATE branches SET closed = 1, merged_into = ? WHERE id = ?'),
+      ownLogRow: p('SELECT 1 FROM log WHERE branch_id = ? LIMIT 1'),
+      deleteBranch: p('DELETE FROM branches WHERE id = ?'),
+      deleteBranchActors: p('DELETE FROM branch_actors WHERE branch_id = ?'),
       insertSnapshot:
         p(`INSERT INTO snapshots (branch_id, seq, heads, root_ref, pinned, created_at, size, bytes)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -399,6 +403,13 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
     this.s.closeBranch.run(mergedInto, branchId);
+  }
+
+  async dropEmptyBranch(branchId: number): Promise<boolean> {
+    if (this.s.ownLogRow.get(branchId) !== undefined) return false;
+    this.s.deleteBranchActors.run(branchId);
+    this.s.deleteBranch.run(branchId);
+    return true;
   }
 
   async setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void> {
