@@ -6,9 +6,17 @@ const TICKS_PER_SECOND = 100;
 /**
  * CPU time (user + system, ms) consumed so far by the main thread alone
  * — not worker threads, not time blocked in fsync or waiting for a core — or
- * undefined where /proc is not available. Resolution 10 ms.
+ * undefined where /proc is not available. From schedstat (ns) where the
+ * kernel has it, else from stat (10 ms resolution).
  */
 export function mainThreadCpuMs(): number | undefined {
+  try {
+    const sched = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8');
+    const ns = Number(sched.split(' ')[0]);
+    if (Number.isFinite(ns)) return ns / 1e6;
+  } catch {
+    // fall through to stat
+  }
   try {
     const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
