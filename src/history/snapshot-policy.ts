@@ -6,13 +6,34 @@ export interface SnapshotPolicy {
   everyBytes: number;
   /** Automatic snapshots kept per branch (newest first); ones made on request are kept too. */
   keep: number;
+  /**
+   * Also keep the oldest automatic snapshot of every stretch of this many
+   * seqs, so reads of old versions start near them (0: only the newest `keep`).
+   */
+  anchorEvery: number;
 }
 
 export const DEFAULT_SNAPSHOT_POLICY: Readonly<SnapshotPolicy> = Object.freeze({
   everyChanges: 500,
   everyBytes: 1024 * 1024,
   keep: 3,
+  anchorEvery: 10_000,
 });
+
+/** Ids of automatic snapshots (any order) that the policy no longer keeps. */
+export function snapshotsToDrop(
+  automatic: readonly { id: number; seq: number }[],
+  policy: SnapshotPolicy,
+): number[] {
+  const newestFirst = [...automatic].sort((a, b) => b.seq - a.seq || b.id - a.id);
+  const kept = new Set(newestFirst.slice(0, policy.keep).map((s) => s.id));
+  if (policy.anchorEvery > 0) {
+    const anchors = new Map<number, { id: number; seq: number }>();
+    for (const s of newestFirst) anchors.set(Math.floor(s.seq / policy.anchorEvery), s);
+    for (const s of anchors.values()) kept.add(s.id);
+  }
+  return newestFirst.filter((s) => !kept.has(s.id)).map((s) => s.id);
+}
 
 /** Tracks, per branch, what was appended since its last snapshot. */
 export class SnapshotDebt {
@@ -40,10 +61,6 @@ export class SnapshotDebt {
     d.bytes += bytes;
     this.byBranch.set(key, d);
     return d;
-  }
-
-  clear(key: string): void {
-    this.byBranch.set(key, { changes: 0, bytes: 0 });
   }
 
   isDue(key: string, policy: SnapshotPolicy): boolean {

@@ -5,7 +5,12 @@ import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { CommittedTx } from '../pipeline/space-writer.js';
 import { lineageOf, readHistoryBytes, snapshotsBelow, type Lineage } from '../storage/lineage.js';
 import type { BranchRecord, SnapshotMeta, SpaceReadOps, StorageBackend } from '../storage/types.js';
-import { DEFAULT_SNAPSHOT_POLICY, SnapshotDebt, type SnapshotPolicy } from './snapshot-policy.js';
+import {
+  DEFAULT_SNAPSHOT_POLICY,
+  SnapshotDebt,
+  snapshotsToDrop,
+  type SnapshotPolicy,
+} from './snapshot-policy.js';
 import { BASE_CORRUPT, SnapshotWorker, type SnapshotBase } from './snapshot-worker.js';
 
 export interface SnapshotServiceOptions {
@@ -178,8 +183,11 @@ export class SnapshotService {
       }
       if (!this.debt.isDue(key, this.policyOf(job.spaceId))) return;
       await this.build(job.spaceId, ops, branch, branch.seq, false);
-      this.debt.clear(key);
+      // Commits that landed while it was built are still owed: count them from storage.
+      const owed = await ops.logSizeAfter(branch.id, branch.seq);
+      this.debt.set(key, owed.changes, owed.bytes);
     });
+    if (this.debt.isDue(key, this.policyOf(job.spaceId))) this.enqueue(job);
   }
 
   /** Builds a snapshot of `branch` at `seq` on the worker, stores it, applies retention. */
@@ -203,7 +211,7 @@ export class SnapshotService {
       this.replaceCorrupt(spaceId, base.meta);
       built = await this.worker.build(undefined, await readHistoryBytes(ops, lineage, 1, seq));
     }
-    const keep = this.policyOf(spaceId).keep;
+    const policy = this.policyOf(spaceId);
     const snapshot = {
       branchId: branch.id,
       seq,
@@ -216,7 +224,7 @@ export class SnapshotService {
     const id = await this.options.pipeline.runWrite(spaceId, async (w) => {
       const newId = await w.putSnapshot(snapshot);
       const automatic = (await w.listSnapshots(branch.id)).filter((s) => !s.pinned);
-      await w.deleteSnapshots(automatic.slice(keep).map((s) => s.id));
+      await w.deleteSnapshots(snapshotsToDrop(automatic, policy));
       return newId;
     });
     this.stats.made++;

@@ -1,4 +1,5 @@
 import * as Automerge from '@automerge/automerge';
+import { docToJson, type JsonValue } from '../crdt/json-value.js';
 import type { AutomergeDoc } from '../crdt/materialize.js';
 
 /** Rough in-memory cost of a materialized doc, from Automerge's own counts. */
@@ -29,6 +30,8 @@ export class DocCache {
   /** Seqs cached per (space, owner branch), for "nearest below". */
   private readonly seqsByBranch = new Map<string, Set<number>>();
   private totalBytes = 0;
+  /** JSON of docs already converted (warm reads skip the conversion); freed with the doc. */
+  private readonly json = new WeakMap<AutomergeDoc, JsonValue>();
   /** Canonical saved bytes of versions (see DocReader.readDocBytes), a quarter of the budget. */
   private readonly saved = new Map<string, SavedDoc>();
   private savedBytes = 0;
@@ -36,6 +39,16 @@ export class DocCache {
   misses = 0;
 
   constructor(private readonly maxBytes: number) {}
+
+  /** The document's JSON, converted once per materialized doc. Callers must not mutate it. */
+  jsonOf(doc: AutomergeDoc): JsonValue {
+    let value = this.json.get(doc);
+    if (value === undefined) {
+      value = docToJson(doc);
+      this.json.set(doc, value);
+    }
+    return value;
+  }
 
   getBytes(key: string): SavedDoc | undefined {
     const hit = this.saved.get(key);

@@ -2,6 +2,7 @@ import { assert } from '../core/assert.js';
 import { CairnError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { rootRef, sameHeadSet } from '../crdt/heads.js';
+import type { JsonValue } from '../crdt/json-value.js';
 import {
   docHeads,
   extend,
@@ -42,6 +43,8 @@ export interface DocVersion {
   heads: string[];
   rootRef: string;
   doc: AutomergeDoc;
+  /** The doc's JSON (SPEC §3 `value`), converted once per materialized doc; do not mutate. */
+  json(): JsonValue;
 }
 
 export interface ChangeItem extends LogEntry {
@@ -131,6 +134,7 @@ export class DocReader {
         heads,
         rootRef: rootRef(heads),
         doc,
+        json: () => this.options.cache.jsonOf(doc),
       };
     });
   }
@@ -148,7 +152,7 @@ export class DocReader {
     docId: string,
     name: string,
     selector: VersionSelector,
-  ): Promise<Omit<DocVersion, 'doc'> & { bytes: Uint8Array }> {
+  ): Promise<Omit<DocVersion, 'doc' | 'json'> & { bytes: Uint8Array }> {
     return this.withSpace(spaceId, async (ops) => {
       const { branch, lineage } = await this.openBranch(ops, docId, name);
       const v = await resolveVersion(ops, branch, lineage, selector);

@@ -3,15 +3,32 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { saveDoc } from '../../src/crdt/materialize.js';
 import { DocCache } from '../../src/storage/doc-cache.js';
 import { DocReader } from '../../src/storage/doc-reader.js';
+import { DEFAULT_SNAPSHOT_POLICY, snapshotsToDrop } from '../../src/history/snapshot-policy.js';
 import { Replica, write } from '../helpers/changes.js';
 import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
 
 /** SPEC §5: snapshots are caches made off the commit path, verified on load, kept by policy. */
+describe('snapshot retention', () => {
+  const snaps = (seqs: number[]) => seqs.map((seq, i) => ({ id: i + 1, seq }));
+
+  it('keeps the newest N automatic snapshots', () => {
+    const policy = { ...DEFAULT_SNAPSHOT_POLICY, keep: 3, anchorEvery: 0 };
+    expect(snapshotsToDrop(snaps([10, 20, 30, 40, 50]), policy).sort()).toEqual([1, 2]);
+  });
+
+  it('also keeps the oldest snapshot of every stretch of anchorEvery seqs', () => {
+    const policy = { ...DEFAULT_SNAPSHOT_POLICY, keep: 2, anchorEvery: 100 };
+    // Stretches: [0,100) → 10; [100,200) → 120; [200,300) → 250 (the newest two are kept anyway).
+    const dropped = snapshotsToDrop(snaps([10, 60, 120, 150, 180, 250, 290]), policy);
+    expect(dropped.sort()).toEqual([2, 4, 5]);
+  });
+});
+
 describe('snapshots', () => {
   let engine: TestEngine;
   beforeEach(async () => {
     engine = await startEngine({
-      snapshotPolicy: { everyChanges: 10, everyBytes: 1 << 30, keep: 3 },
+      snapshotPolicy: { everyChanges: 10, everyBytes: 1 << 30, keep: 3, anchorEvery: 0 },
     });
   });
   afterEach(async () => {

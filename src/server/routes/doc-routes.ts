@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { CairnError } from '../../core/errors.js';
-import { docToJson, parsePaths, projectPaths } from '../../crdt/json-value.js';
+import { parsePaths, projectPaths } from '../../crdt/json-value.js';
 import { rootRef } from '../../crdt/heads.js';
 import { encodeBase64 } from '../../protocol/base64.js';
 import { parseUint, parseVersionSelector } from '../../protocol/version-selector.js';
@@ -32,7 +32,7 @@ export function mountDocRoutes(app: Hono, deps: RouteDeps): void {
       });
     }
     const v = await reader.readDoc(space, docId, branch, selector);
-    let value = docToJson(v.doc);
+    let value = v.json();
     if (query.paths !== undefined) value = projectPaths(value, parsePaths(query.paths));
     return c.json({
       docId,
