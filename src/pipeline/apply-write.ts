@@ -47,11 +47,9 @@ export async function planWrite(ops: SpaceReadOps, prepared: PreparedWrite): Pro
   const lineage = existing ? await lineageOf(ops, existing) : [];
   const current = existing?.heads ?? [];
   const changes = decoded.filter((d): d is DecodedChange => !(d instanceof CairnError));
-  const known = await findInHistory(ops, lineage, [
-    ...changes.map((c) => c.hash),
-    ...changes.flatMap((c) => c.deps),
-    ...write.baseHeads,
-  ]);
+  const actors = [...new Set(changes.map((c) => c.actor))];
+  const lastSeq = existing ? await ops.actorSeqs(existing.id, actors) : new Map<string, number>();
+  const known = await knownHashes(ops, lineage, current, changes, lastSeq, write.baseHeads);
   const plan = (added: DecodedChange[], duplicates: number): WritePlan => ({
     ...where,
     existing,
@@ -78,8 +76,33 @@ export async function planWrite(ops: SpaceReadOps, prepared: PreparedWrite): Pro
   } else {
     await checkMergeRefs(ops, prepared, known);
   }
-  const { added, duplicates } = await checkChanges(ops, prepared, existing, known);
+  const { added, duplicates } = checkChanges(prepared, known, lastSeq);
   return plan(added, duplicates);
+}
+
+/**
+ * Which hashes the rules need are in the branch history. Only the doubtful
+ * ones are looked up (each lookup is a random index probe, the cost that
+ * would otherwise grow with history): a change whose actor seq is above the
+ * branch's highest for that actor cannot be stored yet, and a dep that is a
+ * current head or another change of this write needs no lookup.
+ */
+async function knownHashes(
+  ops: SpaceReadOps,
+  lineage: Lineage,
+  current: readonly string[],
+  changes: readonly DecodedChange[],
+  lastSeq: ReadonlyMap<string, number>,
+  baseHeads: readonly string[],
+): Promise<Set<string>> {
+  const heads = new Set(current);
+  const inWrite = new Set(changes.map((c) => c.hash));
+  const doubtful = new Set<string>();
+  for (const c of changes) if (c.seq <= (lastSeq.get(c.actor) ?? 0)) doubtful.add(c.hash);
+  for (const c of changes) for (const d of c.deps) if (!heads.has(d) && !inWrite.has(d)) doubtful.add(d);
+  for (const h of baseHeads) if (!heads.has(h)) doubtful.add(h);
+  const found = lineage.length > 0 ? await findInHistory(ops, lineage, [...doubtful]) : new Map();
+  return new Set([...heads, ...found.keys()]);
 }
 
 /** Appends a checked plan (nothing to do for a no-op). */
@@ -124,7 +147,7 @@ export async function executeWrite(
 async function checkMergeRefs(
   ops: SpaceReadOps,
   prepared: PreparedWrite,
-  known: Map<string, number>,
+  known: ReadonlySet<string>,
 ) {
   const { write } = prepared;
   const where = { docId: write.docId, branch: write.branch };
@@ -164,17 +187,14 @@ async function checkMergeRefs(
 }
 
 /** SPEC §2 step 5, in order: decodable, duplicate, deps known, actor seq exactly +1. */
-async function checkChanges(
-  ops: SpaceReadOps,
+function checkChanges(
   prepared: PreparedWrite,
-  branch: BranchRecord | undefined,
-  known: Map<string, number>,
-): Promise<{ added: DecodedChange[]; duplicates: number }> {
+  known: ReadonlySet<string>,
+  storedSeqs: ReadonlyMap<string, number>,
+): { added: DecodedChange[]; duplicates: number } {
   const { write, decoded } = prepared;
   const where = { docId: write.docId, branch: write.branch };
-  const decodedOk = decoded.filter((d): d is DecodedChange => !(d instanceof CairnError));
-  const actors = [...new Set(decodedOk.map((c) => c.actor))];
-  const lastSeq = branch ? await ops.actorSeqs(branch.id, actors) : new Map<string, number>();
+  const lastSeq = new Map(storedSeqs);
   const inWrite = new Set<string>();
   const added: DecodedChange[] = [];
   let duplicates = 0;
