@@ -99,7 +99,8 @@ async function knownHashes(
   const inWrite = new Set(changes.map((c) => c.hash));
   const doubtful = new Set<string>();
   for (const c of changes) if (c.seq <= (lastSeq.get(c.actor) ?? 0)) doubtful.add(c.hash);
-  for (const c of changes) for (const d of c.deps) if (!heads.has(d) && !inWrite.has(d)) doubtful.add(d);
+  for (const c of changes)
+    for (const d of c.deps) if (!heads.has(d) && !inWrite.has(d)) doubtful.add(d);
   for (const h of baseHeads) if (!heads.has(h)) doubtful.add(h);
   const found = lineage.length > 0 ? await findInHistory(ops, lineage, [...doubtful]) : new Map();
   return new Set([...heads, ...found.keys()]);

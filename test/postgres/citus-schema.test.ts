@@ -585,7 +585,7 @@ describe('the Citus schema lint', () => {
         databaseUrl: db.url,
         serverKey: Buffer.alloc(32, 9).toString('base64url'),
         // A snapshot after every change, one automatic kept: retention deletes.
-        snapshotPolicy: { everyChanges: 1, everyBytes: 1 << 30, keep: 1 },
+        snapshotPolicy: { everyChanges: 1, everyBytes: 1 << 30, keep: 1, anchorEvery: 0 },
       });
       try {
         // A workload that reaches every method of PgSpaceOps.

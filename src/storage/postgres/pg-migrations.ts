@@ -55,6 +55,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         space_id TEXT NOT NULL,
         id BIGINT NOT NULL,
         actor BYTEA NOT NULL,
+        max_seq BIGINT NOT NULL DEFAULT 0,
         PRIMARY KEY (space_id, id),
         UNIQUE (space_id, actor)
       );

@@ -113,24 +113,30 @@ const SQL = {
   internActors: `WITH want AS (
       SELECT w.actor, w.ord FROM unnest($2::bytea[]) WITH ORDINALITY AS w(actor, ord)),
     found AS (
-      SELECT a.id, a.actor FROM want JOIN actors a ON a.space_id = $1 AND a.actor = want.actor),
+      SELECT a.id, a.actor, a.max_seq FROM want JOIN actors a ON a.space_id = $1 AND a.actor = want.actor),
     base AS (SELECT coalesce(max(id), 0) AS top FROM actors WHERE space_id = $1),
     added AS (
       INSERT INTO actors (space_id, id, actor)
       SELECT $1, base.top + row_number() OVER (ORDER BY want.ord), want.actor
       FROM want CROSS JOIN base WHERE want.actor NOT IN (SELECT actor FROM found)
-      RETURNING id, actor)
-    SELECT id, actor FROM found UNION ALL SELECT id, actor FROM added`,
+      RETURNING id, actor, max_seq)
+    SELECT id, actor, max_seq FROM found UNION ALL SELECT id, actor, max_seq FROM added`,
   // One statement per commit: the log rows (bytes, or a pointer to where the space
-  // already stores them) and the branch's actor seqs.
+  // already stores them), the branch's actor seqs, the space's highest seq per actor.
+  // Only changes flagged as possibly stored ($14) are probed for a stored copy.
   appendCommit: `WITH u AS (
       SELECT * FROM unnest($8::bigint[], $9::bytea[], $10::bigint[], $11::bigint[], $12::bytea[],
-        $13::bytea[]) AS u(seq, hash, actor_id, actor_seq, deps, bytes)),
+        $13::bytea[], $14::boolean[]) AS u(seq, hash, actor_id, actor_seq, deps, bytes, maybe_stored)),
     o AS (
       SELECT u.seq, s.origin_branch, s.origin_seq FROM u
       LEFT JOIN LATERAL (
         SELECT coalesce(origin_branch, branch_id) AS origin_branch, coalesce(origin_seq, seq) AS origin_seq
-        FROM log WHERE space_id = $1 AND hash = u.hash LIMIT 1) s ON true),
+        FROM log WHERE u.maybe_stored AND space_id = $1 AND hash = u.hash LIMIT 1) s ON true),
+    seqs AS (
+      UPDATE actors a SET max_seq = m.seq
+      FROM (SELECT actor_id, max(actor_seq) AS seq FROM u GROUP BY actor_id) m
+      WHERE a.space_id = $1 AND a.id = m.actor_id AND a.max_seq < m.seq
+      RETURNING 1),
     ins AS (
       INSERT INTO log (space_id, branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
         origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
@@ -377,7 +383,8 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
-    const actorIds = await this.internActors([...new Set(changes.map((c) => c.actor))]);
+    const actors = await this.internActors([...new Set(changes.map((c) => c.actor))]);
+    const actor = (c: DecodedChange) => actors.get(c.actor) as { id: number; maxSeq: number };
     await this.q('appendCommit', [
       commit.branchId,
       commit.epoch,
@@ -387,17 +394,21 @@ export class PgSpaceOps implements SpaceWriteOps {
       packHashes(commit.heads),
       changes.map((_, i) => commit.seqFrom + i),
       changes.map((c) => hexToBytes(c.hash)),
-      changes.map((c) => actorIds.get(c.actor) as number),
+      changes.map((c) => actor(c).id),
       changes.map((c) => c.seq),
       changes.map((c) => packHashes(c.deps)),
       changes.map((c) => Buffer.from(c.bytes)),
+      // Above every stored seq of its actor, a change is new to the whole space.
+      changes.map((c) => c.seq <= actor(c).maxSeq),
     ]);
   }
 
-  private async internActors(actors: string[]): Promise<Map<string, number>> {
-    const ids = new Map<string, number>();
+  private async internActors(
+    actors: string[],
+  ): Promise<Map<string, { id: number; maxSeq: number }>> {
+    const ids = new Map<string, { id: number; maxSeq: number }>();
     for (const r of await this.q('internActors', [actors.map(hexToBytes)])) {
-      ids.set(bytesToHex(r.actor as Buffer), r.id as number);
+      ids.set(bytesToHex(r.actor as Buffer), { id: r.id as number, maxSeq: r.max_seq as number });
     }
     return ids;
   }
@@ -417,7 +428,7 @@ export class PgSpaceOps implements SpaceWriteOps {
     const actors = [...seqs.keys()];
     await this.q('setActorSeqs', [
       branchId,
-      actors.map((a) => ids.get(a) as number),
+      actors.map((a) => (ids.get(a) as { id: number }).id),
       actors.map((a) => seqs.get(a) as number),
     ]);
   }

@@ -33,7 +33,11 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
         created_at INTEGER NOT NULL,
         UNIQUE (doc_id, name)
       );
-      CREATE TABLE actors (id INTEGER PRIMARY KEY, actor BLOB NOT NULL UNIQUE);
+      CREATE TABLE actors (
+        id INTEGER PRIMARY KEY,
+        actor BLOB NOT NULL UNIQUE,
+        max_seq INTEGER NOT NULL DEFAULT 0
+      );
       CREATE TABLE log (
         branch_id INTEGER NOT NULL,
         seq INTEGER NOT NULL,

@@ -97,8 +97,9 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       insertBranch:
         p(`INSERT INTO branches (doc_id, name, parent_id, fork_seq, fork_heads, created_at)
         VALUES (?, ?, ?, ?, ?, ?)`),
-      actorId: p('SELECT id FROM actors WHERE actor = ?').pluck(),
+      actorRow: p('SELECT id, max_seq FROM actors WHERE actor = ?'),
       insertActor: p('INSERT INTO actors (actor) VALUES (?)'),
+      raiseActorSeq: p('UPDATE actors SET max_seq = ? WHERE id = ? AND max_seq < ?'),
       insertLog:
         p(`INSERT INTO log (branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
         origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
@@ -350,13 +351,18 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
     const { branchId, seqFrom, seqTo, epoch } = commit;
-    const origins = this.storedOrigins(changes);
-    const actorIds = new Map<string, number>();
+    const actors = new Map<string, { id: number; maxSeq: number }>();
+    for (const c of changes)
+      if (!actors.has(c.actor)) actors.set(c.actor, this.internActor(c.actor));
+    // A change whose actor seq is above every stored one of that actor is new to
+    // the whole space: only the others need a (random) probe for a stored copy.
+    const origins = this.storedOrigins(
+      changes.filter((c) => c.seq <= (actors.get(c.actor)?.maxSeq ?? 0)),
+    );
     const maxSeq = new Map<number, number>();
     changes.forEach((c, i) => {
       const seq = seqFrom + i;
-      const actorId = actorIds.get(c.actor) ?? this.internActor(c.actor);
-      actorIds.set(c.actor, actorId);
+      const actorId = (actors.get(c.actor) as { id: number }).id;
       const origin = origins.get(c.hash);
       const isEnd = seq === seqTo;
       this.s.insertLog.run(
@@ -378,7 +384,10 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       if (!origin) origins.set(c.hash, { branchId, seq });
       maxSeq.set(actorId, Math.max(maxSeq.get(actorId) ?? 0, c.seq));
     });
-    for (const [actorId, seq] of maxSeq) this.s.upsertActorSeq.run(branchId, actorId, seq);
+    for (const [actorId, seq] of maxSeq) {
+      this.s.upsertActorSeq.run(branchId, actorId, seq);
+      this.s.raiseActorSeq.run(seq, actorId, seq);
+    }
   }
 
   /** Where the space already stores the bytes of these changes (they are stored once). */
@@ -386,6 +395,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     changes: readonly DecodedChange[],
   ): Map<string, { branchId: number; seq: number }> {
     const out = new Map<string, { branchId: number; seq: number }>();
+    if (changes.length === 0) return out;
     const rows = this.s.storedCopies.all(JSON.stringify(changes.map((c) => c.hash))) as Row[];
     for (const r of rows) {
       const branchId = (r.origin_branch as number | null) ?? (r.branch_id as number);
@@ -395,10 +405,11 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     return out;
   }
 
-  private internActor(actor: string): number {
+  private internActor(actor: string): { id: number; maxSeq: number } {
     const bytes = hexToBytes(actor);
-    const id = this.s.actorId.get(bytes) as number | undefined;
-    return id ?? Number(this.s.insertActor.run(bytes).lastInsertRowid);
+    const row = this.s.actorRow.get(bytes) as { id: number; max_seq: number } | undefined;
+    if (row) return { id: row.id, maxSeq: row.max_seq };
+    return { id: Number(this.s.insertActor.run(bytes).lastInsertRowid), maxSeq: 0 };
   }
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
@@ -414,7 +425,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void> {
     for (const [actor, seq] of seqs)
-      this.s.upsertActorSeq.run(branchId, this.internActor(actor), seq);
+      this.s.upsertActorSeq.run(branchId, this.internActor(actor).id, seq);
   }
 
   async putSnapshot(n: NewSnapshot): Promise<number> {

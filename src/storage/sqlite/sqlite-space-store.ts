@@ -14,6 +14,12 @@ export interface SqliteOpenOptions {
   busyTimeoutMs: number;
 }
 
+/** WAL pages between automatic checkpoints (SQLite's default is 1000). */
+const WAL_CHECKPOINT_PAGES = 10_000;
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** Page cache per connection, KiB (SQLite's default is 2 MiB). */
+const CACHE_KIB = 32 * 1024;
+
 function openConnection(
   file: string,
   options: SqliteOpenOptions,
@@ -24,7 +30,14 @@ function openConnection(
   if (!readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    // The hash index takes random inserts: checkpointing less often writes each of
+    // its pages back once per many commits instead of once per few (ingest cost
+    // would otherwise grow with history), and the WAL file is trimmed afterwards.
+    db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   }
+  // Pages are allocated as used: small spaces stay small, big ones keep their index hot.
+  db.pragma(`cache_size = -${CACHE_KIB}`);
   return db;
 }
 
