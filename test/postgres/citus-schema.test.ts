@@ -46,7 +46,7 @@ import { REPO_ROOT } from '../helpers/server-process.js';
 
 const EXEMPT_TABLES = new Set<string>([...REFERENCE_TABLES, ...LOCAL_TABLES]);
 const DISTRIBUTED = new Set<string>(DISTRIBUTED_TABLES);
-const SPACE_OPS_FILE = path.join(REPO_ROOT, 'src/storage/postgres/pg-space-ops.ts');
+const SPACE_OPS_FILE = path.join(REPO_ROOT, 'src/storage/postgres/pg-statements.ts');
 const CITUS_GUARD = "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')";
 
 const databases: TestDatabase[] = [];
@@ -312,16 +312,16 @@ function resolveTemplate(text: string, constants: Map<string, string>, depth = 0
 }
 
 /**
- * The statements of the `SQL` object of pg-space-ops.ts, read from the
+ * The statements of the `SQL` object of pg-statements.ts, read from the
  * source (the object is not exported). Fails if any entry is not a plain
  * string or template literal, so no statement escapes the lint.
  */
 function extractSqlObject(source: string): Statement[] {
   const open = 'const SQL = {';
   const start = source.indexOf(open);
-  if (start < 0) throw new Error(`pg-space-ops.ts has no "${open}"`);
+  if (start < 0) throw new Error(`pg-statements.ts has no "${open}"`);
   const end = source.indexOf('} as const;', start);
-  if (end < 0) throw new Error('the SQL object of pg-space-ops.ts must end with "} as const;"');
+  if (end < 0) throw new Error('the SQL object of pg-statements.ts must end with "} as const;"');
   const body = source.slice(start + open.length, end);
   const entry = new RegExp(String.raw`^\s*(\w+):\s*${STRING_OR_TEMPLATE},?[ \t]*$`, 'gm');
   const constants = moduleConstants(source);
@@ -508,7 +508,7 @@ describe('the Citus schema lint', () => {
     });
   });
 
-  describe('SQL text of pg-space-ops.ts', () => {
+  describe('SQL text of pg-statements.ts', () => {
     const source = fs.readFileSync(SPACE_OPS_FILE, 'utf8');
     let extracted: Statement[] | undefined;
     /** Read lazily, so an extractor failure is a failing test, not a broken file. */
