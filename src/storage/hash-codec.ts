@@ -23,3 +23,12 @@ export function unpackHashes(blob: Uint8Array): string[] {
   for (let i = 0; i < hex.length; i += HASH_BYTES * 2) out.push(hex.slice(i, i + HASH_BYTES * 2));
   return out;
 }
+
+/**
+ * The first 6 bytes of a hash as an integer: the key of the hash index. A
+ * third of a stored hash's size keeps the index small and its random inserts
+ * cheap; lookups compare the full hash on the row.
+ */
+export function hashKey(hex: string): number {
+  return Number.parseInt(hex.slice(0, 12), 16);
+}

@@ -8,7 +8,8 @@ import type { Migration } from '../migrations.js';
  * a commit appends to one leaf page and a materialization reads consecutive
  * pages. A change's bytes live in the first row that holds it; a later row
  * with the same hash (another branch) points at that origin, so bytes are
- * stored once per space and found by hash through `log_by_hash`. The last row
+ * stored once per space and found by hash through `log_by_hash` (keyed by
+ * the first 6 bytes of the hash, `hash_key`: a small index for random inserts). The last row
  * of each commit carries the commit (first seq, time, heads after); every row
  * carries its commit's epoch and last seq. A commit thus writes the log leaf,
  * one hash-index leaf, the branch's actor-seq row and the tx record: four
@@ -42,6 +43,7 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
         branch_id INTEGER NOT NULL,
         seq INTEGER NOT NULL,
         hash BLOB NOT NULL,
+        hash_key INTEGER NOT NULL,
         actor_id INTEGER NOT NULL,
         actor_seq INTEGER NOT NULL,
         deps BLOB NOT NULL,
@@ -55,7 +57,7 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
         bytes BLOB,
         PRIMARY KEY (branch_id, seq)
       ) WITHOUT ROWID;
-      CREATE INDEX log_by_hash ON log (hash);
+      CREATE INDEX log_by_hash ON log (hash_key);
       CREATE TABLE branch_actors (
         branch_id INTEGER NOT NULL,
         actor_id INTEGER NOT NULL,

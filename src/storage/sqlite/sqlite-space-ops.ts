@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { prepareSpaceStatements, type SpaceStatements } from './sqlite-statements.js';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
-import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
+import { bytesToHex, hashKey, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
 import { toBranch, toCommit, toSnapshot, type Row } from '../row-mappers.js';
 import {
   EMPTY_CHAIN_TIP,
@@ -76,7 +76,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   ): Promise<Map<string, number>> {
     const found = new Map<string, number>();
     if (hashes.length === 0) return found;
-    for (const r of this.s.findInBranch.all(JSON.stringify(hashes), branchId, maxSeq) as Row[]) {
+    for (const r of this.s.findInBranch.all(keyedHashes(hashes), branchId, maxSeq) as Row[]) {
       found.set(bytesToHex(r.hash as Buffer), r.seq as number);
     }
     return found;
@@ -274,6 +274,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
         branchId,
         seq,
         hexToBytes(c.hash),
+        hashKey(c.hash),
         actorId,
         c.seq,
         packHashes(c.deps),
@@ -301,7 +302,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   ): Map<string, { branchId: number; seq: number }> {
     const out = new Map<string, { branchId: number; seq: number }>();
     if (changes.length === 0) return out;
-    const rows = this.s.storedCopies.all(JSON.stringify(changes.map((c) => c.hash))) as Row[];
+    const rows = this.s.storedCopies.all(keyedHashes(changes.map((c) => c.hash))) as Row[];
     for (const r of rows) {
       const branchId = (r.origin_branch as number | null) ?? (r.branch_id as number);
       const seq = (r.origin_seq as number | null) ?? (r.seq as number);
@@ -371,4 +372,9 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   async pruneReceipts(beforeMs: number): Promise<number> {
     return this.s.pruneReceipts.run(beforeMs).changes;
   }
+}
+
+/** `[[hashKey, hash], …]` as one JSON parameter, for lookups through log_by_hash. */
+function keyedHashes(hashes: readonly string[]): string {
+  return JSON.stringify(hashes.map((h) => [hashKey(h), h]));
 }

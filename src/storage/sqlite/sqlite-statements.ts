@@ -35,12 +35,14 @@ export function prepareSpaceStatements(db: Database.Database) {
     branchesOfDoc: p(`${BRANCH_SELECT} WHERE b.doc_id = ? ORDER BY b.name`),
     docIdsFrom: p('SELECT DISTINCT doc_id FROM branches WHERE doc_id >= ? ORDER BY doc_id LIMIT ?'),
     docIdsAfter: p('SELECT DISTINCT doc_id FROM branches WHERE doc_id > ? ORDER BY doc_id LIMIT ?'),
-    // Driven from the hash list through log_by_hash: cost independent of the log's length.
+    // Driven from the list of [hashKey, hash] through log_by_hash: cost independent of
+    // the log's length; the full hash is compared on the row.
     findInBranch: p(`SELECT l.hash, l.seq FROM json_each(?) j
-        CROSS JOIN log l ON l.hash = unhex(j.value) AND l.branch_id = ? AND l.seq <= ?`),
+        CROSS JOIN log l ON l.hash_key = j.value ->> 0 AND l.branch_id = ? AND l.seq <= ?
+        WHERE l.hash = unhex(j.value ->> 1)`),
     storedCopies:
       p(`SELECT l.hash, l.branch_id, l.seq, l.origin_branch, l.origin_seq FROM json_each(?) j
-        CROSS JOIN log l ON l.hash = unhex(j.value)`),
+        CROSS JOIN log l ON l.hash_key = j.value ->> 0 WHERE l.hash = unhex(j.value ->> 1)`),
     readLog: p(`SELECT l.seq, l.hash, a.actor, l.actor_seq, l.deps FROM log l
         JOIN actors a ON a.id = l.actor_id
         WHERE l.branch_id = ? AND l.seq BETWEEN ? AND ? ORDER BY l.seq LIMIT ?`),
@@ -85,9 +87,9 @@ export function prepareSpaceStatements(db: Database.Database) {
     insertActor: p('INSERT INTO actors (actor) VALUES (?)'),
     raiseActorSeq: p('UPDATE actors SET max_seq = ? WHERE id = ? AND max_seq < ?'),
     insertLog:
-      p(`INSERT INTO log (branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
+      p(`INSERT INTO log (branch_id, seq, hash, hash_key, actor_id, actor_seq, deps, epoch, commit_to,
         origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     upsertActorSeq: p(`INSERT INTO branch_actors (branch_id, actor_id, seq) VALUES (?, ?, ?)
         ON CONFLICT (branch_id, actor_id) DO UPDATE SET seq = max(seq, excluded.seq)`),
     closeBranch: p('UPDATE branches SET closed = 1, merged_into = ? WHERE id = ?'),
