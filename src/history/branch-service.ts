@@ -4,12 +4,8 @@ import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
 import type { TxOutcome } from '../protocol/receipt.js';
 import { actorSeqsAt, headsAt, lineageOf, readHistory } from '../storage/lineage.js';
-import type {
-  BranchRecord,
-  SpaceReadOps,
-  SpaceWriteOps,
-  StorageBackend,
-} from '../storage/types.js';
+import { requireBranch, withSpaceReader } from '../storage/space-access.js';
+import type { BranchRecord, SpaceWriteOps, StorageBackend } from '../storage/types.js';
 import { ancestorsInLogOrder, resolveVersion } from '../storage/version-resolver.js';
 
 /** A branch as the API shows it (SPEC §4). */
@@ -72,7 +68,7 @@ export class BranchService {
   }
 
   async list(spaceId: string, docId: string): Promise<BranchView[]> {
-    return this.withReader(spaceId, async (ops) => {
+    return withSpaceReader(this.backend, spaceId, async (ops) => {
       const branches = await ops.listBranches(docId);
       if (branches.length === 0) throw new CairnError('DocNotFound', `no doc ${docId}`, { docId });
       const names = new Map(branches.map((b) => [b.id, b.name]));
@@ -144,31 +140,6 @@ export class BranchService {
     await ops.setActorSeqs(branch.id, await actorSeqsAt(ops, lineage, forkSeq));
     return { branch, extra };
   }
-
-  private async withReader<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
-    const lease = await this.backend.acquireSpace(spaceId, { create: false });
-    if (!lease) throw new CairnError('DocNotFound', 'no such space');
-    try {
-      return await fn(lease.store.reader);
-    } finally {
-      lease.release();
-    }
-  }
-}
-
-async function requireBranch(
-  ops: SpaceReadOps,
-  docId: string,
-  name: string,
-): Promise<BranchRecord> {
-  const branch = await ops.getBranch(docId, name);
-  if (branch) return branch;
-  const any = await ops.listBranches(docId);
-  if (any.length === 0) throw new CairnError('DocNotFound', `no doc ${docId}`, { docId });
-  throw new CairnError('BranchNotFound', `doc ${docId} has no branch ${name}`, {
-    docId,
-    branch: name,
-  });
 }
 
 function toView(b: BranchRecord, parent: string | null): BranchView {

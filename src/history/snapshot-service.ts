@@ -4,6 +4,7 @@ import { rootRef } from '../crdt/heads.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { CommittedTx } from '../pipeline/space-writer.js';
 import { lineageOf, readHistoryBytes, snapshotsBelow, type Lineage } from '../storage/lineage.js';
+import { requireBranch, withSpaceReader } from '../storage/space-access.js';
 import type { BranchRecord, SnapshotMeta, SpaceReadOps, StorageBackend } from '../storage/types.js';
 import {
   DEFAULT_SNAPSHOT_POLICY,
@@ -93,19 +94,8 @@ export class SnapshotService {
     branchName: string,
     seq?: number,
   ): Promise<SnapshotMeta> {
-    return this.withReader(spaceId, async (ops) => {
-      const branch = await ops.getBranch(docId, branchName);
-      if (!branch) {
-        const any = await ops.listBranches(docId);
-        throw new CairnError(
-          any.length ? 'BranchNotFound' : 'DocNotFound',
-          `no ${docId}@${branchName}`,
-          {
-            docId,
-            branch: branchName,
-          },
-        );
-      }
+    return withSpaceReader(this.options.backend, spaceId, async (ops) => {
+      const branch = await requireBranch(ops, docId, branchName);
       const at = seq ?? branch.seq;
       if (at < 1 || at > branch.seq) {
         throw new CairnError('VersionNotFound', `no seq ${at} (branch has ${branch.seq})`, {
@@ -122,7 +112,7 @@ export class SnapshotService {
     const done = this.options.pipeline
       .runWrite(spaceId, (ops) => ops.deleteSnapshots([meta.id]))
       .then(() =>
-        this.withReader(spaceId, async (ops) => {
+        withSpaceReader(this.options.backend, spaceId, async (ops) => {
           const branch = await ops.getBranchById(meta.branchId);
           if (!branch) return;
           await this.build(spaceId, ops, branch, meta.seq, meta.pinned);
@@ -173,7 +163,7 @@ export class SnapshotService {
   }
 
   private async runJob(job: Job, key: string): Promise<void> {
-    await this.withReader(job.spaceId, async (ops) => {
+    await withSpaceReader(this.options.backend, job.spaceId, async (ops) => {
       const branch = await ops.getBranchById(job.branchId);
       if (!branch) return;
       if (!this.debt.has(key)) {
@@ -230,16 +220,6 @@ export class SnapshotService {
     this.stats.made++;
     const { bytes, ...meta } = snapshot;
     return { ...meta, id, size: bytes.byteLength };
-  }
-
-  private async withReader<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
-    const lease = await this.options.backend.acquireSpace(spaceId, { create: false });
-    if (!lease) throw new CairnError('DocNotFound', 'no such space');
-    try {
-      return await fn(lease.store.reader);
-    } finally {
-      lease.release();
-    }
   }
 }
 

@@ -13,6 +13,7 @@ import {
 } from '../crdt/materialize.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
 import type { DocCache } from './doc-cache.js';
+import { requireBranch, withSpaceReader } from './space-access.js';
 import { ancestorsInLogOrder, resolveVersion, type Resolved } from './version-resolver.js';
 import {
   commitsOverlapping,
@@ -81,14 +82,8 @@ export class DocReader {
     private readonly options: DocReaderOptions,
   ) {}
 
-  async withSpace<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
-    const lease = await this.backend.acquireSpace(spaceId, { create: false });
-    if (!lease) throw new CairnError('DocNotFound', 'no such space');
-    try {
-      return await fn(lease.store.reader);
-    } finally {
-      lease.release();
-    }
+  withSpace<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
+    return withSpaceReader(this.backend, spaceId, fn);
   }
 
   async openBranch(
@@ -96,15 +91,7 @@ export class DocReader {
     docId: string,
     name: string,
   ): Promise<{ branch: BranchRecord; lineage: Lineage }> {
-    const branch = await ops.getBranch(docId, name);
-    if (!branch) {
-      const any = await ops.listBranches(docId);
-      if (any.length === 0) throw new CairnError('DocNotFound', `no doc ${docId}`, { docId });
-      throw new CairnError('BranchNotFound', `doc ${docId} has no branch ${name}`, {
-        docId,
-        branch: name,
-      });
-    }
+    const branch = await requireBranch(ops, docId, name);
     return { branch, lineage: await lineageOf(ops, branch) };
   }
 

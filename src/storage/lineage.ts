@@ -165,10 +165,16 @@ export async function commitsOverlapping(
     const from = Math.max(seg.fromSeq, fromSeq);
     const to = Math.min(seg.toSeq, toSeq);
     if (from > to) continue;
-    for (const c of await ops.readBranchCommits(seg.branchId, from, to)) {
-      out.push(
-        c.seqTo > seg.toSeq && seg.endHeads ? { ...c, seqTo: seg.toSeq, heads: seg.endHeads } : c,
-      );
+    const commits = await ops.commitsEndingIn(seg.branchId, from, to);
+    const last = commits[commits.length - 1];
+    if (!last || last.seqTo < to) {
+      // The commit holding `to` ends after the range (or past the fork point).
+      const tail = await ops.commitCovering(seg.branchId, to);
+      if (tail && tail.seqTo > (last?.seqTo ?? 0)) commits.push(tail);
+    }
+    for (const c of commits) {
+      const clipped = c.seqTo > seg.toSeq && seg.endHeads;
+      out.push(clipped ? { ...c, seqTo: seg.toSeq, heads: seg.endHeads as string[] } : c);
     }
   }
   return out;

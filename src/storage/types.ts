@@ -141,8 +141,8 @@ export interface SpaceReadOps {
   actorMaxima(branchId: number, fromSeq: number, toSeq: number): Promise<Map<string, number>>;
   /** The commit of the branch whose seq range contains `seq`. */
   commitCovering(branchId: number, seq: number): Promise<CommitRecord | undefined>;
-  /** Own commits of the branch that appended any seq in [fromSeq, toSeq], in seq order. */
-  readBranchCommits(branchId: number, fromSeq: number, toSeq: number): Promise<CommitRecord[]>;
+  /** Own commits of the branch whose last seq is in [fromSeq, toSeq], in seq order. */
+  commitsEndingIn(branchId: number, fromSeq: number, toSeq: number): Promise<CommitRecord[]>;
   /** The last commit of the branch with epoch ≤ `epoch`. */
   lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined>;
   /** Epoch of the last commit of the space at or before `ms`, or 0. */

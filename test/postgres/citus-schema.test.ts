@@ -676,7 +676,7 @@ describe('the Citus schema lint', () => {
           await ops.readBranchBytes(id, 1, 2);
           await ops.actorSeqs(id, [actorId(1)]);
           await ops.commitCovering(id, 1);
-          await ops.readBranchCommits(id, 1, 2);
+          await ops.commitsEndingIn(id, 1, 2);
           await ops.lastCommitUpTo(id, 1);
           await ops.epochAtTime(Date.now());
           await ops.getTxRecord(1);

@@ -179,20 +179,10 @@ export class PgSpaceOps implements SpaceWriteOps {
     return toCommit(branchId, (await this.q('commitCovering', [branchId, seq]))[0]);
   }
 
-  async readBranchCommits(
-    branchId: number,
-    fromSeq: number,
-    toSeq: number,
-  ): Promise<CommitRecord[]> {
-    const ends = (await this.q('commitEnds', [branchId, fromSeq, toSeq])).map(
+  async commitsEndingIn(branchId: number, fromSeq: number, toSeq: number): Promise<CommitRecord[]> {
+    return (await this.q('commitEnds', [branchId, fromSeq, toSeq])).map(
       (r) => toCommit(branchId, r) as CommitRecord,
     );
-    const last = ends[ends.length - 1];
-    if (!last || last.seqTo < toSeq) {
-      const tail = await this.commitCovering(branchId, toSeq);
-      if (tail && tail.seqTo > (last?.seqTo ?? 0)) ends.push(tail);
-    }
-    return ends.filter((c) => c.seqTo >= fromSeq);
   }
 
   async lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined> {

@@ -164,21 +164,10 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     return toCommit(branchId, this.s.commitCovering.get(branchId, seq) as Row | undefined);
   }
 
-  async readBranchCommits(
-    branchId: number,
-    fromSeq: number,
-    toSeq: number,
-  ): Promise<CommitRecord[]> {
-    const ends = (this.s.commitEnds.all(branchId, fromSeq, toSeq) as Row[]).map(
+  async commitsEndingIn(branchId: number, fromSeq: number, toSeq: number): Promise<CommitRecord[]> {
+    return (this.s.commitEnds.all(branchId, fromSeq, toSeq) as Row[]).map(
       (r) => toCommit(branchId, r) as CommitRecord,
     );
-    const last = ends[ends.length - 1];
-    if (!last || last.seqTo < toSeq) {
-      // The commit that covers toSeq ends after the range.
-      const tail = await this.commitCovering(branchId, toSeq);
-      if (tail && tail.seqTo > (last?.seqTo ?? 0)) ends.push(tail);
-    }
-    return ends.filter((c) => c.seqTo >= fromSeq);
   }
 
   /** Epochs grow with seq within a branch: a binary search on the primary key, no epoch index. */
