@@ -17,14 +17,17 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
     '*',
     bodyLimit({
       maxSize: limits.maxRequestBytes,
-      onError: (c) =>
-        errorResponse(
+      onError: (c) => {
+        // The rest of the body is never read, so this connection cannot carry another request.
+        c.header('connection', 'close');
+        return errorResponse(
           c,
           new CairnError('LimitExceeded', `request body is over ${limits.maxRequestBytes} bytes`, {
             limit: 'maxRequestBytes',
           }),
           logger,
-        ),
+        );
+      },
     }),
   );
 
