@@ -12,7 +12,3 @@ export class AssertionFailed extends Error {
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AssertionFailed(message);
 }
-
-export function unreachable(value: never, message = 'unreachable'): never {
-  throw new AssertionFailed(`${message}: ${String(value)}`);
-}

@@ -64,13 +64,6 @@ export class CommitPipeline {
     return () => this.listeners.delete(listener);
   }
 
-  /** Transactions waiting across all spaces. */
-  get queueDepth(): number {
-    let n = 0;
-    for (const w of this.writers.values()) n += w.depth;
-    return n;
-  }
-
   /** Stops accepting transactions and waits until every queued one is answered. */
   async close(): Promise<void> {
     this.closed = true;

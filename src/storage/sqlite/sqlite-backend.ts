@@ -7,7 +7,7 @@ import { isSpaceId } from '../../core/ids.js';
 import { migrateUp, migrationStatus } from '../migrations.js';
 import type { SpaceLease, StorageBackend } from '../types.js';
 import { LeasePool } from './space-pool.js';
-import { REGISTRY_MIGRATIONS, SPACE_MIGRATIONS } from './space-migrations.js';
+import { REGISTRY_MIGRATIONS } from './space-migrations.js';
 import { sqliteMigrationExecutor } from './sqlite-migrator.js';
 import { SqliteSpaceStore, type SqliteOpenOptions, type SqliteSync } from './sqlite-space-store.js';
 
@@ -128,11 +128,6 @@ export class SqliteBackend implements StorageBackend {
   async schemaVersion(): Promise<number> {
     return (await migrationStatus(sqliteMigrationExecutor(this.registry), REGISTRY_MIGRATIONS))
       .current;
-  }
-
-  /** Latest schema version of a space file (for status reports). */
-  static latestSpaceSchema(): number {
-    return SPACE_MIGRATIONS.length;
   }
 
   get openSpaces(): number {
