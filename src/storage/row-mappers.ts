@@ -1,5 +1,12 @@
-import { unpackHashes } from './hash-codec.js';
-import type { BranchRecord, CommitRecord, SnapshotMeta } from './types.js';
+import { bytesToHex, unpackHashes } from './hash-codec.js';
+import type {
+  BranchRecord,
+  CommitRecord,
+  LogEntry,
+  SnapshotMeta,
+  StoredReceipt,
+  TxRecordRow,
+} from './types.js';
 
 /** Rows as both SQL backends return them (same column names in both schemas). */
 export type Row = Record<string, unknown>;
@@ -52,4 +59,40 @@ export function toSnapshot(r: Row | undefined): SnapshotMeta | undefined {
     createdAt: r.created_at as number,
     size: r.size as number,
   };
+}
+
+export function toTxRecord(r: Row | undefined): TxRecordRow | undefined {
+  if (!r) return undefined;
+  return {
+    epoch: r.epoch as number,
+    committedAt: r.committed_at as number,
+    txHash: r.tx_hash as Uint8Array,
+    prevTxHash: r.prev_tx_hash as Uint8Array,
+    bodyHash: r.body_hash as Uint8Array,
+    serverSig: r.server_sig as Uint8Array,
+    serverDid: r.server_did as string,
+    body: r.body as Uint8Array,
+  };
+}
+
+export function toReceipt(r: Row | undefined): StoredReceipt | undefined {
+  if (!r) return undefined;
+  return {
+    epoch: r.epoch as number,
+    receiptJson: r.receipt as string,
+    createdAt: r.created_at as number,
+  };
+}
+
+/** A log row (with its actor joined in); `bytes` only when the query selected them. */
+export function toLogEntry(r: Row, withBytes: boolean): LogEntry {
+  const e: LogEntry = {
+    seq: r.seq as number,
+    hash: bytesToHex(r.hash as Uint8Array),
+    actor: bytesToHex(r.actor as Uint8Array),
+    actorSeq: r.actor_seq as number,
+    deps: unpackHashes(r.deps as Uint8Array),
+  };
+  if (withBytes) e.bytes = r.bytes as Uint8Array;
+  return e;
 }

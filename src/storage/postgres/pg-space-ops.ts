@@ -1,7 +1,15 @@
 import type pg from 'pg';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
-import { bytesToHex, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
-import { toBranch, toCommit, toSnapshot, type Row } from '../row-mappers.js';
+import { bytesToHex, hexToBytes, packHashes } from '../hash-codec.js';
+import {
+  toBranch,
+  toCommit,
+  toLogEntry,
+  toReceipt,
+  toSnapshot,
+  toTxRecord,
+  type Row,
+} from '../row-mappers.js';
 import { mapPgError } from './pg-errors.js';
 import { SQL } from './pg-statements.js';
 import {
@@ -105,17 +113,7 @@ export class PgSpaceOps implements SpaceWriteOps {
       toSeq,
       limit,
     ]);
-    return rows.map((r) => {
-      const e: LogEntry = {
-        seq: r.seq as number,
-        hash: bytesToHex(r.hash as Buffer),
-        actor: bytesToHex(r.actor as Buffer),
-        actorSeq: r.actor_seq as number,
-        deps: unpackHashes(r.deps as Buffer),
-      };
-      if (withBytes) e.bytes = r.bytes as Buffer;
-      return e;
-    });
+    return rows.map((r) => toLogEntry(r, withBytes));
   }
 
   async readBranchBytes(branchId: number, fromSeq: number, toSeq: number): Promise<Uint8Array[]> {
@@ -197,28 +195,11 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async getTxRecord(epoch: number): Promise<TxRecordRow | undefined> {
-    const [r] = await this.q('txRecord', [epoch]);
-    if (!r) return undefined;
-    return {
-      epoch: r.epoch as number,
-      committedAt: r.committed_at as number,
-      txHash: r.tx_hash as Buffer,
-      prevTxHash: r.prev_tx_hash as Buffer,
-      bodyHash: r.body_hash as Buffer,
-      serverSig: r.server_sig as Buffer,
-      serverDid: r.server_did as string,
-      body: r.body as Buffer,
-    };
+    return toTxRecord((await this.q('txRecord', [epoch]))[0]);
   }
 
   async getReceipt(clientTxId: string): Promise<StoredReceipt | undefined> {
-    const [r] = await this.q('receipt', [clientTxId]);
-    if (!r) return undefined;
-    return {
-      epoch: r.epoch as number,
-      receiptJson: r.receipt as string,
-      createdAt: r.created_at as number,
-    };
+    return toReceipt((await this.q('receipt', [clientTxId]))[0]);
   }
 
   async createBranch(b: NewBranch): Promise<BranchRecord> {

@@ -1,8 +1,16 @@
 import type Database from 'better-sqlite3';
 import { prepareSpaceStatements, type SpaceStatements } from './sqlite-statements.js';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
-import { bytesToHex, hashKey, hexToBytes, packHashes, unpackHashes } from '../hash-codec.js';
-import { toBranch, toCommit, toSnapshot, type Row } from '../row-mappers.js';
+import { bytesToHex, hashKey, hexToBytes, packHashes } from '../hash-codec.js';
+import {
+  toBranch,
+  toCommit,
+  toLogEntry,
+  toReceipt,
+  toSnapshot,
+  toTxRecord,
+  type Row,
+} from '../row-mappers.js';
 import {
   EMPTY_CHAIN_TIP,
   type BranchRecord,
@@ -90,17 +98,9 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     withBytes: boolean,
   ): Promise<LogEntry[]> {
     const stmt = withBytes ? this.s.readLogBytes : this.s.readLog;
-    return (stmt.all(branchId, fromSeq, toSeq, limit) as Row[]).map((r) => {
-      const e: LogEntry = {
-        seq: r.seq as number,
-        hash: bytesToHex(r.hash as Buffer),
-        actor: bytesToHex(r.actor as Buffer),
-        actorSeq: r.actor_seq as number,
-        deps: unpackHashes(r.deps as Buffer),
-      };
-      if (withBytes) e.bytes = r.bytes as Buffer;
-      return e;
-    });
+    return (stmt.all(branchId, fromSeq, toSeq, limit) as Row[]).map((r) =>
+      toLogEntry(r, withBytes),
+    );
   }
 
   async readBranchBytes(branchId: number, fromSeq: number, toSeq: number): Promise<Uint8Array[]> {
@@ -207,28 +207,11 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   }
 
   async getTxRecord(epoch: number): Promise<TxRecordRow | undefined> {
-    const r = this.s.txRecord.get(epoch) as Row | undefined;
-    if (!r) return undefined;
-    return {
-      epoch: r.epoch as number,
-      committedAt: r.committed_at as number,
-      txHash: r.tx_hash as Buffer,
-      prevTxHash: r.prev_tx_hash as Buffer,
-      bodyHash: r.body_hash as Buffer,
-      serverSig: r.server_sig as Buffer,
-      serverDid: r.server_did as string,
-      body: r.body as Buffer,
-    };
+    return toTxRecord(this.s.txRecord.get(epoch) as Row | undefined);
   }
 
   async getReceipt(clientTxId: string): Promise<StoredReceipt | undefined> {
-    const r = this.s.receipt.get(clientTxId) as Row | undefined;
-    if (!r) return undefined;
-    return {
-      epoch: r.epoch as number,
-      receiptJson: r.receipt as string,
-      createdAt: r.created_at as number,
-    };
+    return toReceipt(this.s.receipt.get(clientTxId) as Row | undefined);
   }
 
   async createBranch(b: NewBranch): Promise<BranchRecord> {
