@@ -1,3 +1,5 @@
+import { getJson as httpGet, postJson, REQUEST_TIMEOUT_MS } from '../helpers/http.js';
+import type { TxRecordView } from '../../src/protocol/tx-record.js';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
@@ -34,7 +36,6 @@ const MAX_TX_PER_WRITER = 60;
 const MAX_SHARED_RETRIES = 60;
 const MAX_READS_PER_READER = 5_000;
 const CYCLE_TIME_CAP_MS = 20_000;
-const REQUEST_TIMEOUT_MS = 15_000;
 
 interface ReceiptJson {
   ok: true;
@@ -74,17 +75,7 @@ interface ChangeItem {
   bytes: string;
 }
 
-interface TxRecord {
-  epoch: number;
-  committedAt: number;
-  txHash: string;
-  prevTxHash: string;
-  bodyHash: string;
-  serverSig: string;
-  serverDid: string;
-  clientDid?: string;
-  writes: { docId: string; branch: string; seqFrom: number; seqTo: number; newHeads: string[] }[];
-}
+type TxRecord = TxRecordView;
 
 interface OwnWriter {
   doc: Replica;
@@ -127,29 +118,12 @@ afterAll(async () => {
   await stopAllServers();
 });
 
-async function getJson<T>(
-  server: ServerProcess,
-  space: string,
-  p: string,
-): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${server.url}/v1/${space}${p}`, {
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  return { status: res.status, json: (await res.json()) as T };
+function getJson<T>(server: ServerProcess, space: string, p: string) {
+  return httpGet<T>(`${server.url}/v1/${space}${p}`);
 }
 
-async function postTx(
-  server: ServerProcess,
-  space: string,
-  body: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${server.url}/v1/${space}/tx`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  return { status: res.status, json: await res.json() };
+function postTx(server: ServerProcess, space: string, body: unknown) {
+  return postJson<unknown>(`${server.url}/v1/${space}/tx`, body);
 }
 
 async function allChanges(

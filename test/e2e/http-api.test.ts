@@ -1,3 +1,4 @@
+import type { TxRecordView } from '../../src/protocol/tx-record.js';
 import { createHash } from 'node:crypto';
 import * as A from '@automerge/automerge';
 import * as dagCbor from '@ipld/dag-cbor';
@@ -58,24 +59,7 @@ interface ChangeItem {
   bytes: string;
 }
 
-interface TxRecord {
-  epoch: number;
-  committedAt: number;
-  txHash: string;
-  prevTxHash: string;
-  bodyHash: string;
-  serverSig: string;
-  serverDid: string;
-  clientDid?: string;
-  writes: {
-    docId: string;
-    branch: string;
-    seqFrom: number;
-    seqTo: number;
-    newHeads: string[];
-    changesHash?: string;
-  }[];
-}
+type TxRecord = TxRecordView;
 
 const sha256 = (...parts: Uint8Array[]) => {
   const h = createHash('sha256');

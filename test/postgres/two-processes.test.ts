@@ -1,3 +1,5 @@
+import { getJson as httpGet, postJson } from '../helpers/http.js';
+import type { TxRecordView } from '../../src/protocol/tx-record.js';
 import { createHash } from 'node:crypto';
 import * as A from '@automerge/automerge';
 import * as dagCbor from '@ipld/dag-cbor';
@@ -32,7 +34,6 @@ const MAX_POSTS = 1200;
 const DEADLINE_MS = 25_000;
 /** Attempts per shared-doc change before the client gives up on it (and resends it later). */
 const MAX_ATTEMPTS = 40;
-const REQUEST_TIMEOUT_MS = 15_000;
 
 interface ErrorBody {
   ok: false;
@@ -47,18 +48,7 @@ interface ChangeItem {
   bytes: string;
 }
 
-interface TxRecord {
-  epoch: number;
-  committedAt: number;
-  txHash: string;
-  prevTxHash: string;
-  bodyHash: string;
-  serverSig: string;
-  serverDid: string;
-  clientDid?: string;
-  space: string;
-  writes: { docId: string; branch: string; seqFrom: number; seqTo: number; newHeads: string[] }[];
-}
+type TxRecord = TxRecordView;
 
 /** A change the server receipted: stored in `docId` by the transaction of `epoch`. */
 interface Committed {
@@ -105,24 +95,12 @@ async function freshDatabase(): Promise<TestDatabase> {
   return db;
 }
 
-async function getJson<T>(server: ServerProcess, p: string): Promise<{ status: number; json: T }> {
-  const res = await fetch(`${server.url}/v1/${SPACE}${p}`, {
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  return { status: res.status, json: (await res.json()) as T };
+function getJson<T>(server: ServerProcess, p: string) {
+  return httpGet<T>(`${server.url}/v1/${SPACE}${p}`);
 }
 
-async function postTx(
-  server: ServerProcess,
-  body: unknown,
-): Promise<{ status: number; json: TxAnswer }> {
-  const res = await fetch(`${server.url}/v1/${SPACE}/tx`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  return { status: res.status, json: (await res.json()) as TxAnswer };
+function postTx(server: ServerProcess, body: unknown) {
+  return postJson<TxAnswer>(`${server.url}/v1/${SPACE}/tx`, body);
 }
 
 async function changesFrom(

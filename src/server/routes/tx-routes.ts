@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { encodeBase64Url } from '../../protocol/base64.js';
+import type { TxRecordView } from '../../protocol/tx-record.js';
 import { parseTxRequest } from '../../protocol/tx-request.js';
 import { parseUint } from '../../protocol/version-selector.js';
 import { decodeTxBody } from '../../pipeline/tx-chain.js';
@@ -23,7 +24,7 @@ export function mountTxRoutes(app: Hono, deps: RouteDeps): void {
     const epoch = parseUint('epoch', c.req.param('epoch'));
     const row = await deps.reader.txRecord(space, epoch);
     const body = decodeTxBody(row.body);
-    return c.json({
+    const view: TxRecordView = {
       epoch: row.epoch,
       committedAt: row.committedAt,
       txHash: hex(row.txHash),
@@ -34,6 +35,7 @@ export function mountTxRoutes(app: Hono, deps: RouteDeps): void {
       ...(body.clientDid ? { clientDid: body.clientDid } : {}),
       space: body.space,
       writes: body.writes,
-    });
+    };
+    return c.json(view);
   });
 }
