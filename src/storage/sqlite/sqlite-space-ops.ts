@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { prepareSpaceStatements, type SpaceStatements } from './sqlite-statements.js';
+import type { ActorRow, WriterCache } from './writer-cache.js';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hashKey, hexToBytes, packHashes } from '../hash-codec.js';
 import {
@@ -28,27 +29,39 @@ import {
 /**
  * All SQL of one space file (schema in space-migrations.ts). One instance per
  * connection: the writer's sees its own open transaction, the reader's sees
- * committed data only.
+ * committed data only. Only the writer's has a `WriterCache` (the commit
+ * path's hot rows); every write below keeps it true.
  */
 export class SqliteSpaceOps implements SpaceWriteOps {
   private readonly s: SpaceStatements;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly cache?: WriterCache,
+  ) {
     this.s = prepareSpaceStatements(db);
   }
 
   async chainTip(): Promise<ChainTip> {
+    if (this.cache?.tip) return this.cache.tip;
     const r = this.s.chainTip.get() as Row | undefined;
-    if (!r) return EMPTY_CHAIN_TIP;
-    return {
-      epoch: r.epoch as number,
-      txHash: r.tx_hash as Buffer,
-      committedAt: r.committed_at as number,
-    };
+    const tip = r
+      ? {
+          epoch: r.epoch as number,
+          txHash: r.tx_hash as Buffer,
+          committedAt: r.committed_at as number,
+        }
+      : EMPTY_CHAIN_TIP;
+    if (this.cache) this.cache.tip = tip;
+    return tip;
   }
 
   async getBranch(docId: string, name: string): Promise<BranchRecord | undefined> {
-    return toBranch(this.s.branchByName.get(docId, name) as Row | undefined);
+    const cached = this.cache?.getBranch(docId, name);
+    if (cached) return cached;
+    const branch = toBranch(this.s.branchByName.get(docId, name) as Row | undefined);
+    if (branch) this.cache?.putBranch(branch);
+    return branch;
   }
 
   async getBranchById(id: number): Promise<BranchRecord | undefined> {
@@ -109,10 +122,18 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    if (actors.length === 0) return out;
-    for (const r of this.s.actorSeqs.all(JSON.stringify(actors), branchId) as Row[]) {
+    const missing: string[] = [];
+    for (const actor of actors) {
+      const seq = this.cache?.getActorSeq(branchId, actor);
+      if (seq === undefined) missing.push(actor);
+      else if (seq > 0) out.set(actor, seq);
+    }
+    if (missing.length === 0) return out;
+    for (const r of this.s.actorSeqs.all(JSON.stringify(missing), branchId) as Row[]) {
       out.set(bytesToHex(r.actor as Buffer), r.seq as number);
     }
+    // 0 records "no change of this actor in the branch", also worth remembering.
+    for (const actor of missing) this.cache?.putActorSeq(branchId, actor, out.get(actor) ?? 0);
     return out;
   }
 
@@ -223,12 +244,14 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       packHashes(b.forkHeads),
       b.createdAt,
     );
-    return (await this.getBranchById(Number(info.lastInsertRowid))) as BranchRecord;
+    const branch = (await this.getBranchById(Number(info.lastInsertRowid))) as BranchRecord;
+    this.cache?.putBranch(branch);
+    return branch;
   }
 
   async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
     const { branchId, seqFrom, seqTo, epoch } = commit;
-    const actors = new Map<string, { id: number; maxSeq: number }>();
+    const actors = new Map<string, ActorRow>();
     for (const c of changes)
       if (!actors.has(c.actor)) actors.set(c.actor, this.internActor(c.actor));
     // A change whose actor seq is above every stored one of that actor is new to
@@ -266,6 +289,15 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       this.s.upsertActorSeq.run(branchId, actorId, seq);
       this.s.raiseActorSeq.run(seq, actorId, seq);
     }
+    if (this.cache) {
+      for (const [actor, row] of actors) {
+        const seq = maxSeq.get(row.id) as number;
+        this.cache.putActor(actor, { id: row.id, maxSeq: Math.max(row.maxSeq, seq) });
+        const before = this.cache.getActorSeq(branchId, actor);
+        if (before !== undefined) this.cache.putActorSeq(branchId, actor, Math.max(before, seq));
+      }
+      this.cache.advanceBranch(branchId, seqTo, commit.heads, epoch);
+    }
   }
 
   /** Where the space already stores the bytes of these changes (they are stored once). */
@@ -283,27 +315,58 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     return out;
   }
 
-  private internActor(actor: string): { id: number; maxSeq: number } {
+  private internActor(actor: string): ActorRow {
+    const cached = this.cache?.getActor(actor);
+    if (cached) return cached;
     const bytes = hexToBytes(actor);
-    const row = this.s.actorRow.get(bytes) as { id: number; max_seq: number } | undefined;
-    if (row) return { id: row.id, maxSeq: row.max_seq };
-    return { id: Number(this.s.insertActor.run(bytes).lastInsertRowid), maxSeq: 0 };
+    const r = this.s.actorRow.get(bytes) as { id: number; max_seq: number } | undefined;
+    const row = r
+      ? { id: r.id, maxSeq: r.max_seq }
+      : { id: Number(this.s.insertActor.run(bytes).lastInsertRowid), maxSeq: 0 };
+    this.cache?.putActor(actor, row);
+    return row;
   }
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
     this.s.closeBranch.run(mergedInto, branchId);
+    this.cache?.dropBranch(branchId);
   }
 
   async dropEmptyBranch(branchId: number): Promise<boolean> {
     if (this.s.ownLogRow.get(branchId) !== undefined) return false;
     this.s.deleteBranchActors.run(branchId);
     this.s.deleteBranch.run(branchId);
+    this.cache?.dropBranch(branchId);
     return true;
   }
 
   async setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void> {
-    for (const [actor, seq] of seqs)
+    for (const [actor, seq] of seqs) {
       this.s.upsertActorSeq.run(branchId, this.internActor(actor).id, seq);
+      // The upsert keeps the larger of the stored and the given seq.
+      const before = this.cache?.getActorSeq(branchId, actor);
+      if (before !== undefined) this.cache?.putActorSeq(branchId, actor, Math.max(before, seq));
+    }
+  }
+
+  /** Called by the store when its batch rolled back: the cache may hold what was undone. */
+  forgetUncommitted(): void {
+    this.cache?.clear();
+  }
+
+  async appendTxRecord(t: TxRecordRow): Promise<void> {
+    this.s.insertTx.run(
+      t.epoch,
+      t.committedAt,
+      t.txHash,
+      t.prevTxHash,
+      t.bodyHash,
+      t.serverSig,
+      t.serverDid,
+      t.body,
+    );
+    if (this.cache)
+      this.cache.tip = { epoch: t.epoch, txHash: t.txHash, committedAt: t.committedAt };
   }
 
   async putSnapshot(n: NewSnapshot): Promise<number> {
@@ -322,19 +385,6 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async deleteSnapshots(ids: readonly number[]): Promise<void> {
     for (const id of ids) this.s.deleteSnapshot.run(id);
-  }
-
-  async appendTxRecord(t: TxRecordRow): Promise<void> {
-    this.s.insertTx.run(
-      t.epoch,
-      t.committedAt,
-      t.txHash,
-      t.prevTxHash,
-      t.bodyHash,
-      t.serverSig,
-      t.serverDid,
-      t.body,
-    );
   }
 
   async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {

@@ -5,6 +5,7 @@ import type { BatchResult, SpaceStore, SpaceWriteOps } from '../types.js';
 import { SPACE_MIGRATIONS } from './space-migrations.js';
 import { sqliteMigrationExecutor } from './sqlite-migrator.js';
 import { SqliteSpaceOps } from './sqlite-space-ops.js';
+import { WriterCache } from './writer-cache.js';
 
 /** `FULL` fsyncs the WAL at every commit (survives power loss); `NORMAL` survives process crashes only. */
 export type SqliteSync = 'full' | 'normal';
@@ -61,7 +62,7 @@ export class SqliteSpaceStore implements SpaceStore {
   ) {
     this.writeDb = writeDb;
     this.readDb = readDb;
-    this.writer = new SqliteSpaceOps(writeDb);
+    this.writer = new SqliteSpaceOps(writeDb, new WriterCache());
     this.reader = new SqliteSpaceOps(readDb);
     this.tx = {
       begin: writeDb.prepare('BEGIN IMMEDIATE'),
@@ -102,9 +103,16 @@ export class SqliteSpaceStore implements SpaceStore {
     try {
       this.tx.begin.run();
       const { result, commit } = await fn(this.writer);
-      (commit ? this.tx.commit : this.tx.rollback).run();
+      if (commit) {
+        this.tx.commit.run();
+      } else {
+        this.writer.forgetUncommitted();
+        this.tx.rollback.run();
+      }
       return result;
     } catch (err) {
+      // Also when COMMIT itself failed: SQLite may have rolled back on its own.
+      this.writer.forgetUncommitted();
       if (this.writeDb.inTransaction) this.tx.rollback.run();
       throw mapSqliteError(err);
     } finally {

@@ -1,0 +1,95 @@
+import type { BranchRecord, ChainTip } from '../types.js';
+
+/** Entries per map before it is simply emptied (a bound, not an LRU: misses only cost a query). */
+export const WRITER_CACHE_MAX_ENTRIES = 4096;
+
+/** An interned actor: its row id and the highest seq of it stored anywhere in the space. */
+export interface ActorRow {
+  id: number;
+  maxSeq: number;
+}
+
+/**
+ * What the writer connection of one space file has read or written, kept so
+ * that the commit path does not ask SQLite again: the chain tip, branch rows
+ * by name, interned actors and per-branch actor seqs.
+ *
+ * It is write-through and trusted only because every write to a space file
+ * goes through its single writer connection (one process per data dir, one
+ * writer queue per space). Anything a rolled-back batch may have left here
+ * is wrong, so the store calls `clear()` on every rollback; the reader
+ * connection never uses a cache (it must see committed data only).
+ */
+export class WriterCache {
+  tip: ChainTip | undefined;
+  private readonly branches = new Map<string, BranchRecord>();
+  /** Branch id → its key in `branches`, to update or drop a branch known by id. */
+  private readonly branchKeys = new Map<number, string>();
+  private readonly actors = new Map<string, ActorRow>();
+  /** `${branchId}:${actorHex}` → highest seq of that actor in the branch (0: none). */
+  private readonly actorSeqs = new Map<string, number>();
+
+  clear(): void {
+    this.tip = undefined;
+    this.branches.clear();
+    this.branchKeys.clear();
+    this.actors.clear();
+    this.actorSeqs.clear();
+  }
+
+  getBranch(docId: string, name: string): BranchRecord | undefined {
+    return this.branches.get(branchKey(docId, name));
+  }
+
+  putBranch(branch: BranchRecord): void {
+    if (this.branches.size >= WRITER_CACHE_MAX_ENTRIES) {
+      this.branches.clear();
+      this.branchKeys.clear();
+    }
+    const key = branchKey(branch.docId, branch.name);
+    // Frozen: a record handed out twice must not be changed by either caller.
+    Object.freeze(branch.heads);
+    Object.freeze(branch.forkHeads);
+    this.branches.set(key, Object.freeze(branch));
+    this.branchKeys.set(branch.id, key);
+  }
+
+  /** After a commit appended seqs up to `seq` with these heads to the branch. */
+  advanceBranch(branchId: number, seq: number, heads: string[], epoch: number): void {
+    const key = this.branchKeys.get(branchId);
+    const cached = key === undefined ? undefined : this.branches.get(key);
+    if (!cached) return;
+    this.putBranch({ ...cached, seq, heads: [...heads], lastEpoch: epoch });
+  }
+
+  dropBranch(branchId: number): void {
+    const key = this.branchKeys.get(branchId);
+    if (key !== undefined) this.branches.delete(key);
+    this.branchKeys.delete(branchId);
+    // Its actor seqs are deleted or rewritten with it; cheaper to forget them all.
+    this.actorSeqs.clear();
+  }
+
+  getActor(actorHex: string): ActorRow | undefined {
+    return this.actors.get(actorHex);
+  }
+
+  putActor(actorHex: string, row: ActorRow): void {
+    if (this.actors.size >= WRITER_CACHE_MAX_ENTRIES) this.actors.clear();
+    this.actors.set(actorHex, row);
+  }
+
+  getActorSeq(branchId: number, actorHex: string): number | undefined {
+    return this.actorSeqs.get(`${branchId}:${actorHex}`);
+  }
+
+  putActorSeq(branchId: number, actorHex: string, seq: number): void {
+    if (this.actorSeqs.size >= WRITER_CACHE_MAX_ENTRIES) this.actorSeqs.clear();
+    this.actorSeqs.set(`${branchId}:${actorHex}`, seq);
+  }
+}
+
+/** Doc ids and branch names cannot contain NUL (SPEC §1), so the key is unambiguous. */
+function branchKey(docId: string, name: string): string {
+  return `${docId}\u0000${name}`;
+}
