@@ -3,7 +3,10 @@
  * engine, each figure beside a raw baseline measured in the same run with
  * the same durability settings: on SQLite (issue "Foundation", against raw
  * better-sqlite3) and on PostgreSQL (a durable throwaway cluster, against
- * raw `pg` single-row transactions; no targets).
+ * raw `pg` single-row transactions; no targets). Beside the SQLite figures,
+ * a second baseline: the SPEC floor (bench/lib/spec-floor.ts), the least
+ * work SPEC §2 asks per transaction written inline without an engine — the
+ * ceiling for the sequential ratio.
  *
  * The History section (issue "History") replays the automerge-paper editing
  * trace as one change per keystroke: ingest rate early vs late, point-in-time
@@ -22,6 +25,7 @@ import { benchHistory, DEFAULT_HISTORY_OPTIONS } from './history.bench.js';
 import { benchPostgres } from './postgres-commit.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { printTable, type Row } from './lib/report.js';
+import { measureSpecFloor } from './lib/spec-floor.js';
 import { median, nowMs, type Phase, type Rate } from './lib/timing.js';
 import { makeChain, meanBytes, type Chain } from './lib/workload.js';
 
@@ -76,10 +80,11 @@ const rawPhase: Phase = {
   measure: { maxOps: RAW_MAX_TX, seconds: SECONDS },
 };
 
-type Figure = 'raw' | 'seq' | 'concurrent';
+type Figure = 'raw' | 'floor' | 'seq' | 'concurrent';
 
 interface RunResult {
   raw: Rate;
+  floor: Rate;
   seq: EngineRate;
   concurrent: EngineRate;
 }
@@ -91,18 +96,21 @@ async function runOnce(
   writerChains: Chain[],
 ): Promise<RunResult> {
   const out: Partial<RunResult> = {};
-  const figures: Figure[] = ['raw', 'seq', 'concurrent'];
+  const figures: Figure[] = ['raw', 'floor', 'seq', 'concurrent'];
   // Rotate the order from run to run so drift on a noisy machine hits every figure alike.
   for (let i = 0; i < figures.length; i++) {
     const figure = figures[(i + run) % figures.length];
     if (figure === 'raw') out.raw = await measureRawOneRowPerTx(sync, seqChain.changes, rawPhase);
+    if (figure === 'floor') out.floor = await measureSpecFloor(sync, seqChain, seqPhase);
     if (figure === 'seq') out.seq = await measureEngineCommits(sync, [seqChain], seqPhase);
     if (figure === 'concurrent') {
       out.concurrent = await measureEngineCommits(sync, writerChains, concurrentPhase);
     }
   }
-  if (!out.raw || !out.seq || !out.concurrent) throw new Error('a figure was not measured');
-  return { raw: out.raw, seq: out.seq, concurrent: out.concurrent };
+  if (!out.raw || !out.floor || !out.seq || !out.concurrent) {
+    throw new Error('a figure was not measured');
+  }
+  return { raw: out.raw, floor: out.floor, seq: out.seq, concurrent: out.concurrent };
 }
 
 function k(n: number): string {
@@ -120,6 +128,7 @@ async function benchSync(
     results.push(await runOnce(sync, run, seqChain, writerChains));
   }
   const raw = results.map((r) => r.raw.perSecond);
+  const floor = results.map((r) => r.floor.perSecond);
   const seq = results.map((r) => r.seq.perSecond);
   const conc = results.map((r) => r.concurrent.perSecond);
   const ratioTo = (values: number[]) => values.map((v, i) => v / (raw[i] as number));
@@ -133,11 +142,17 @@ async function benchSync(
   return [
     { label: 'raw better-sqlite3, 1 row/tx', perSecond: raw, note: 'baseline' },
     {
+      label: 'SPEC floor, sequential',
+      perSecond: floor,
+      ratios: ratioTo(floor),
+      note: 'least SPEC §2 work per tx, inline on raw SQLite, no engine: the ceiling',
+    },
+    {
       label: 'engine, sequential',
       perSecond: seq,
       ratios: ratioTo(seq),
       ...(target ? { target: { text: '≥ 0.50×', met: (r: number) => r >= 0.5 } } : {}),
-      note: `${batch(seqs)}, ${docs(seqs)}`,
+      note: `${batch(seqs)}, ${docs(seqs)}; ${median(seq.map((v, i) => v / (floor[i] as number))).toFixed(2)}× the floor`,
     },
     {
       label: `engine, ${WRITERS} writers`,
