@@ -54,8 +54,11 @@ class Peer {
   doc: A.Doc<Shape>;
   readonly known: Change[] = [];
   private readonly has = new Set<string>();
-  /** Makes every value written distinct: Automerge drops a put of the value already there. */
-  private serial = 0;
+  /**
+   * Makes every value written distinct: Automerge drops a put of the value
+   * already there. Shared by all peers, since a fork starts from the others' values.
+   */
+  private static serial = 0;
 
   constructor(
     readonly name: string,
@@ -99,12 +102,12 @@ class Peer {
         const keys = Object.keys(d.m);
         if (kind === 0 || (kind === 1 && keys.length === 0)) {
           d.m[`k${rng.int(24)}`] = rng.chance(0.5)
-            ? ++this.serial
-            : `${this.name}.${++this.serial}`;
+            ? ++Peer.serial
+            : `${this.name}.${++Peer.serial}`;
         } else if (kind === 1) {
           delete d.m[rng.pick(keys)];
         } else if (kind === 2) {
-          d.m[`n${rng.int(6)}`] = { v: ++this.serial, tags: [rng.int(10), this.name] };
+          d.m[`n${rng.int(6)}`] = { v: ++Peer.serial, tags: [rng.int(10), this.name] };
         } else if (kind === 3 || (kind === 4 && d.l.length === 0)) {
           d.l.splice(rng.int(d.l.length + 1), 0, rng.chance(0.7) ? rng.int(1000) : this.name);
         } else if (kind === 4) {
