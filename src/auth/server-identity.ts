@@ -12,6 +12,8 @@ export const SERVER_KEY_SETTING = 'server-key';
 export interface ServerIdentity {
   readonly did: string;
   readonly publicKey: Uint8Array;
+  /** The key itself, so that a worker thread can sign with it (KeyObjects cross threads). */
+  readonly privateKey: crypto.KeyObject;
   sign(message: Uint8Array): Uint8Array;
 }
 
@@ -44,6 +46,7 @@ export function identityFromSeed(seed: Uint8Array): ServerIdentity {
   return {
     did: didKeyFromEd25519(publicKey),
     publicKey,
+    privateKey,
     sign: (message) => new Uint8Array(crypto.sign(null, message, privateKey)),
   };
 }

@@ -14,7 +14,7 @@ import type { ServerIdentity } from '../auth/server-identity.js';
 import { executeWrite, planWrite, type AppliedWrite, type WritePlan } from './apply-write.js';
 import type { InvariantRegistry } from './invariants.js';
 import type { PreparedTx } from './prepared-tx.js';
-import { changesHash, sealTx, type TxBody } from './tx-chain.js';
+import { changesHash, chainTx, type TxBody, type UnsignedTxRecord } from './tx-chain.js';
 
 export interface TxContext {
   spaceId: string;
@@ -27,8 +27,11 @@ export interface TxContext {
 /** A transaction's outcome plus what it committed (for publishing). */
 export interface TxResult {
   outcome: TxOutcome;
-  /** Set when the transaction appended a tx record. */
-  committed?: { epoch: number; writes: AppliedWrite[] };
+  /**
+   * Set when the transaction committed something: its writes, and its tx
+   * record, which the caller signs and appends before the batch commits.
+   */
+  committed?: { epoch: number; writes: AppliedWrite[]; record: UnsignedTxRecord };
   tip: ChainTip;
 }
 
@@ -49,7 +52,9 @@ class WriteFailed extends Error {
 /**
  * SPEC §2 steps 2-9 for one transaction inside a write batch. All checks
  * come before the first write, so a refused transaction (a thrown
- * `WriteFailed`) has written nothing and needs no rollback.
+ * `WriteFailed`) has written nothing and needs no rollback. The tx record is
+ * chained here but signed and appended by the caller (the whole batch's
+ * signatures are made together, see ChainSigner).
  */
 export async function applyTransaction(
   ops: SpaceWriteOps,
@@ -121,8 +126,7 @@ export async function applyTransaction(
       changesHash: changesHash(a.added.map((c) => c.hash)),
     })),
   };
-  const record = sealTx(body, tip, ctx.identity);
-  await ops.appendTxRecord(record);
+  const record = chainTx(body, tip, ctx.identity.did);
   const receipt: TxReceipt = {
     ok: true,
     epoch,
@@ -139,7 +143,7 @@ export async function applyTransaction(
   }
   return {
     outcome: receipt,
-    committed: { epoch, writes: changed },
+    committed: { epoch, writes: changed, record },
     tip: { epoch, txHash: record.txHash, committedAt },
   };
 }

@@ -1,3 +1,4 @@
+import { ChainSigner } from '../auth/chain-signer.js';
 import type { ServerIdentity } from '../auth/server-identity.js';
 import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
@@ -34,10 +35,12 @@ export class CommitPipeline {
   readonly stats: WriterStats = { batches: 0, transactions: 0, committed: 0, refused: 0 };
   private readonly writers = new Map<string, SpaceWriter>();
   private readonly listeners = new Set<CommitListener>();
+  private readonly signer: ChainSigner;
   private closed = false;
 
   constructor(private readonly options: CommitPipelineOptions) {
     this.invariants = options.invariants ?? new InvariantRegistry();
+    this.signer = new ChainSigner(options.identity, options.logger);
   }
 
   /** Runs one transaction of SPEC §2 (already shape-checked) against a space. */
@@ -68,6 +71,7 @@ export class CommitPipeline {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.writers.values()].map((w) => w.flush()));
+    await this.signer.close();
   }
 
   private writerFor(spaceId: string): SpaceWriter {
@@ -79,6 +83,7 @@ export class CommitPipeline {
     const { backend, identity, limits, logger } = this.options;
     writer = new SpaceWriter(spaceId, {
       backend,
+      signer: this.signer,
       context: {
         spaceId,
         identity,

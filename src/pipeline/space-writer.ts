@@ -1,3 +1,4 @@
+import type { ChainSigner } from '../auth/chain-signer.js';
 import { CairnError, isCairnError } from '../core/errors.js';
 import type { TxFailure, TxOutcome } from '../protocol/receipt.js';
 import type { BatchResult, SpaceLease, SpaceWriteOps, StorageBackend } from '../storage/types.js';
@@ -21,6 +22,7 @@ export interface WriterStats {
 export interface SpaceWriterOptions {
   backend: StorageBackend;
   context: TxContext;
+  signer: ChainSigner;
   maxTxPerBatch: number;
   maxQueued: number;
   /** Called once per batch, after its durable commit, with what committed (in epoch order). */
@@ -193,12 +195,14 @@ export class SpaceWriter {
     let tip = await ops.chainTip();
     const outcomes: TxOutcome[] = [];
     const committed: CommittedTx[] = [];
+    const signing = this.options.signer.begin(batch.length);
     for (const job of batch) {
       try {
         const result = await applyTransaction(ops, job.tx, tip, ctx);
         tip = result.tip;
         outcomes.push(result.outcome);
         if (result.committed) {
+          signing.add(result.committed.record.txHash);
           committed.push({ spaceId: this.spaceId, epoch: result.committed.epoch, result });
         }
       } catch (err) {
@@ -208,6 +212,12 @@ export class SpaceWriter {
         if (!refused) throw err;
         outcomes.push(refused);
       }
+    }
+    // Every record goes in with its signature, before the one durable commit.
+    const sigs = await signing.finish();
+    for (const [i, c] of committed.entries()) {
+      const record = (c.result.committed as NonNullable<TxResult['committed']>).record;
+      await ops.appendTxRecord({ ...record, serverSig: sigs[i] as Uint8Array });
     }
     // Nothing to keep (only refusals and no-ops): roll back, no fsync.
     return { result: { outcomes, committed }, commit: committed.length > 0 || pruned > 0 };

@@ -52,19 +52,26 @@ export function chainHash(prevTxHash: Uint8Array, bodyHash: Uint8Array): Uint8Ar
   return sha256(prevTxHash, bodyHash);
 }
 
-/** Builds and signs the record that follows `tip`. */
-export function sealTx(body: TxBody, tip: ChainTip, identity: ServerIdentity): TxRecordRow {
+/** A tx record before its signature (see ChainSigner). */
+export type UnsignedTxRecord = Omit<TxRecordRow, 'serverSig'>;
+
+/** Builds the record that follows `tip`, to be signed by `serverDid`. */
+export function chainTx(body: TxBody, tip: ChainTip, serverDid: string): UnsignedTxRecord {
   const encoded = encodeTxBody(body);
   const bodyHash = sha256(encoded);
-  const txHash = chainHash(tip.txHash, bodyHash);
   return {
     epoch: body.epoch,
     committedAt: body.committedAt,
-    txHash,
+    txHash: chainHash(tip.txHash, bodyHash),
     prevTxHash: tip.txHash,
     bodyHash,
-    serverSig: identity.sign(txHash),
-    serverDid: identity.did,
+    serverDid,
     body: encoded,
   };
+}
+
+/** Builds and signs the record that follows `tip`. */
+export function sealTx(body: TxBody, tip: ChainTip, identity: ServerIdentity): TxRecordRow {
+  const record = chainTx(body, tip, identity.did);
+  return { ...record, serverSig: identity.sign(record.txHash) };
 }

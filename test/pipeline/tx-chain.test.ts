@@ -6,6 +6,7 @@ import {
   identityFromSeed,
   verifyEd25519,
 } from '../../src/auth/server-identity.js';
+import { WORKER_SIGNING_MIN_RECORDS } from '../../src/auth/chain-signer.js';
 import { decodeTxBody } from '../../src/pipeline/tx-chain.js';
 import { hashOf, Replica, write } from '../helpers/changes.js';
 import { SPACE, startEngine, TEST_SERVER_KEY, type TestEngine } from '../helpers/engine.js';
@@ -59,6 +60,29 @@ describe('tx chain', () => {
       });
       const raw = (sent[epoch - 1] as string[]).map((h) => Buffer.from(h, 'hex'));
       expect(w?.changesHash).toBe(Buffer.from(sha256(...raw)).toString('hex'));
+      prev = row.txHash;
+    }
+  });
+
+  it('signs every record of a big group-commit batch, as signed off the main thread', async () => {
+    const sizes: number[] = [];
+    engine.cairn.pipeline.onCommitted((committed) => sizes.push(committed.length));
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        engine.ok({
+          writes: [write(`doc-${i}`, [new Replica(i + 1).change((d) => void (d.i = i))])],
+        }),
+      ),
+    );
+    // The worker signs batches of at least WORKER_SIGNING_MIN_RECORDS records.
+    expect(Math.max(...sizes)).toBeGreaterThanOrEqual(WORKER_SIGNING_MIN_RECORDS);
+    const did = identityFromSeed(Buffer.from(TEST_SERVER_KEY, 'base64url')).did;
+    let prev: Uint8Array = new Uint8Array(32);
+    for (let epoch = 1; epoch <= 40; epoch++) {
+      const row = await engine.cairn.reader.txRecord(SPACE, epoch);
+      expect(Buffer.from(row.prevTxHash)).toEqual(Buffer.from(prev));
+      expect(row.serverDid).toBe(did);
+      expect(verifyEd25519(ed25519FromDidKey(did), row.txHash, row.serverSig)).toBe(true);
       prev = row.txHash;
     }
   });
