@@ -215,10 +215,12 @@ export class SpaceWriter {
     }
     // Every record goes in with its signature, before the one durable commit.
     const sigs = await signing.finish();
-    for (const [i, c] of committed.entries()) {
-      const record = (c.result.committed as NonNullable<TxResult['committed']>).record;
-      await ops.appendTxRecord({ ...record, serverSig: sigs[i] as Uint8Array });
-    }
+    await ops.appendTxRecords(
+      committed.map((c, i) => ({
+        ...(c.result.committed as NonNullable<TxResult['committed']>).record,
+        serverSig: sigs[i] as Uint8Array,
+      })),
+    );
     // Nothing to keep (only refusals and no-ops): roll back, no fsync.
     return { result: { outcomes, committed }, commit: committed.length > 0 || pruned > 0 };
   }

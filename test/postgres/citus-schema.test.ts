@@ -643,6 +643,13 @@ describe('the Citus schema lint', () => {
           writes: [write('doc-a', [a.change((d) => (d.x = 3))], mainHeads)],
         });
         expect(more.ok, JSON.stringify(more)).toBe(true);
+        // Submitted in one turn, so one batch appends several tx records at once.
+        const burst = await Promise.all(
+          [11, 12, 13].map((n) =>
+            tx({ writes: [write(`burst-${n}`, [new Replica(n).change((d) => (d.n = n))])] }),
+          ),
+        );
+        expect(burst.every((o) => o.ok)).toBe(true);
         await cairn.snapshots.idle();
         const pinned = await cairn.snapshots.makeNow(space, 'doc-a', 'main', 2);
         expect(pinned).toMatchObject({ seq: 2, pinned: true });
@@ -750,8 +757,8 @@ describe('the Citus schema lint', () => {
   });
 
   describe('migrations', () => {
-    it('there are three steps: the schema, its Citus distribution, snapshots', () => {
-      expect(PG_MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3]);
+    it('there are four steps: the schema, its Citus distribution, snapshots, write generations', () => {
+      expect(PG_MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3, 4]);
     });
 
     it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
@@ -767,17 +774,18 @@ describe('the Citus schema lint', () => {
         expect(await schemaShape(client)).toEqual(before);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 2,
-          latest: 3,
-          pending: [3],
+          latest: 4,
+          pending: [3, 4],
         });
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3, 4]);
         expect(await tableNames(client)).toEqual([...v1Tables, 'snapshots'].sort());
         expect(await lintCatalog(client)).toEqual([]);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
-          current: 3,
-          latest: 3,
+          current: 4,
+          latest: 4,
           pending: [],
         });
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
         expect(await schemaShape(client)).toEqual(before);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
@@ -866,17 +874,20 @@ describe('the Citus schema lint', () => {
       });
     });
 
-    it('migrate down then up works for all three steps', async () => {
+    it('migrate down then up works for all four steps', async () => {
       const db = await migratedDatabase();
       await withClient(db.url, async (client) => {
         const exec = await pgMigrationExecutor(client);
         const full = await schemaShape(client);
         expect(await migrateUp(exec, PG_MIGRATIONS), 'up is idempotent').toEqual([]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
+        const v3 = await schemaShape(client);
+        expect(v3).not.toEqual(full);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 2,
-          latest: 3,
-          pending: [3],
+          latest: 4,
+          pending: [3, 4],
         });
         const v2 = await schemaShape(client);
         expect(v2).not.toEqual(full);
@@ -884,8 +895,8 @@ describe('the Citus schema lint', () => {
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 1,
-          latest: 3,
-          pending: [2, 3],
+          latest: 4,
+          pending: [2, 3, 4],
         });
         expect(await schemaShape(client)).toEqual(v2);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(1);
@@ -893,19 +904,20 @@ describe('the Citus schema lint', () => {
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBeUndefined();
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 0,
-          latest: 3,
-          pending: [1, 2, 3],
+          latest: 4,
+          pending: [1, 2, 3, 4],
         });
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2, 3]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2, 3, 4]);
         expect(await schemaShape(client)).toEqual(full);
         expect(await lintCatalog(client)).toEqual([]);
         // Steps down and up again, with data in the tables.
         await client.query("INSERT INTO spaces (space_id, created_at) VALUES ('did:key:z6MkX', 1)");
-        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([4]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2, 3]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2, 3, 4]);
         expect(await schemaShape(client)).toEqual(full);
         expect((await client.query('SELECT space_id FROM spaces')).rows).toEqual([
           { space_id: 'did:key:z6MkX' },
@@ -914,7 +926,7 @@ describe('the Citus schema lint', () => {
       // A backend opens the re-migrated database.
       const backend = await PgBackend.open({ connectionString: db.url, maxConnections: 1 });
       try {
-        expect(await backend.schemaVersion()).toBe(3);
+        expect(await backend.schemaVersion()).toBe(4);
       } finally {
         await backend.close();
       }
@@ -938,7 +950,7 @@ describe('the Citus schema lint', () => {
             expect(
               rows.map((r) => r.version),
               `${starts} concurrent starts`,
-            ).toEqual([1, 2, 3]);
+            ).toEqual([1, 2, 3, 4]);
             expect(rows.map((r) => r.name)).toEqual(PG_MIGRATIONS.map((m) => m.name));
             const held = await client.query(
               "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
@@ -947,7 +959,7 @@ describe('the Citus schema lint', () => {
             expect(held.rowCount, 'the migration lock is released').toBe(0);
             expect(await lintCatalog(client)).toEqual([]);
           });
-          for (const b of backends) expect(await b.schemaVersion()).toBe(3);
+          for (const b of backends) expect(await b.schemaVersion()).toBe(4);
         } finally {
           await Promise.all(backends.map((b) => b.close()));
         }

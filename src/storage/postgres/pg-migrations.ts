@@ -164,4 +164,13 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       DROP TABLE snapshots;
     `,
   },
+  {
+    version: 4,
+    name: 'write generation of a space',
+    // Bumped by every write batch under the space's row lock: a process whose
+    // writer cache was filled at generation g may keep it only if the next
+    // batch finds g + 1 (nobody else wrote in between).
+    up: `ALTER TABLE spaces ADD COLUMN write_gen BIGINT NOT NULL DEFAULT 0;`,
+    down: `ALTER TABLE spaces DROP COLUMN write_gen;`,
+  },
 ];

@@ -10,6 +10,7 @@ import {
   toTxRecord,
   type Row,
 } from '../row-mappers.js';
+import type { ActorRow, WriterCache } from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
 import { SQL } from './pg-statements.js';
 import {
@@ -34,11 +35,14 @@ export class PgSpaceOps implements SpaceWriteOps {
   /**
    * @param knownTip the chain tip read with the space lock: the batch's first
    * `chainTip()` is answered from it, saving a round trip.
+   * @param cache only inside a write batch whose store vouches that nobody
+   * else wrote the space since the cache was filled (see PgSpaceStore).
    */
   constructor(
     private readonly db: Queryable,
     private readonly spaceId: string,
     private knownTip?: ChainTip,
+    private readonly cache?: WriterCache,
   ) {}
 
   private async q(name: keyof typeof SQL, values: unknown[]): Promise<Row[]> {
@@ -58,19 +62,28 @@ export class PgSpaceOps implements SpaceWriteOps {
     if (this.knownTip) {
       const tip = this.knownTip;
       this.knownTip = undefined;
+      if (this.cache) this.cache.tip = tip;
       return tip;
     }
+    if (this.cache?.tip) return this.cache.tip;
     const [r] = await this.q('chainTip', []);
-    if (!r) return EMPTY_CHAIN_TIP;
-    return {
-      epoch: r.epoch as number,
-      txHash: r.tx_hash as Buffer,
-      committedAt: r.committed_at as number,
-    };
+    const tip = r
+      ? {
+          epoch: r.epoch as number,
+          txHash: r.tx_hash as Buffer,
+          committedAt: r.committed_at as number,
+        }
+      : EMPTY_CHAIN_TIP;
+    if (this.cache) this.cache.tip = tip;
+    return tip;
   }
 
   async getBranch(docId: string, name: string): Promise<BranchRecord | undefined> {
-    return toBranch((await this.q('branchByName', [docId, name]))[0]);
+    const cached = this.cache?.getBranch(docId, name);
+    if (cached) return cached;
+    const branch = toBranch((await this.q('branchByName', [docId, name]))[0]);
+    if (branch) this.cache?.putBranch(branch);
+    return branch;
   }
 
   async getBranchById(id: number): Promise<BranchRecord | undefined> {
@@ -121,11 +134,16 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    if (actors.length === 0) return out;
-    for (const r of await this.q('actorSeqs', [branchId, actors.map(hexToBytes)])) {
+    const { found: out, missing } = this.cache?.lookupActorSeqs(branchId, actors) ?? {
+      found: new Map<string, number>(),
+      missing: [...actors],
+    };
+    if (missing.length === 0) return out;
+    for (const r of await this.q('actorSeqs', [branchId, missing.map(hexToBytes)])) {
       out.set(bytesToHex(r.actor as Buffer), r.seq as number);
     }
+    // 0 records "no change of this actor in the branch", also worth remembering.
+    for (const actor of missing) this.cache?.putActorSeq(branchId, actor, out.get(actor) ?? 0);
     return out;
   }
 
@@ -211,12 +229,14 @@ export class PgSpaceOps implements SpaceWriteOps {
       packHashes(b.forkHeads),
       b.createdAt,
     ]);
-    return (await this.getBranchById(r?.id as number)) as BranchRecord;
+    const branch = (await this.getBranchById(r?.id as number)) as BranchRecord;
+    this.cache?.putBranch(branch);
+    return branch;
   }
 
   async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
     const actors = await this.internActors([...new Set(changes.map((c) => c.actor))]);
-    const actor = (c: DecodedChange) => actors.get(c.actor) as { id: number; maxSeq: number };
+    const actor = (c: DecodedChange) => actors.get(c.actor) as ActorRow;
     await this.q('appendCommit', [
       commit.branchId,
       commit.epoch,
@@ -233,24 +253,35 @@ export class PgSpaceOps implements SpaceWriteOps {
       // Above every stored seq of its actor, a change is new to the whole space.
       changes.map((c) => c.seq <= actor(c).maxSeq),
     ]);
+    this.cache?.recordCommit(commit, changes, actors);
   }
 
-  private async internActors(
-    actors: string[],
-  ): Promise<Map<string, { id: number; maxSeq: number }>> {
-    const ids = new Map<string, { id: number; maxSeq: number }>();
-    for (const r of await this.q('internActors', [actors.map(hexToBytes)])) {
-      ids.set(bytesToHex(r.actor as Buffer), { id: r.id as number, maxSeq: r.max_seq as number });
+  private async internActors(actors: string[]): Promise<Map<string, ActorRow>> {
+    const ids = new Map<string, ActorRow>();
+    const missing: string[] = [];
+    for (const actor of actors) {
+      const cached = this.cache?.getActor(actor);
+      if (cached) ids.set(actor, cached);
+      else missing.push(actor);
+    }
+    if (missing.length === 0) return ids;
+    for (const r of await this.q('internActors', [missing.map(hexToBytes)])) {
+      const actor = bytesToHex(r.actor as Buffer);
+      const row = { id: r.id as number, maxSeq: r.max_seq as number };
+      ids.set(actor, row);
+      this.cache?.putActor(actor, row);
     }
     return ids;
   }
 
   async closeBranch(branchId: number, mergedInto: string | null): Promise<void> {
     await this.q('closeBranch', [branchId, mergedInto]);
+    this.cache?.dropBranch(branchId);
   }
 
   async dropEmptyBranch(branchId: number): Promise<boolean> {
     const [r] = await this.q('dropEmptyBranch', [branchId]);
+    this.cache?.dropBranch(branchId);
     return (r?.dropped as number) === 1;
   }
 
@@ -263,6 +294,7 @@ export class PgSpaceOps implements SpaceWriteOps {
       actors.map((a) => (ids.get(a) as { id: number }).id),
       actors.map((a) => seqs.get(a) as number),
     ]);
+    for (const [actor, seq] of seqs) this.cache?.raiseActorSeq(branchId, actor, seq);
   }
 
   async putSnapshot(n: NewSnapshot): Promise<number> {
@@ -294,6 +326,26 @@ export class PgSpaceOps implements SpaceWriteOps {
       t.serverDid,
       Buffer.from(t.body),
     ]);
+    if (this.cache)
+      this.cache.tip = { epoch: t.epoch, txHash: t.txHash, committedAt: t.committedAt };
+  }
+
+  async appendTxRecords(rows: readonly TxRecordRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (rows.length === 1) return this.appendTxRecord(rows[0] as TxRecordRow);
+    await this.q('insertTxs', [
+      rows.map((t) => t.epoch),
+      rows.map((t) => t.committedAt),
+      rows.map((t) => Buffer.from(t.txHash)),
+      rows.map((t) => Buffer.from(t.prevTxHash)),
+      rows.map((t) => Buffer.from(t.bodyHash)),
+      rows.map((t) => Buffer.from(t.serverSig)),
+      rows.map((t) => t.serverDid),
+      rows.map((t) => Buffer.from(t.body)),
+    ]);
+    const t = rows[rows.length - 1] as TxRecordRow;
+    if (this.cache)
+      this.cache.tip = { epoch: t.epoch, txHash: t.txHash, committedAt: t.committedAt };
   }
 
   async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {

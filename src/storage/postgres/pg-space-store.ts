@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { BatchResult, ChainTip, SpaceStore, SpaceWriteOps } from '../types.js';
+import { WriterCache } from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
 import { PgSpaceOps } from './pg-space-ops.js';
 
@@ -9,9 +10,19 @@ import { PgSpaceOps } from './pg-space-ops.js';
  * (creating it on the first write), which serializes batches of one space
  * across every cairn process on the database. The row insert rolls back with
  * a batch that commits nothing, so a refused transaction creates no space.
+ *
+ * Locking also bumps the space's write generation. The store keeps a
+ * `WriterCache` across its batches only while each batch finds the
+ * generation its own last commit left (no other process wrote the space in
+ * between); otherwise, and after any rollback, it starts empty. Under load
+ * this turns most per-transaction reads (branch row, actor seqs, actor ids)
+ * into cache hits, which on PostgreSQL are round trips saved.
  */
 export class PgSpaceStore implements SpaceStore {
   readonly reader: PgSpaceOps;
+  private readonly cache = new WriterCache();
+  /** The write generation the cache is valid for (the last committed batch's). */
+  private cacheGen: number | undefined;
 
   constructor(
     readonly spaceId: string,
@@ -26,11 +37,23 @@ export class PgSpaceStore implements SpaceStore {
     try {
       client = await this.pool.connect();
       await client.query('BEGIN');
-      const tip = await this.lockSpace(client);
-      const { result, commit } = await fn(new PgSpaceOps(client, this.spaceId, tip));
-      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+      const { tip, gen } = await this.lockSpace(client);
+      if (this.cacheGen === undefined || gen !== this.cacheGen + 1) this.cache.clear();
+      this.cacheGen = undefined;
+      const ops = new PgSpaceOps(client, this.spaceId, tip, this.cache);
+      const { result, commit } = await fn(ops);
+      if (commit) {
+        await client.query('COMMIT');
+        this.cacheGen = gen;
+      } else {
+        this.cache.clear();
+        await client.query('ROLLBACK');
+      }
       return result;
     } catch (err) {
+      // Whatever the cache saw may not have committed (a failed COMMIT included).
+      this.cache.clear();
+      this.cacheGen = undefined;
       if (client) {
         try {
           await client.query('ROLLBACK');
@@ -51,21 +74,23 @@ export class PgSpaceStore implements SpaceStore {
    * keeps the snapshot it started with (READ COMMITTED), so a tip read in the
    * same statement could predate the commit of the process that held the lock.
    */
-  private async lockSpace(client: pg.PoolClient): Promise<ChainTip> {
+  private async lockSpace(client: pg.PoolClient): Promise<{ tip: ChainTip; gen: number }> {
+    // An UPDATE waits for the row lock and then sees the row as committed by its holder.
     const lock = {
       name: 'cairn_lockSpace',
-      text: 'SELECT 1 FROM spaces WHERE space_id = $1 FOR UPDATE',
+      text: 'UPDATE spaces SET write_gen = write_gen + 1 WHERE space_id = $1 RETURNING write_gen',
       values: [this.spaceId],
     };
-    const found = await client.query(lock);
+    let found = await client.query(lock);
     if (found.rowCount !== 1) {
       await client.query({
         name: 'cairn_createSpace',
         text: 'INSERT INTO spaces (space_id, created_at) VALUES ($1, $2) ON CONFLICT (space_id) DO NOTHING',
         values: [this.spaceId, Date.now()],
       });
-      await client.query(lock);
+      found = await client.query(lock);
     }
-    return new PgSpaceOps(client, this.spaceId).chainTip();
+    const gen = Number((found.rows[0] as { write_gen: string | number }).write_gen);
+    return { tip: await new PgSpaceOps(client, this.spaceId).chainTip(), gen };
   }
 }

@@ -138,6 +138,10 @@ export const SQL = {
     'UPDATE branches SET closed = true, merged_into = $3 WHERE space_id = $1 AND id = $2',
   insertTx: `INSERT INTO tx (space_id, epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
     server_did, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  insertTxs: `INSERT INTO tx (space_id, epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
+    server_did, body)
+    SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::bytea[], $6::bytea[],
+      $7::bytea[], $8::text[], $9::bytea[])`,
   upsertReceipt: `INSERT INTO receipts (space_id, client_tx_id, epoch, receipt, created_at)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (space_id, client_tx_id) DO UPDATE

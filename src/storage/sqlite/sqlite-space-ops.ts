@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { prepareSpaceStatements, type SpaceStatements } from './sqlite-statements.js';
-import type { ActorRow, WriterCache } from './writer-cache.js';
+import type { ActorRow, WriterCache } from '../writer-cache.js';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hashKey, hexToBytes, packHashes } from '../hash-codec.js';
 import {
@@ -121,13 +121,10 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   }
 
   async actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    const missing: string[] = [];
-    for (const actor of actors) {
-      const seq = this.cache?.getActorSeq(branchId, actor);
-      if (seq === undefined) missing.push(actor);
-      else if (seq > 0) out.set(actor, seq);
-    }
+    const { found: out, missing } = this.cache?.lookupActorSeqs(branchId, actors) ?? {
+      found: new Map<string, number>(),
+      missing: [...actors],
+    };
     if (missing.length === 0) return out;
     for (const r of this.s.actorSeqs.all(JSON.stringify(missing), branchId) as Row[]) {
       out.set(bytesToHex(r.actor as Buffer), r.seq as number);
@@ -289,15 +286,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       this.s.upsertActorSeq.run(branchId, actorId, seq);
       this.s.raiseActorSeq.run(seq, actorId, seq);
     }
-    if (this.cache) {
-      for (const [actor, row] of actors) {
-        const seq = maxSeq.get(row.id) as number;
-        this.cache.putActor(actor, { id: row.id, maxSeq: Math.max(row.maxSeq, seq) });
-        const before = this.cache.getActorSeq(branchId, actor);
-        if (before !== undefined) this.cache.putActorSeq(branchId, actor, Math.max(before, seq));
-      }
-      this.cache.advanceBranch(branchId, seqTo, commit.heads, epoch);
-    }
+    this.cache?.recordCommit(commit, changes, actors);
   }
 
   /** Where the space already stores the bytes of these changes (they are stored once). */
@@ -343,9 +332,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   async setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void> {
     for (const [actor, seq] of seqs) {
       this.s.upsertActorSeq.run(branchId, this.internActor(actor).id, seq);
-      // The upsert keeps the larger of the stored and the given seq.
-      const before = this.cache?.getActorSeq(branchId, actor);
-      if (before !== undefined) this.cache?.putActorSeq(branchId, actor, Math.max(before, seq));
+      this.cache?.raiseActorSeq(branchId, actor, seq);
     }
   }
 
@@ -385,6 +372,11 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async deleteSnapshots(ids: readonly number[]): Promise<void> {
     for (const id of ids) this.s.deleteSnapshot.run(id);
+  }
+
+  async appendTxRecords(rows: readonly TxRecordRow[]): Promise<void> {
+    // In-process statements: one per record costs nothing a multi-row insert would save.
+    for (const row of rows) await this.appendTxRecord(row);
   }
 
   async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {

@@ -5,7 +5,7 @@ import type { BatchResult, SpaceStore, SpaceWriteOps } from '../types.js';
 import { SPACE_MIGRATIONS } from './space-migrations.js';
 import { sqliteMigrationExecutor } from './sqlite-migrator.js';
 import { SqliteSpaceOps } from './sqlite-space-ops.js';
-import { WriterCache } from './writer-cache.js';
+import { WriterCache } from '../writer-cache.js';
 
 /** `FULL` fsyncs the WAL at every commit (survives power loss); `NORMAL` survives process crashes only. */
 export type SqliteSync = 'full' | 'normal';

@@ -1,4 +1,5 @@
-import type { BranchRecord, ChainTip } from '../types.js';
+import type { DecodedChange } from '../crdt/decoded-change.js';
+import type { BranchRecord, ChainTip, CommitRecord } from './types.js';
 
 /** Entries per map before it is simply emptied (a bound, not an LRU: misses only cost a query). */
 export const WRITER_CACHE_MAX_ENTRIES = 4096;
@@ -10,15 +11,18 @@ export interface ActorRow {
 }
 
 /**
- * What the writer connection of one space file has read or written, kept so
- * that the commit path does not ask SQLite again: the chain tip, branch rows
- * by name, interned actors and per-branch actor seqs.
+ * What the writer of one space has read or written, kept so that the commit
+ * path does not ask the database again: the chain tip, branch rows by name,
+ * interned actors and per-branch actor seqs. Write-through: the backend's
+ * write ops update it as they write.
  *
- * It is write-through and trusted only because every write to a space file
- * goes through its single writer connection (one process per data dir, one
- * writer queue per space). Anything a rolled-back batch may have left here
- * is wrong, so the store calls `clear()` on every rollback; the reader
- * connection never uses a cache (it must see committed data only).
+ * A backend must only use it while nobody else writes the space: SQLite
+ * because one writer connection per space file is the only writer (one
+ * process per data dir); PostgreSQL because the space's row lock is held
+ * and the space's write generation shows no other process wrote since the
+ * cache was filled. Anything a rolled-back batch may have left here is
+ * wrong, so the stores `clear()` it on every rollback. Reads outside write
+ * batches never use it (they must see committed data only).
  */
 export class WriterCache {
   tip: ChainTip | undefined;
@@ -77,6 +81,43 @@ export class WriterCache {
   putActor(actorHex: string, row: ActorRow): void {
     if (this.actors.size >= WRITER_CACHE_MAX_ENTRIES) this.actors.clear();
     this.actors.set(actorHex, row);
+  }
+
+  /** After `changes` were appended as `commit`, with `actors` their interned rows before it. */
+  recordCommit(
+    commit: CommitRecord,
+    changes: readonly DecodedChange[],
+    actors: ReadonlyMap<string, ActorRow>,
+  ): void {
+    const maxSeq = new Map<string, number>();
+    for (const c of changes) maxSeq.set(c.actor, Math.max(maxSeq.get(c.actor) ?? 0, c.seq));
+    for (const [actor, seq] of maxSeq) {
+      const row = actors.get(actor);
+      if (row) this.putActor(actor, { id: row.id, maxSeq: Math.max(row.maxSeq, seq) });
+      this.raiseActorSeq(commit.branchId, actor, seq);
+    }
+    this.advanceBranch(commit.branchId, commit.seqTo, commit.heads, commit.epoch);
+  }
+
+  /** The stored seq becomes max(stored, seq), as the backends' upserts do. */
+  raiseActorSeq(branchId: number, actorHex: string, seq: number): void {
+    const before = this.getActorSeq(branchId, actorHex);
+    if (before !== undefined) this.putActorSeq(branchId, actorHex, Math.max(before, seq));
+  }
+
+  /** The cached seqs among `actors` (0 = known absent) and the actors not cached. */
+  lookupActorSeqs(
+    branchId: number,
+    actors: readonly string[],
+  ): { found: Map<string, number>; missing: string[] } {
+    const found = new Map<string, number>();
+    const missing: string[] = [];
+    for (const actor of actors) {
+      const seq = this.getActorSeq(branchId, actor);
+      if (seq === undefined) missing.push(actor);
+      else if (seq > 0) found.set(actor, seq);
+    }
+    return { found, missing };
   }
 
   getActorSeq(branchId: number, actorHex: string): number | undefined {
