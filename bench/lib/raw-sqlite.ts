@@ -1,6 +1,6 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { nowMs, rateOf, withTempDir, type Bounds, type Phase, type Rate } from './timing.js';
+import { measureLoop, withTempDir, type Phase, type Rate } from './timing.js';
 
 export type SyncMode = 'full' | 'normal';
 
@@ -25,21 +25,12 @@ export async function measureRawOneRowPerTx(
       const insert = db.prepare('INSERT INTO changes (bytes) VALUES (?)');
       const commit = db.prepare('COMMIT');
       let next = 0;
-      const loop = (bounds: Bounds): Rate => {
-        const start = nowMs();
-        const deadline = start + bounds.seconds * 1000;
-        let done = 0;
-        while (done < bounds.maxOps && nowMs() < deadline) {
-          begin.run();
-          insert.run(changes[next % changes.length]);
-          commit.run();
-          next++;
-          done++;
-        }
-        return rateOf(done, nowMs() - start);
-      };
-      loop(phase.warmup);
-      return loop(phase.measure);
+      return measureLoop(phase, () => {
+        begin.run();
+        insert.run(changes[next % changes.length]);
+        commit.run();
+        next++;
+      });
     } finally {
       db.close();
     }

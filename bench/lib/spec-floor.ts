@@ -4,7 +4,7 @@ import * as Automerge from '@automerge/automerge';
 import * as dagCbor from '@ipld/dag-cbor';
 import Database from 'better-sqlite3';
 import type { SyncMode } from './raw-sqlite.js';
-import { nowMs, rateOf, withTempDir, type Bounds, type Phase, type Rate } from './timing.js';
+import { measureLoop, withTempDir, type Phase, type Rate } from './timing.js';
 import type { Chain } from './workload.js';
 
 /** The changes of a chain as the base64 strings a client sends (decoding is part of the work). */
@@ -89,18 +89,7 @@ export async function measureSpecFloor(sync: SyncMode, chain: Chain, phase: Phas
         s.commit.run();
         prevTxHash = txHash;
       };
-      const loop = (bounds: Bounds): Rate => {
-        const start = nowMs();
-        const deadline = start + bounds.seconds * 1000;
-        let done = 0;
-        while (done < bounds.maxOps && nowMs() < deadline) {
-          one();
-          done++;
-        }
-        return rateOf(done, nowMs() - start);
-      };
-      loop(phase.warmup);
-      return loop(phase.measure);
+      return measureLoop(phase, one);
     } finally {
       db.close();
     }

@@ -25,6 +25,25 @@ export function rateOf(ops: number, ms: number): Rate {
   return { ops, seconds, perSecond: seconds > 0 ? ops / seconds : 0 };
 }
 
+/**
+ * Runs `one` (one synchronous operation) through the warm-up, untimed, then
+ * through the measured phase; each stops at its count or its time.
+ */
+export function measureLoop(phase: Phase, one: () => void): Rate {
+  const loop = (bounds: Bounds): Rate => {
+    const start = nowMs();
+    const deadline = start + bounds.seconds * 1000;
+    let done = 0;
+    while (done < bounds.maxOps && nowMs() < deadline) {
+      one();
+      done++;
+    }
+    return rateOf(done, nowMs() - start);
+  };
+  loop(phase.warmup);
+  return loop(phase.measure);
+}
+
 export function nowMs(): number {
   return performance.now();
 }

@@ -1,11 +1,13 @@
 import { bytesToHex, unpackHashes } from './hash-codec.js';
-import type {
-  BranchRecord,
-  CommitRecord,
-  LogEntry,
-  SnapshotMeta,
-  StoredReceipt,
-  TxRecordRow,
+import {
+  EMPTY_CHAIN_TIP,
+  type BranchRecord,
+  type ChainTip,
+  type CommitRecord,
+  type LogEntry,
+  type SnapshotMeta,
+  type StoredReceipt,
+  type TxRecordRow,
 } from './types.js';
 
 /** Rows as both SQL backends return them (same column names in both schemas). */
@@ -31,6 +33,16 @@ export function toBranch(r: Row | undefined): BranchRecord | undefined {
     seq: hasOwn ? (r.tip_seq as number) : forkSeq,
     heads: hasOwn ? unpackHashes(r.tip_heads as Uint8Array) : forkHeads,
     lastEpoch: hasOwn ? (r.tip_epoch as number) : 0,
+  };
+}
+
+/** The chain tip from its tx row (`epoch, tx_hash, committed_at`); the empty chain's if none. */
+export function toChainTip(r: Row | undefined): ChainTip {
+  if (!r) return EMPTY_CHAIN_TIP;
+  return {
+    epoch: r.epoch as number,
+    txHash: r.tx_hash as Uint8Array,
+    committedAt: r.committed_at as number,
   };
 }
 

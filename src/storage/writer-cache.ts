@@ -41,6 +41,11 @@ export class WriterCache {
     this.actorSeqs.clear();
   }
 
+  /** After a tx record was appended: it is the new tip. */
+  recordTx(record: ChainTip): void {
+    this.tip = { epoch: record.epoch, txHash: record.txHash, committedAt: record.committedAt };
+  }
+
   getBranch(docId: string, name: string): BranchRecord | undefined {
     return this.branches.get(branchKey(docId, name));
   }

@@ -3,6 +3,7 @@ import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hexToBytes, packHashes } from '../hash-codec.js';
 import {
   toBranch,
+  toChainTip,
   toCommit,
   toLogEntry,
   toReceipt,
@@ -14,7 +15,6 @@ import type { ActorRow, WriterCache } from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
 import { SQL } from './pg-statements.js';
 import {
-  EMPTY_CHAIN_TIP,
   type BranchRecord,
   type ChainTip,
   type CommitRecord,
@@ -67,13 +67,7 @@ export class PgSpaceOps implements SpaceWriteOps {
     }
     if (this.cache?.tip) return this.cache.tip;
     const [r] = await this.q('chainTip', []);
-    const tip = r
-      ? {
-          epoch: r.epoch as number,
-          txHash: r.tx_hash as Buffer,
-          committedAt: r.committed_at as number,
-        }
-      : EMPTY_CHAIN_TIP;
+    const tip = toChainTip(r);
     if (this.cache) this.cache.tip = tip;
     return tip;
   }
@@ -326,8 +320,7 @@ export class PgSpaceOps implements SpaceWriteOps {
       t.serverDid,
       Buffer.from(t.body),
     ]);
-    if (this.cache)
-      this.cache.tip = { epoch: t.epoch, txHash: t.txHash, committedAt: t.committedAt };
+    this.cache?.recordTx(t);
   }
 
   async appendTxRecords(rows: readonly TxRecordRow[]): Promise<void> {
@@ -344,8 +337,7 @@ export class PgSpaceOps implements SpaceWriteOps {
       rows.map((t) => Buffer.from(t.body)),
     ]);
     const t = rows[rows.length - 1] as TxRecordRow;
-    if (this.cache)
-      this.cache.tip = { epoch: t.epoch, txHash: t.txHash, committedAt: t.committedAt };
+    this.cache?.recordTx(t);
   }
 
   async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {

@@ -5,6 +5,7 @@ import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hashKey, hexToBytes, packHashes } from '../hash-codec.js';
 import {
   toBranch,
+  toChainTip,
   toCommit,
   toLogEntry,
   toReceipt,
@@ -13,7 +14,6 @@ import {
   type Row,
 } from '../row-mappers.js';
 import {
-  EMPTY_CHAIN_TIP,
   type BranchRecord,
   type ChainTip,
   type CommitRecord,
@@ -45,13 +45,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   async chainTip(): Promise<ChainTip> {
     if (this.cache?.tip) return this.cache.tip;
     const r = this.s.chainTip.get() as Row | undefined;
-    const tip = r
-      ? {
-          epoch: r.epoch as number,
-          txHash: r.tx_hash as Buffer,
-          committedAt: r.committed_at as number,
-        }
-      : EMPTY_CHAIN_TIP;
+    const tip = toChainTip(r);
     if (this.cache) this.cache.tip = tip;
     return tip;
   }
@@ -352,8 +346,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
       t.serverDid,
       t.body,
     );
-    if (this.cache)
-      this.cache.tip = { epoch: t.epoch, txHash: t.txHash, committedAt: t.committedAt };
+    this.cache?.recordTx(t);
   }
 
   async putSnapshot(n: NewSnapshot): Promise<number> {
