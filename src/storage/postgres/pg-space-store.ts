@@ -23,6 +23,7 @@ export class PgSpaceStore implements SpaceStore {
   private readonly cache = new WriterCache();
   /** The write generation the cache is valid for (the last committed batch's). */
   private cacheGen: number | undefined;
+  private cacheInUse = false;
 
   constructor(
     readonly spaceId: string,
@@ -32,28 +33,26 @@ export class PgSpaceStore implements SpaceStore {
   }
 
   async writeBatch<T>(fn: (ops: SpaceWriteOps) => Promise<BatchResult<T>>): Promise<T> {
+    // The space's writer queue runs one batch at a time; should another overlap
+    // it, that one goes without the cache (its write still bumps the generation).
+    const cached = !this.cacheInUse;
     let client: pg.PoolClient | undefined;
     let broken: Error | undefined;
     try {
+      if (cached) this.cacheInUse = true;
       client = await this.pool.connect();
       await client.query('BEGIN');
       const { tip, gen } = await this.lockSpace(client);
-      if (this.cacheGen === undefined || gen !== this.cacheGen + 1) this.cache.clear();
-      this.cacheGen = undefined;
-      const ops = new PgSpaceOps(client, this.spaceId, tip, this.cache);
+      if (cached) this.takeCacheAt(gen);
+      const ops = new PgSpaceOps(client, this.spaceId, tip, cached ? this.cache : undefined);
       const { result, commit } = await fn(ops);
-      if (commit) {
-        await client.query('COMMIT');
-        this.cacheGen = gen;
-      } else {
-        this.cache.clear();
-        await client.query('ROLLBACK');
-      }
+      if (!commit && cached) this.cache.clear();
+      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+      if (commit && cached) this.cacheGen = gen;
       return result;
     } catch (err) {
       // Whatever the cache saw may not have committed (a failed COMMIT included).
-      this.cache.clear();
-      this.cacheGen = undefined;
+      if (cached) this.cache.clear();
       if (client) {
         try {
           await client.query('ROLLBACK');
@@ -65,7 +64,14 @@ export class PgSpaceStore implements SpaceStore {
     } finally {
       // A client whose rollback failed is not returned to the pool.
       client?.release(broken);
+      if (cached) this.cacheInUse = false;
     }
+  }
+
+  /** Keeps the cache only if the last write to the space was this store's own last commit. */
+  private takeCacheAt(gen: number): void {
+    if (this.cacheGen === undefined || gen !== this.cacheGen + 1) this.cache.clear();
+    this.cacheGen = undefined;
   }
 
   /**
