@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import * as dagCbor from '@ipld/dag-cbor';
-import type { ServerIdentity } from '../auth/server-identity.js';
 import { hexToBytes } from '../storage/hash-codec.js';
 import type { ChainTip, TxRecordRow } from '../storage/types.js';
 
@@ -68,10 +67,4 @@ export function chainTx(body: TxBody, tip: ChainTip, serverDid: string): Unsigne
     serverDid,
     body: encoded,
   };
-}
-
-/** Builds and signs the record that follows `tip`. */
-export function sealTx(body: TxBody, tip: ChainTip, identity: ServerIdentity): TxRecordRow {
-  const record = chainTx(body, tip, identity.did);
-  return { ...record, serverSig: identity.sign(record.txHash) };
 }

@@ -177,8 +177,7 @@ export interface SpaceWriteOps extends SpaceReadOps {
   setActorSeqs(branchId: number, seqs: ReadonlyMap<string, number>): Promise<void>;
   putSnapshot(snapshot: NewSnapshot): Promise<number>;
   deleteSnapshots(ids: readonly number[]): Promise<void>;
-  appendTxRecord(row: TxRecordRow): Promise<void>;
-  /** The records of a batch in epoch order, in as few statements as the backend can. */
+  /** The tx records of a batch, in epoch order, in as few statements as the backend can. */
   appendTxRecords(rows: readonly TxRecordRow[]): Promise<void>;
   putReceipt(clientTxId: string, receipt: StoredReceipt): Promise<void>;
   /** Forgets receipts created before `beforeMs`; returns how many. */

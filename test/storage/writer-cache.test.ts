@@ -45,7 +45,7 @@ async function appendOne(ops: SpaceWriteOps, change: DecodedChange, epoch: numbe
     },
     [change],
   );
-  await ops.appendTxRecord(record(epoch));
+  await ops.appendTxRecords([record(epoch)]);
   return branch.id;
 }
 

@@ -309,7 +309,7 @@ export class PgSpaceOps implements SpaceWriteOps {
     if (ids.length > 0) await this.q('deleteSnapshots', [ids]);
   }
 
-  async appendTxRecord(t: TxRecordRow): Promise<void> {
+  private async appendTxRecord(t: TxRecordRow): Promise<void> {
     await this.q('insertTx', [
       t.epoch,
       t.committedAt,

@@ -335,7 +335,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     this.cache?.clear();
   }
 
-  async appendTxRecord(t: TxRecordRow): Promise<void> {
+  private async appendTxRecord(t: TxRecordRow): Promise<void> {
     this.s.insertTx.run(
       t.epoch,
       t.committedAt,
