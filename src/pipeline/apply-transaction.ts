@@ -116,7 +116,6 @@ export async function applyTransaction(
     space: ctx.spaceId,
     epoch,
     committedAt,
-    ...(tx.clientDid ? { clientDid: tx.clientDid } : {}),
     writes: changed.map((a) => ({
       docId: a.docId,
       branch: a.branch,
@@ -126,6 +125,7 @@ export async function applyTransaction(
       changesHash: changesHash(a.added.map((c) => c.hash)),
     })),
   };
+  if (tx.clientDid) body.clientDid = tx.clientDid;
   const record = chainTx(body, tip, ctx.identity.did);
   const receipt: TxReceipt = {
     ok: true,

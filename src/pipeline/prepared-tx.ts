@@ -28,5 +28,7 @@ export function prepareTx(request: TxRequest, clientDid?: string): PreparedTx {
       }
     }),
   }));
-  return { request, writes, ...(clientDid ? { clientDid } : {}) };
+  const prepared: PreparedTx = { request, writes };
+  if (clientDid) prepared.clientDid = clientDid;
+  return prepared;
 }

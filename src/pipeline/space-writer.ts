@@ -216,10 +216,11 @@ export class SpaceWriter {
     // Every record goes in with its signature, before the one durable commit.
     const sigs = await signing.finish();
     await ops.appendTxRecords(
-      committed.map((c, i) => ({
-        ...(c.result.committed as NonNullable<TxResult['committed']>).record,
-        serverSig: sigs[i] as Uint8Array,
-      })),
+      committed.map((c, i) =>
+        Object.assign((c.result.committed as NonNullable<TxResult['committed']>).record, {
+          serverSig: sigs[i] as Uint8Array,
+        }),
+      ),
     );
     // Nothing to keep (only refusals and no-ops): roll back, no fsync.
     return { result: { outcomes, committed }, commit: committed.length > 0 || pruned > 0 };
