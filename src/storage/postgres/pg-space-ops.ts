@@ -30,8 +30,34 @@ import {
 /** A pool (reads, autocommit) or the client holding a batch's transaction. */
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
+/** A log row queued by `appendCommit`. */
+interface PendingLogRow {
+  branchId: number;
+  seq: number;
+  hash: string;
+  actorId: number;
+  actorSeq: number;
+  deps: Buffer;
+  epoch: number;
+  commitTo: number;
+  commitFrom: number | null;
+  committedAt: number | null;
+  commitHeads: Buffer | null;
+  bytes: Buffer;
+  maybeStored: boolean;
+}
+
+/** Statements that touch only receipts, which no queued log row affects. */
+const RECEIPT_STATEMENTS: ReadonlySet<keyof typeof SQL> = new Set([
+  'receipt',
+  'upsertReceipt',
+  'pruneReceipts',
+]);
+
 /** All SQL of one space on PostgreSQL. */
 export class PgSpaceOps implements SpaceWriteOps {
+  private readonly pending: PendingLogRow[] = [];
+
   /**
    * @param knownTip the chain tip read with the space lock: the batch's first
    * `chainTip()` is answered from it, saving a round trip.
@@ -45,7 +71,16 @@ export class PgSpaceOps implements SpaceWriteOps {
     private readonly cache?: WriterCache,
   ) {}
 
+  /**
+   * Runs a statement after writing the queued log rows, so that it sees them
+   * (and writes stay in order); statements on receipts alone need not wait.
+   */
   private async q(name: keyof typeof SQL, values: unknown[]): Promise<Row[]> {
+    if (this.pending.length > 0 && !RECEIPT_STATEMENTS.has(name)) await this.flush();
+    return this.run(name, values);
+  }
+
+  private async run(name: keyof typeof SQL, values: unknown[]): Promise<Row[]> {
     try {
       const res = await this.db.query({
         name: `cairn_${name}`,
@@ -228,26 +263,65 @@ export class PgSpaceOps implements SpaceWriteOps {
     return branch;
   }
 
+  /**
+   * Queues the commit's log rows; they go to the database with the next
+   * other statement (see `q`) or `flush()`, so consecutive commits of a batch
+   * cost one round trip together.
+   */
   async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
     const actors = await this.internActors([...new Set(changes.map((c) => c.actor))]);
-    const actor = (c: DecodedChange) => actors.get(c.actor) as ActorRow;
-    await this.q('appendCommit', [
-      commit.branchId,
-      commit.epoch,
-      commit.seqTo,
-      commit.seqFrom,
-      commit.committedAt,
-      packHashes(commit.heads),
-      changes.map((_, i) => commit.seqFrom + i),
-      changes.map((c) => hexToBytes(c.hash)),
-      changes.map((c) => actor(c).id),
-      changes.map((c) => c.seq),
-      changes.map((c) => packHashes(c.deps)),
-      changes.map((c) => Buffer.from(c.bytes)),
-      // Above every stored seq of its actor, a change is new to the whole space.
-      changes.map((c) => c.seq <= actor(c).maxSeq),
-    ]);
+    changes.forEach((c, i) => {
+      const actor = actors.get(c.actor) as ActorRow;
+      const seq = commit.seqFrom + i;
+      const end = seq === commit.seqTo;
+      this.pending.push({
+        branchId: commit.branchId,
+        seq,
+        hash: c.hash,
+        actorId: actor.id,
+        actorSeq: c.seq,
+        deps: packHashes(c.deps),
+        epoch: commit.epoch,
+        commitTo: commit.seqTo,
+        commitFrom: end ? commit.seqFrom : null,
+        committedAt: end ? commit.committedAt : null,
+        commitHeads: end ? packHashes(commit.heads) : null,
+        bytes: Buffer.from(c.bytes),
+        // Above every stored seq of its actor, a change is new to the whole space.
+        maybeStored: c.seq <= actor.maxSeq,
+      });
+    });
     this.cache?.recordCommit(commit, changes, actors);
+  }
+
+  /** Writes the queued log rows; the store calls it before COMMIT. */
+  async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      // A change queued twice (two docs of one batch) must find its first copy
+      // stored: the rows from its second occurrence on go in a later statement.
+      const seen = new Set<string>();
+      let n = 0;
+      while (n < this.pending.length && !seen.has((this.pending[n] as PendingLogRow).hash)) {
+        seen.add((this.pending[n] as PendingLogRow).hash);
+        n++;
+      }
+      const rows = this.pending.splice(0, n);
+      await this.run('appendLog', [
+        rows.map((r) => r.branchId),
+        rows.map((r) => r.seq),
+        rows.map((r) => hexToBytes(r.hash)),
+        rows.map((r) => r.actorId),
+        rows.map((r) => r.actorSeq),
+        rows.map((r) => r.deps),
+        rows.map((r) => r.epoch),
+        rows.map((r) => r.commitTo),
+        rows.map((r) => r.commitFrom),
+        rows.map((r) => r.committedAt),
+        rows.map((r) => r.commitHeads),
+        rows.map((r) => r.bytes),
+        rows.map((r) => r.maybeStored),
+      ]);
+    }
   }
 
   private async internActors(actors: string[]): Promise<Map<string, ActorRow>> {

@@ -46,6 +46,7 @@ export class PgSpaceStore implements SpaceStore {
       if (cached) this.takeCacheAt(gen);
       const ops = new PgSpaceOps(client, this.spaceId, tip, cached ? this.cache : undefined);
       const { result, commit } = await fn(ops);
+      if (commit) await ops.flush();
       if (!commit && cached) this.cache.clear();
       await client.query(commit ? 'COMMIT' : 'ROLLBACK');
       if (commit && cached) this.cacheGen = gen;

@@ -106,14 +106,19 @@ export const SQL = {
       FROM want CROSS JOIN base WHERE want.actor NOT IN (SELECT actor FROM found)
       RETURNING id, actor, max_seq)
     SELECT id, actor, max_seq FROM found UNION ALL SELECT id, actor, max_seq FROM added`,
-  // One statement per commit: the log rows (bytes, or a pointer to where the space
-  // already stores them), the branch's actor seqs, the space's highest seq per actor.
-  // Only changes flagged as possibly stored ($14) are probed for a stored copy.
-  appendCommit: `WITH u AS (
-      SELECT * FROM unnest($8::bigint[], $9::bytea[], $10::bigint[], $11::bigint[], $12::bytea[],
-        $13::bytea[], $14::boolean[]) AS u(seq, hash, actor_id, actor_seq, deps, bytes, maybe_stored)),
+  // The log rows of one or more commits in one statement (bytes, or a pointer to where
+  // the space already stores them), the branches' actor seqs, the space's highest seq per
+  // actor. Only rows flagged as possibly stored ($14) are probed for a stored copy; a
+  // change must not appear twice in one call (the caller splits), since rows inserted
+  // by a statement are not visible to its own probe.
+  appendLog: `WITH u AS (
+      SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[], $6::bigint[],
+        $7::bytea[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[],
+        $13::bytea[], $14::boolean[])
+      AS u(branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to, commit_from,
+        committed_at, commit_heads, bytes, maybe_stored)),
     o AS (
-      SELECT u.seq, s.origin_branch, s.origin_seq FROM u
+      SELECT u.branch_id, u.seq, s.origin_branch, s.origin_seq FROM u
       LEFT JOIN LATERAL (
         SELECT coalesce(origin_branch, branch_id) AS origin_branch, coalesce(origin_seq, seq) AS origin_seq
         FROM log WHERE u.maybe_stored AND space_id = $1 AND hash = u.hash LIMIT 1) s ON true),
@@ -125,14 +130,13 @@ export const SQL = {
     ins AS (
       INSERT INTO log (space_id, branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
         origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
-      SELECT $1, $2, u.seq, u.hash, u.actor_id, u.actor_seq, u.deps, $3, $4, o.origin_branch, o.origin_seq,
-        CASE WHEN u.seq = $4 THEN $5::bigint END, CASE WHEN u.seq = $4 THEN $6::bigint END,
-        CASE WHEN u.seq = $4 THEN $7::bytea END,
+      SELECT $1, u.branch_id, u.seq, u.hash, u.actor_id, u.actor_seq, u.deps, u.epoch, u.commit_to,
+        o.origin_branch, o.origin_seq, u.commit_from, u.committed_at, u.commit_heads,
         CASE WHEN o.origin_branch IS NULL THEN u.bytes END
-      FROM u JOIN o ON o.seq = u.seq
+      FROM u JOIN o ON o.branch_id = u.branch_id AND o.seq = u.seq
       RETURNING 1)
     INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
-    SELECT $1, $2, actor_id, max(actor_seq) FROM u GROUP BY actor_id
+    SELECT $1, branch_id, actor_id, max(actor_seq) FROM u GROUP BY branch_id, actor_id
     ON CONFLICT (space_id, branch_id, actor_id) DO UPDATE SET seq = GREATEST(branch_actors.seq, EXCLUDED.seq)`,
   closeBranch:
     'UPDATE branches SET closed = true, merged_into = $3 WHERE space_id = $1 AND id = $2',
