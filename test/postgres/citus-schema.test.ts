@@ -702,6 +702,20 @@ describe('the Citus schema lint', () => {
           await ops.commitsBefore(id, 3, 10);
           await ops.logSizeAfter(id, 0);
           await ops.setActorSeqs(id, new Map([[actorId(1), 2]]));
+          // A tx record queued while no log row is: it goes in alone (the batch rolls back).
+          await ops.appendTxRecords([
+            {
+              epoch: 1_000_000,
+              committedAt: 1,
+              txHash: new Uint8Array(32),
+              prevTxHash: new Uint8Array(32),
+              bodyHash: new Uint8Array(32),
+              serverSig: new Uint8Array(64),
+              serverDid: 'did:key:z6MkLint',
+              body: new Uint8Array([0xa0]),
+            },
+          ]);
+          expect((await ops.getTxRecord(1_000_000))?.epoch).toBe(1_000_000);
           const snapshotId = await ops.putSnapshot({
             branchId: id,
             seq: 1,

@@ -30,7 +30,7 @@ import {
 /** A pool (reads, autocommit) or the client holding a batch's transaction. */
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** A log row queued by `appendCommit`. */
+/** A log row queued by `appendCommit` (see `flush`). */
 interface PendingLogRow {
   branchId: number;
   seq: number;
@@ -54,29 +54,42 @@ const RECEIPT_STATEMENTS: ReadonlySet<keyof typeof SQL> = new Set([
   'pruneReceipts',
 ]);
 
+/** The `insertTxs` arrays of tx records. */
+function txValues(rows: readonly TxRecordRow[]): unknown[][] {
+  return [
+    rows.map((t) => t.epoch),
+    rows.map((t) => t.committedAt),
+    rows.map((t) => Buffer.from(t.txHash)),
+    rows.map((t) => Buffer.from(t.prevTxHash)),
+    rows.map((t) => Buffer.from(t.bodyHash)),
+    rows.map((t) => Buffer.from(t.serverSig)),
+    rows.map((t) => t.serverDid),
+    rows.map((t) => Buffer.from(t.body)),
+  ];
+}
+
 /** All SQL of one space on PostgreSQL. */
 export class PgSpaceOps implements SpaceWriteOps {
   private readonly pending: PendingLogRow[] = [];
+  private readonly pendingTx: TxRecordRow[] = [];
 
   /**
-   * @param knownTip the chain tip read with the space lock: the batch's first
-   * `chainTip()` is answered from it, saving a round trip.
    * @param cache only inside a write batch whose store vouches that nobody
    * else wrote the space since the cache was filled (see PgSpaceStore).
    */
   constructor(
     private readonly db: Queryable,
     private readonly spaceId: string,
-    private knownTip?: ChainTip,
     private readonly cache?: WriterCache,
   ) {}
 
   /**
-   * Runs a statement after writing the queued log rows, so that it sees them
+   * Runs a statement after writing the queued log rows and tx records, so that it sees them
    * (and writes stay in order); statements on receipts alone need not wait.
    */
   private async q(name: keyof typeof SQL, values: unknown[]): Promise<Row[]> {
-    if (this.pending.length > 0 && !RECEIPT_STATEMENTS.has(name)) await this.flush();
+    const queued = this.pending.length > 0 || this.pendingTx.length > 0;
+    if (queued && !RECEIPT_STATEMENTS.has(name)) await this.flush();
     return this.run(name, values);
   }
 
@@ -94,15 +107,8 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async chainTip(): Promise<ChainTip> {
-    if (this.knownTip) {
-      const tip = this.knownTip;
-      this.knownTip = undefined;
-      if (this.cache) this.cache.tip = tip;
-      return tip;
-    }
     if (this.cache?.tip) return this.cache.tip;
-    const [r] = await this.q('chainTip', []);
-    const tip = toChainTip(r);
+    const tip = toChainTip((await this.q('chainTip', []))[0]);
     if (this.cache) this.cache.tip = tip;
     return tip;
   }
@@ -294,7 +300,7 @@ export class PgSpaceOps implements SpaceWriteOps {
     this.cache?.recordCommit(commit, changes, actors);
   }
 
-  /** Writes the queued log rows; the store calls it before COMMIT. */
+  /** Writes the queued log rows and tx records; the store calls it before COMMIT. */
   async flush(): Promise<void> {
     while (this.pending.length > 0) {
       // A change queued twice (two docs of one batch) must find its first copy
@@ -306,7 +312,7 @@ export class PgSpaceOps implements SpaceWriteOps {
         n++;
       }
       const rows = this.pending.splice(0, n);
-      await this.run('appendLog', [
+      const logValues = [
         rows.map((r) => r.branchId),
         rows.map((r) => r.seq),
         rows.map((r) => hexToBytes(r.hash)),
@@ -320,8 +326,15 @@ export class PgSpaceOps implements SpaceWriteOps {
         rows.map((r) => r.commitHeads),
         rows.map((r) => r.bytes),
         rows.map((r) => r.maybeStored),
-      ]);
+      ];
+      // The last log statement takes the queued tx records along: one round trip.
+      if (this.pending.length === 0 && this.pendingTx.length > 0) {
+        await this.run('appendLogAndTxs', [...logValues, ...txValues(this.pendingTx.splice(0))]);
+      } else {
+        await this.run('appendLog', logValues);
+      }
     }
+    if (this.pendingTx.length > 0) await this.run('insertTxs', txValues(this.pendingTx.splice(0)));
   }
 
   private async internActors(actors: string[]): Promise<Map<string, ActorRow>> {
@@ -383,35 +396,11 @@ export class PgSpaceOps implements SpaceWriteOps {
     if (ids.length > 0) await this.q('deleteSnapshots', [ids]);
   }
 
-  private async appendTxRecord(t: TxRecordRow): Promise<void> {
-    await this.q('insertTx', [
-      t.epoch,
-      t.committedAt,
-      Buffer.from(t.txHash),
-      Buffer.from(t.prevTxHash),
-      Buffer.from(t.bodyHash),
-      Buffer.from(t.serverSig),
-      t.serverDid,
-      Buffer.from(t.body),
-    ]);
-    this.cache?.recordTx(t);
-  }
-
+  /** Queues the records; they go with the next flush (usually with the batch's log rows). */
   async appendTxRecords(rows: readonly TxRecordRow[]): Promise<void> {
     if (rows.length === 0) return;
-    if (rows.length === 1) return this.appendTxRecord(rows[0] as TxRecordRow);
-    await this.q('insertTxs', [
-      rows.map((t) => t.epoch),
-      rows.map((t) => t.committedAt),
-      rows.map((t) => Buffer.from(t.txHash)),
-      rows.map((t) => Buffer.from(t.prevTxHash)),
-      rows.map((t) => Buffer.from(t.bodyHash)),
-      rows.map((t) => Buffer.from(t.serverSig)),
-      rows.map((t) => t.serverDid),
-      rows.map((t) => Buffer.from(t.body)),
-    ]);
-    const t = rows[rows.length - 1] as TxRecordRow;
-    this.cache?.recordTx(t);
+    this.pendingTx.push(...rows);
+    this.cache?.recordTx(rows[rows.length - 1] as TxRecordRow);
   }
 
   async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {

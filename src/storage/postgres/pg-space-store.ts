@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { BatchResult, ChainTip, SpaceStore, SpaceWriteOps } from '../types.js';
+import type { BatchResult, SpaceStore, SpaceWriteOps } from '../types.js';
 import { WriterCache } from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
 import { PgSpaceOps } from './pg-space-ops.js';
@@ -42,9 +42,12 @@ export class PgSpaceStore implements SpaceStore {
       if (cached) this.cacheInUse = true;
       client = await this.pool.connect();
       await client.query('BEGIN');
-      const { tip, gen } = await this.lockSpace(client);
+      const gen = await this.lockSpace(client);
       if (cached) this.takeCacheAt(gen);
-      const ops = new PgSpaceOps(client, this.spaceId, tip, cached ? this.cache : undefined);
+      // The chain tip is read by the batch's first chainTip(), a statement after the
+      // lock (it must see what the lock's previous holder committed), unless the
+      // cache holds it: then nobody else wrote since this store's own last commit.
+      const ops = new PgSpaceOps(client, this.spaceId, cached ? this.cache : undefined);
       const { result, commit } = await fn(ops);
       if (commit) await ops.flush();
       if (!commit && cached) this.cache.clear();
@@ -76,12 +79,12 @@ export class PgSpaceStore implements SpaceStore {
   }
 
   /**
-   * Locks the space's row (creating it on the first write), then reads the
-   * chain tip. Two statements on purpose: a statement that waited for the lock
-   * keeps the snapshot it started with (READ COMMITTED), so a tip read in the
-   * same statement could predate the commit of the process that held the lock.
+   * Locks the space's row (creating it on the first write) and returns its new
+   * write generation. The tip is not read here: a statement that waited for
+   * the lock keeps the snapshot it started with (READ COMMITTED), so a tip
+   * read in the same statement could predate the lock holder's commit.
    */
-  private async lockSpace(client: pg.PoolClient): Promise<{ tip: ChainTip; gen: number }> {
+  private async lockSpace(client: pg.PoolClient): Promise<number> {
     // An UPDATE waits for the row lock and then sees the row as committed by its holder.
     const lock = {
       name: 'cairn_lockSpace',
@@ -97,7 +100,6 @@ export class PgSpaceStore implements SpaceStore {
       });
       found = await client.query(lock);
     }
-    const gen = Number((found.rows[0] as { write_gen: string | number }).write_gen);
-    return { tip: await new PgSpaceOps(client, this.spaceId).chainTip(), gen };
+    return Number((found.rows[0] as { write_gen: string | number }).write_gen);
   }
 }

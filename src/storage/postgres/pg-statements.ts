@@ -21,6 +21,44 @@ const SNAPSHOT_COLUMNS = 'id, branch_id, seq, heads, root_ref, pinned, created_a
  * Named statements: node-postgres prepares each once per connection. Every
  * statement filters on space_id (the distribution column under Citus).
  */
+/**
+ * CTEs writing the log rows of one or more commits ($2-$14, one array element
+ * per row): the bytes, or a pointer to where the space already stores them,
+ * and the space's highest seq per actor. Only rows flagged as possibly stored
+ * ($14) are probed for a stored copy; a change must not appear twice in one
+ * statement (the caller splits), since rows a statement inserts are not
+ * visible to its own probe.
+ */
+const LOG_ROWS = `u AS (
+      SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[], $6::bigint[],
+        $7::bytea[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[],
+        $13::bytea[], $14::boolean[])
+      AS u(branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to, commit_from,
+        committed_at, commit_heads, bytes, maybe_stored)),
+    o AS (
+      SELECT u.branch_id, u.seq, s.origin_branch, s.origin_seq FROM u
+      LEFT JOIN LATERAL (
+        SELECT coalesce(origin_branch, branch_id) AS origin_branch, coalesce(origin_seq, seq) AS origin_seq
+        FROM log WHERE u.maybe_stored AND space_id = $1 AND hash = u.hash LIMIT 1) s ON true),
+    seqs AS (
+      UPDATE actors a SET max_seq = m.seq
+      FROM (SELECT actor_id, max(actor_seq) AS seq FROM u GROUP BY actor_id) m
+      WHERE a.space_id = $1 AND a.id = m.actor_id AND a.max_seq < m.seq
+      RETURNING 1),
+    ins AS (
+      INSERT INTO log (space_id, branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
+        origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
+      SELECT $1, u.branch_id, u.seq, u.hash, u.actor_id, u.actor_seq, u.deps, u.epoch, u.commit_to,
+        o.origin_branch, o.origin_seq, u.commit_from, u.committed_at, u.commit_heads,
+        CASE WHEN o.origin_branch IS NULL THEN u.bytes END
+      FROM u JOIN o ON o.branch_id = u.branch_id AND o.seq = u.seq
+      RETURNING 1)`;
+
+/** The final statement after LOG_ROWS: each branch's highest seq per actor. */
+const ACTOR_SEQS = `INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
+    SELECT $1, branch_id, actor_id, max(actor_seq) FROM u GROUP BY branch_id, actor_id
+    ON CONFLICT (space_id, branch_id, actor_id) DO UPDATE SET seq = GREATEST(branch_actors.seq, EXCLUDED.seq)`;
+
 export const SQL = {
   chainTip:
     'SELECT epoch, tx_hash, committed_at FROM tx WHERE space_id = $1 ORDER BY epoch DESC LIMIT 1',
@@ -106,42 +144,19 @@ export const SQL = {
       FROM want CROSS JOIN base WHERE want.actor NOT IN (SELECT actor FROM found)
       RETURNING id, actor, max_seq)
     SELECT id, actor, max_seq FROM found UNION ALL SELECT id, actor, max_seq FROM added`,
-  // The log rows of one or more commits in one statement (bytes, or a pointer to where
-  // the space already stores them), the branches' actor seqs, the space's highest seq per
-  // actor. Only rows flagged as possibly stored ($14) are probed for a stored copy; a
-  // change must not appear twice in one call (the caller splits), since rows inserted
-  // by a statement are not visible to its own probe.
-  appendLog: `WITH u AS (
-      SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::bigint[], $6::bigint[],
-        $7::bytea[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[],
-        $13::bytea[], $14::boolean[])
-      AS u(branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to, commit_from,
-        committed_at, commit_heads, bytes, maybe_stored)),
-    o AS (
-      SELECT u.branch_id, u.seq, s.origin_branch, s.origin_seq FROM u
-      LEFT JOIN LATERAL (
-        SELECT coalesce(origin_branch, branch_id) AS origin_branch, coalesce(origin_seq, seq) AS origin_seq
-        FROM log WHERE u.maybe_stored AND space_id = $1 AND hash = u.hash LIMIT 1) s ON true),
-    seqs AS (
-      UPDATE actors a SET max_seq = m.seq
-      FROM (SELECT actor_id, max(actor_seq) AS seq FROM u GROUP BY actor_id) m
-      WHERE a.space_id = $1 AND a.id = m.actor_id AND a.max_seq < m.seq
-      RETURNING 1),
-    ins AS (
-      INSERT INTO log (space_id, branch_id, seq, hash, actor_id, actor_seq, deps, epoch, commit_to,
-        origin_branch, origin_seq, commit_from, committed_at, commit_heads, bytes)
-      SELECT $1, u.branch_id, u.seq, u.hash, u.actor_id, u.actor_seq, u.deps, u.epoch, u.commit_to,
-        o.origin_branch, o.origin_seq, u.commit_from, u.committed_at, u.commit_heads,
-        CASE WHEN o.origin_branch IS NULL THEN u.bytes END
-      FROM u JOIN o ON o.branch_id = u.branch_id AND o.seq = u.seq
+  // The log rows of one or more commits in one statement (see LOG_ROWS), alone or with
+  // the batch's tx records ($15-$22).
+  appendLog: `WITH ${LOG_ROWS} ${ACTOR_SEQS}`,
+  appendLogAndTxs: `WITH ${LOG_ROWS},
+    txs AS (
+      INSERT INTO tx (space_id, epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
+        server_did, body)
+      SELECT $1, * FROM unnest($15::bigint[], $16::bigint[], $17::bytea[], $18::bytea[], $19::bytea[],
+        $20::bytea[], $21::text[], $22::bytea[])
       RETURNING 1)
-    INSERT INTO branch_actors (space_id, branch_id, actor_id, seq)
-    SELECT $1, branch_id, actor_id, max(actor_seq) FROM u GROUP BY branch_id, actor_id
-    ON CONFLICT (space_id, branch_id, actor_id) DO UPDATE SET seq = GREATEST(branch_actors.seq, EXCLUDED.seq)`,
+    ${ACTOR_SEQS}`,
   closeBranch:
     'UPDATE branches SET closed = true, merged_into = $3 WHERE space_id = $1 AND id = $2',
-  insertTx: `INSERT INTO tx (space_id, epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
-    server_did, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
   insertTxs: `INSERT INTO tx (space_id, epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
     server_did, body)
     SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::bytea[], $6::bytea[],
