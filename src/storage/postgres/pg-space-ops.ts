@@ -13,6 +13,7 @@ import {
 } from '../row-mappers.js';
 import type { ActorRow, WriterCache } from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
+import { PgWriteQueue } from './pg-write-queue.js';
 import { SQL } from './pg-statements.js';
 import {
   type BranchRecord,
@@ -30,48 +31,16 @@ import {
 /** A pool (reads, autocommit) or the client holding a batch's transaction. */
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** A log row queued by `appendCommit` (see `flush`). */
-interface PendingLogRow {
-  branchId: number;
-  seq: number;
-  hash: string;
-  actorId: number;
-  actorSeq: number;
-  deps: Buffer;
-  epoch: number;
-  commitTo: number;
-  commitFrom: number | null;
-  committedAt: number | null;
-  commitHeads: Buffer | null;
-  bytes: Buffer;
-  maybeStored: boolean;
-}
-
-/** Statements that touch only receipts, which no queued log row affects. */
+/** Statements that touch only receipts, which nothing queued affects. */
 const RECEIPT_STATEMENTS: ReadonlySet<keyof typeof SQL> = new Set([
   'receipt',
   'upsertReceipt',
   'pruneReceipts',
 ]);
 
-/** The `insertTxs` arrays of tx records. */
-function txValues(rows: readonly TxRecordRow[]): unknown[][] {
-  return [
-    rows.map((t) => t.epoch),
-    rows.map((t) => t.committedAt),
-    rows.map((t) => Buffer.from(t.txHash)),
-    rows.map((t) => Buffer.from(t.prevTxHash)),
-    rows.map((t) => Buffer.from(t.bodyHash)),
-    rows.map((t) => Buffer.from(t.serverSig)),
-    rows.map((t) => t.serverDid),
-    rows.map((t) => Buffer.from(t.body)),
-  ];
-}
-
 /** All SQL of one space on PostgreSQL. */
 export class PgSpaceOps implements SpaceWriteOps {
-  private readonly pending: PendingLogRow[] = [];
-  private readonly pendingTx: TxRecordRow[] = [];
+  private readonly queue = new PgWriteQueue();
 
   /**
    * @param cache only inside a write batch whose store vouches that nobody
@@ -88,8 +57,7 @@ export class PgSpaceOps implements SpaceWriteOps {
    * (and writes stay in order); statements on receipts alone need not wait.
    */
   private async q(name: keyof typeof SQL, values: unknown[]): Promise<Row[]> {
-    const queued = this.pending.length > 0 || this.pendingTx.length > 0;
-    if (queued && !RECEIPT_STATEMENTS.has(name)) await this.flush();
+    if (!this.queue.isEmpty && !RECEIPT_STATEMENTS.has(name)) await this.flush();
     return this.run(name, values);
   }
 
@@ -269,72 +237,16 @@ export class PgSpaceOps implements SpaceWriteOps {
     return branch;
   }
 
-  /**
-   * Queues the commit's log rows; they go to the database with the next
-   * other statement (see `q`) or `flush()`, so consecutive commits of a batch
-   * cost one round trip together.
-   */
+  /** Queues the commit's log rows (see PgWriteQueue). */
   async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
     const actors = await this.internActors([...new Set(changes.map((c) => c.actor))]);
-    changes.forEach((c, i) => {
-      const actor = actors.get(c.actor) as ActorRow;
-      const seq = commit.seqFrom + i;
-      const end = seq === commit.seqTo;
-      this.pending.push({
-        branchId: commit.branchId,
-        seq,
-        hash: c.hash,
-        actorId: actor.id,
-        actorSeq: c.seq,
-        deps: packHashes(c.deps),
-        epoch: commit.epoch,
-        commitTo: commit.seqTo,
-        commitFrom: end ? commit.seqFrom : null,
-        committedAt: end ? commit.committedAt : null,
-        commitHeads: end ? packHashes(commit.heads) : null,
-        bytes: Buffer.from(c.bytes),
-        // Above every stored seq of its actor, a change is new to the whole space.
-        maybeStored: c.seq <= actor.maxSeq,
-      });
-    });
+    this.queue.queueCommit(commit, changes, actors);
     this.cache?.recordCommit(commit, changes, actors);
   }
 
-  /** Writes the queued log rows and tx records; the store calls it before COMMIT. */
+  /** Sends the queued log rows and tx records; the store calls it before COMMIT. */
   async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      // A change queued twice (two docs of one batch) must find its first copy
-      // stored: the rows from its second occurrence on go in a later statement.
-      const seen = new Set<string>();
-      let n = 0;
-      while (n < this.pending.length && !seen.has((this.pending[n] as PendingLogRow).hash)) {
-        seen.add((this.pending[n] as PendingLogRow).hash);
-        n++;
-      }
-      const rows = this.pending.splice(0, n);
-      const logValues = [
-        rows.map((r) => r.branchId),
-        rows.map((r) => r.seq),
-        rows.map((r) => hexToBytes(r.hash)),
-        rows.map((r) => r.actorId),
-        rows.map((r) => r.actorSeq),
-        rows.map((r) => r.deps),
-        rows.map((r) => r.epoch),
-        rows.map((r) => r.commitTo),
-        rows.map((r) => r.commitFrom),
-        rows.map((r) => r.committedAt),
-        rows.map((r) => r.commitHeads),
-        rows.map((r) => r.bytes),
-        rows.map((r) => r.maybeStored),
-      ];
-      // The last log statement takes the queued tx records along: one round trip.
-      if (this.pending.length === 0 && this.pendingTx.length > 0) {
-        await this.run('appendLogAndTxs', [...logValues, ...txValues(this.pendingTx.splice(0))]);
-      } else {
-        await this.run('appendLog', logValues);
-      }
-    }
-    if (this.pendingTx.length > 0) await this.run('insertTxs', txValues(this.pendingTx.splice(0)));
+    await this.queue.flush((name, values) => this.run(name, values));
   }
 
   private async internActors(actors: string[]): Promise<Map<string, ActorRow>> {
@@ -396,10 +308,10 @@ export class PgSpaceOps implements SpaceWriteOps {
     if (ids.length > 0) await this.q('deleteSnapshots', [ids]);
   }
 
-  /** Queues the records; they go with the next flush (usually with the batch's log rows). */
+  /** Queues the records; they go with the batch's last log rows (see PgWriteQueue). */
   async appendTxRecords(rows: readonly TxRecordRow[]): Promise<void> {
     if (rows.length === 0) return;
-    this.pendingTx.push(...rows);
+    this.queue.queueTxRecords(rows);
     this.cache?.recordTx(rows[rows.length - 1] as TxRecordRow);
   }
 
