@@ -124,21 +124,6 @@ export class WriterCache {
     if (before !== undefined) this.putActorSeq(branchId, actorHex, Math.max(before, seq));
   }
 
-  /** The cached seqs among `actors` (0 = known absent) and the actors not cached. */
-  lookupActorSeqs(
-    branchId: number,
-    actors: readonly string[],
-  ): { found: Map<string, number>; missing: string[] } {
-    const found = new Map<string, number>();
-    const missing: string[] = [];
-    for (const actor of actors) {
-      const seq = this.getActorSeq(branchId, actor);
-      if (seq === undefined) missing.push(actor);
-      else if (seq > 0) found.set(actor, seq);
-    }
-    return { found, missing };
-  }
-
   getActorSeq(branchId: number, actorHex: string): number | undefined {
     return this.actorSeqs.get(`${branchId}:${actorHex}`);
   }
@@ -152,4 +137,54 @@ export class WriterCache {
 /** Doc ids and branch names cannot contain NUL (SPEC §1), so the key is unambiguous. */
 function branchKey(docId: string, name: string): string {
   return `${docId}\u0000${name}`;
+}
+
+/*
+ * Read-through lookups for a backend's write ops, with or without a cache
+ * (the reader connection has none): the cache answers what it holds, `load`
+ * asks the database for the rest, and the answer is remembered.
+ */
+
+export async function readChainTip(
+  cache: WriterCache | undefined,
+  load: () => Promise<ChainTip>,
+): Promise<ChainTip> {
+  if (cache?.tip) return cache.tip;
+  const tip = await load();
+  if (cache) cache.tip = tip;
+  return tip;
+}
+
+export async function readBranch(
+  cache: WriterCache | undefined,
+  docId: string,
+  name: string,
+  load: () => Promise<BranchRecord | undefined>,
+): Promise<BranchRecord | undefined> {
+  const cached = cache?.getBranch(docId, name);
+  if (cached) return cached;
+  const branch = await load();
+  if (branch) cache?.putBranch(branch);
+  return branch;
+}
+
+/** Highest seq per actor in the branch; actors without a change there are left out. */
+export async function readActorSeqs(
+  cache: WriterCache | undefined,
+  branchId: number,
+  actors: readonly string[],
+  load: (missing: string[]) => Promise<Map<string, number>>,
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const missing: string[] = [];
+  for (const actor of actors) {
+    const seq = cache?.getActorSeq(branchId, actor);
+    if (seq === undefined) missing.push(actor);
+    else if (seq > 0) out.set(actor, seq);
+  }
+  if (missing.length === 0) return out;
+  for (const [actor, seq] of await load(missing)) out.set(actor, seq);
+  // 0 records "no change of this actor in the branch", also worth remembering.
+  for (const actor of missing) cache?.putActorSeq(branchId, actor, out.get(actor) ?? 0);
+  return out;
 }

@@ -11,7 +11,13 @@ import {
   toTxRecord,
   type Row,
 } from '../row-mappers.js';
-import type { ActorRow, WriterCache } from '../writer-cache.js';
+import {
+  readActorSeqs,
+  readBranch,
+  readChainTip,
+  type ActorRow,
+  type WriterCache,
+} from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
 import { PgWriteQueue } from './pg-write-queue.js';
 import { SQL } from './pg-statements.js';
@@ -75,18 +81,13 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async chainTip(): Promise<ChainTip> {
-    if (this.cache?.tip) return this.cache.tip;
-    const tip = toChainTip((await this.q('chainTip', []))[0]);
-    if (this.cache) this.cache.tip = tip;
-    return tip;
+    return readChainTip(this.cache, async () => toChainTip((await this.q('chainTip', []))[0]));
   }
 
   async getBranch(docId: string, name: string): Promise<BranchRecord | undefined> {
-    const cached = this.cache?.getBranch(docId, name);
-    if (cached) return cached;
-    const branch = toBranch((await this.q('branchByName', [docId, name]))[0]);
-    if (branch) this.cache?.putBranch(branch);
-    return branch;
+    return readBranch(this.cache, docId, name, async () =>
+      toBranch((await this.q('branchByName', [docId, name]))[0]),
+    );
   }
 
   async getBranchById(id: number): Promise<BranchRecord | undefined> {
@@ -137,17 +138,13 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   async actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>> {
-    const { found: out, missing } = this.cache?.lookupActorSeqs(branchId, actors) ?? {
-      found: new Map<string, number>(),
-      missing: [...actors],
-    };
-    if (missing.length === 0) return out;
-    for (const r of await this.q('actorSeqs', [branchId, missing.map(hexToBytes)])) {
-      out.set(bytesToHex(r.actor as Buffer), r.seq as number);
-    }
-    // 0 records "no change of this actor in the branch", also worth remembering.
-    for (const actor of missing) this.cache?.putActorSeq(branchId, actor, out.get(actor) ?? 0);
-    return out;
+    return readActorSeqs(this.cache, branchId, actors, async (missing) => {
+      const found = new Map<string, number>();
+      for (const r of await this.q('actorSeqs', [branchId, missing.map(hexToBytes)])) {
+        found.set(bytesToHex(r.actor as Buffer), r.seq as number);
+      }
+      return found;
+    });
   }
 
   async actorMaxima(

@@ -1,6 +1,12 @@
 import type Database from 'better-sqlite3';
 import { prepareSpaceStatements, type SpaceStatements } from './sqlite-statements.js';
-import type { ActorRow, WriterCache } from '../writer-cache.js';
+import {
+  readActorSeqs,
+  readBranch,
+  readChainTip,
+  type ActorRow,
+  type WriterCache,
+} from '../writer-cache.js';
 import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hashKey, hexToBytes, packHashes } from '../hash-codec.js';
 import {
@@ -43,19 +49,15 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   }
 
   async chainTip(): Promise<ChainTip> {
-    if (this.cache?.tip) return this.cache.tip;
-    const r = this.s.chainTip.get() as Row | undefined;
-    const tip = toChainTip(r);
-    if (this.cache) this.cache.tip = tip;
-    return tip;
+    return readChainTip(this.cache, async () =>
+      toChainTip(this.s.chainTip.get() as Row | undefined),
+    );
   }
 
   async getBranch(docId: string, name: string): Promise<BranchRecord | undefined> {
-    const cached = this.cache?.getBranch(docId, name);
-    if (cached) return cached;
-    const branch = toBranch(this.s.branchByName.get(docId, name) as Row | undefined);
-    if (branch) this.cache?.putBranch(branch);
-    return branch;
+    return readBranch(this.cache, docId, name, async () =>
+      toBranch(this.s.branchByName.get(docId, name) as Row | undefined),
+    );
   }
 
   async getBranchById(id: number): Promise<BranchRecord | undefined> {
@@ -115,17 +117,13 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   }
 
   async actorSeqs(branchId: number, actors: readonly string[]): Promise<Map<string, number>> {
-    const { found: out, missing } = this.cache?.lookupActorSeqs(branchId, actors) ?? {
-      found: new Map<string, number>(),
-      missing: [...actors],
-    };
-    if (missing.length === 0) return out;
-    for (const r of this.s.actorSeqs.all(JSON.stringify(missing), branchId) as Row[]) {
-      out.set(bytesToHex(r.actor as Buffer), r.seq as number);
-    }
-    // 0 records "no change of this actor in the branch", also worth remembering.
-    for (const actor of missing) this.cache?.putActorSeq(branchId, actor, out.get(actor) ?? 0);
-    return out;
+    return readActorSeqs(this.cache, branchId, actors, async (missing) => {
+      const found = new Map<string, number>();
+      for (const r of this.s.actorSeqs.all(JSON.stringify(missing), branchId) as Row[]) {
+        found.set(bytesToHex(r.actor as Buffer), r.seq as number);
+      }
+      return found;
+    });
   }
 
   async actorMaxima(
