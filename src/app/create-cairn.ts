@@ -9,8 +9,9 @@ import { ServerMerge } from '../history/server-merge.js';
 import type { SnapshotPolicy } from '../history/snapshot-policy.js';
 import { SnapshotService } from '../history/snapshot-service.js';
 import { createHttpApp } from '../server/http-app.js';
-import { DocCache } from '../storage/doc-cache.js';
-import { DocReader } from '../storage/doc-reader.js';
+import { DocCache } from '../read/doc-cache.js';
+import { DocReader } from '../read/doc-reader.js';
+import { createReadApi, type ReadApi } from '../read/read-api.js';
 import { PgBackend } from '../storage/postgres/pg-backend.js';
 import { SqliteBackend } from '../storage/sqlite/sqlite-backend.js';
 import type { SqliteSync } from '../storage/sqlite/sqlite-space-store.js';
@@ -45,6 +46,8 @@ export interface Cairn {
   readonly backend: StorageBackend;
   readonly pipeline: CommitPipeline;
   readonly reader: DocReader;
+  /** The read path in wire types (what the routes serve). */
+  readonly read: ReadApi;
   readonly snapshots: SnapshotService;
   readonly branches: BranchService;
   readonly merge: ServerMerge;
@@ -87,10 +90,11 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       logger,
       onCorruptSnapshot: (spaceId, meta) => snapshots.replaceCorrupt(spaceId, meta),
     });
-    const branches = new BranchService(backend, pipeline, options.clock);
+    const read = createReadApi(reader);
+    const branches = new BranchService(pipeline, read, options.clock);
     const merge = new ServerMerge(reader, pipeline, options.enableServerMerge ?? false);
     const app = createHttpApp(
-      { pipeline, reader, branches, snapshots, merge, limits, logger },
+      { pipeline, read, branches, snapshots, merge, limits, logger },
       options.basePath,
     );
     let closing: Promise<void> | undefined;
@@ -100,6 +104,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       backend,
       pipeline,
       reader,
+      read,
       snapshots,
       branches,
       merge,

@@ -49,8 +49,14 @@ export class CairnError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message);
+  /** `options.cause`: the underlying failure, kept for logs (never sent to clients). */
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: ErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
     this.name = 'CairnError';
     this.code = code;
     this.details = details;

@@ -7,6 +7,10 @@ export const MAX_SPACE_ID_CHARS = 128;
 const BRANCH_NAME = /^[A-Za-z0-9._/-]{1,128}$/;
 export const MAX_DOC_ID_BYTES = 256;
 export const DEFAULT_BRANCH = 'main';
+/** The kinds of document a space holds (SPEC §1, §11); a doc's kind is fixed by its first commit. */
+export const DOC_KINDS = ['automerge', 'yjs'] as const;
+export type DocKindName = (typeof DOC_KINDS)[number];
+export const DEFAULT_DOC_KIND: DocKindName = 'automerge';
 /** An Automerge change hash: 32 bytes as lowercase hex. */
 const CHANGE_HASH = /^[0-9a-f]{64}$/;
 // eslint-disable-next-line no-control-regex
@@ -24,7 +28,26 @@ export function isDocId(value: unknown): value is string {
   if (CONTROL_CHARS.test(value)) return false;
   // Lone surrogates cannot be encoded as UTF-8; reject them rather than store U+FFFD.
   if (LONE_SURROGATE.test(value)) return false;
-  return Buffer.byteLength(value, 'utf8') <= MAX_DOC_ID_BYTES;
+  return utf8ByteLength(value) <= MAX_DOC_ID_BYTES;
+}
+
+export function isDocKind(value: unknown): value is DocKindName {
+  return typeof value === 'string' && (DOC_KINDS as readonly string[]).includes(value);
+}
+
+/** UTF-8 length of a string without lone surrogates (no Node or DOM API: core runs in browsers). */
+export function utf8ByteLength(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4; // a surrogate pair: one 4-byte code point
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 export function isBranchName(value: unknown): value is string {

@@ -1,6 +1,6 @@
 /**
- * Every bounded quantity has a name here (SPEC §10). Defaults are the SPEC's;
- * each is configurable through `createCairn({ limits })`.
+ * Every bounded quantity has a name here (SPEC §10), with the reason for its
+ * default. Each is configurable through `createCairn({ limits })`.
  */
 export interface Limits {
   /** Largest HTTP request body accepted. */
@@ -15,32 +15,63 @@ export interface Limits {
   maxChangesPerWrite: number;
   /** Heads listed in one `heads`, `baseHeads` or selector. */
   maxHeadsPerRef: number;
+  /** Forks of forks: a branch's depth below its root branch. */
+  maxForkDepth: number;
   /** Open spaces kept in the storage handle LRU (each holds a writer and a reader connection). */
   maxOpenSpaces: number;
   /** How long committed `clientTxId`s are remembered. */
   idempotencyRetentionMs: number;
   /** Transactions merged into one database transaction by group commit. */
   maxTxPerBatch: number;
-  /** Transactions waiting in one space's write queue before `RateLimited`. */
+  /** Transactions and tasks waiting in one space's write queue before `RateLimited`. */
   maxQueuedTxPerSpace: number;
-  /** Items in one page of a paged route. */
+  /** Items in one page of a paged route (`limit=`). */
   maxPageItems: number;
+  /** Items in a page when `limit=` is not given. */
+  defaultPageItems: number;
   /** Estimated memory of materialized docs kept for hot reads. */
   materializedCacheBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  // SPEC §10. Big enough for a 4 MiB change base64-encoded with room to spare,
+  // small enough that a request is always buffered whole without concern.
   maxRequestBytes: 16 * 1024 * 1024,
+  // SPEC §10: a pasted document or image fits; decoding it stays in the tens of ms.
   maxChangeBytes: 4 * 1024 * 1024,
+  // SPEC §10: a transaction is checked and appended in one database
+  // transaction; 100 docs keep one commit short for the rest of the batch.
   maxWritesPerTx: 100,
+  // Read assertions cost one lookup each, like writes.
   maxReadsPerTx: 100,
+  // SPEC §10: a replica catching up after a long offline session sends its
+  // backlog in a few writes; 10,000 decoded headers are a few ms of CPU.
   maxChangesPerWrite: 10_000,
+  // A doc has as many heads as concurrent writers merged since; 1,000 is far
+  // beyond real use and bounds the set comparisons of every check.
   maxHeadsPerRef: 1_000,
+  // SPEC §10: every read of a branch walks its ancestors (one lookup each),
+  // so the chain is bounded; 63 keeps a lineage at 64 segments.
+  maxForkDepth: 63,
+  // SPEC §10: each open space holds two SQLite connections with a 32 MiB page
+  // cache ceiling; 256 keeps file handles and memory well inside OS defaults.
   maxOpenSpaces: 256,
+  // SPEC §2: a client retrying after a lost answer does so within hours; 24 h
+  // covers an overnight offline laptop.
   idempotencyRetentionMs: 24 * 60 * 60 * 1000,
+  // One fsync for many receipts; 256 bounds the latency the last of a batch
+  // waits for the first (measured: 64 writers fill ~64 per batch).
   maxTxPerBatch: 256,
+  // Backpressure: a space that cannot keep up refuses with RateLimited before
+  // its queue holds more than ~40 batches (seconds of work) in memory.
   maxQueuedTxPerSpace: 10_000,
+  // Bounds one answer's size and the rows one request reads (10,000 changes
+  // of ~100 B are ~1.5 MiB of JSON).
   maxPageItems: 10_000,
+  // One default for every paged route: a screenful of history, a cheap read.
+  defaultPageItems: 100,
+  // Hot docs stay materialized (a cold read of a long history costs a full
+  // load); 256 MiB is a small share of a server's memory.
   materializedCacheBytes: 256 * 1024 * 1024,
 });
 

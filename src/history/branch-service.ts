@@ -4,22 +4,11 @@ import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
 import type { TxOutcome } from '../protocol/receipt.js';
 import { actorSeqsAt, headsAt, lineageOf, readHistory } from '../storage/lineage.js';
-import { requireBranch, withSpaceReader } from '../storage/space-access.js';
-import type { BranchRecord, SpaceWriteOps, StorageBackend } from '../storage/types.js';
-import { ancestorsInLogOrder, resolveVersion } from '../storage/version-resolver.js';
-
-/** A branch as the API shows it (SPEC §4). */
-export interface BranchView {
-  name: string;
-  parent: string | null;
-  forkSeq: number | null;
-  forkHeads: string[] | null;
-  heads: string[];
-  seq: number;
-  closed: boolean;
-  mergedInto: string | null;
-  createdAt: number;
-}
+import type { BranchView } from '../protocol/views.js';
+import type { ReadApi } from '../read/read-api.js';
+import { ancestorsInLogOrder, resolveVersion } from '../read/version-resolver.js';
+import { requireBranch } from '../storage/space-access.js';
+import type { BranchRecord, SpaceWriteOps } from '../storage/types.js';
 
 export interface ForkPoint {
   branch: string;
@@ -28,8 +17,8 @@ export interface ForkPoint {
 
 export class BranchService {
   constructor(
-    private readonly backend: StorageBackend,
     private readonly pipeline: CommitPipeline,
+    private readonly read: ReadApi,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -67,19 +56,8 @@ export class BranchService {
     return this.view(spaceId, docId, branchName);
   }
 
-  async list(spaceId: string, docId: string): Promise<BranchView[]> {
-    return withSpaceReader(this.backend, spaceId, async (ops) => {
-      const branches = await ops.listBranches(docId);
-      if (branches.length === 0) throw new CairnError('DocNotFound', `no doc ${docId}`, { docId });
-      const names = new Map(branches.map((b) => [b.id, b.name]));
-      return branches.map((b) =>
-        toView(b, b.parentId === null ? null : (names.get(b.parentId) ?? null)),
-      );
-    });
-  }
-
   async view(spaceId: string, docId: string, name: string): Promise<BranchView> {
-    const found = (await this.list(spaceId, docId)).find((b) => b.name === name);
+    const found = (await this.read.branches(spaceId, docId)).find((b) => b.name === name);
     if (!found)
       throw new CairnError('BranchNotFound', `doc ${docId} has no branch ${name}`, {
         docId,
@@ -132,6 +110,7 @@ export class BranchService {
     const branch = await ops.createBranch({
       docId,
       name,
+      kind: source.kind,
       parentId: source.id,
       forkSeq,
       forkHeads: await headsAt(ops, lineage, forkSeq),
@@ -140,20 +119,6 @@ export class BranchService {
     await ops.setActorSeqs(branch.id, await actorSeqsAt(ops, lineage, forkSeq));
     return { branch, extra };
   }
-}
-
-function toView(b: BranchRecord, parent: string | null): BranchView {
-  return {
-    name: b.name,
-    parent,
-    forkSeq: b.parentId === null ? null : b.forkSeq,
-    forkHeads: b.parentId === null ? null : b.forkHeads,
-    heads: b.heads,
-    seq: b.seq,
-    closed: b.closed,
-    mergedInto: b.mergedInto,
-    createdAt: b.createdAt,
-  };
 }
 
 /** A refused internal transaction surfaces as its typed error. */

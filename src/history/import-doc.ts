@@ -1,5 +1,6 @@
 import { CairnError } from '../core/errors.js';
-import * as Automerge from '@automerge/automerge';
+import { DEFAULT_DOC_KIND } from '../core/ids.js';
+import { docKind } from '../crdt/kinds.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { TxReceipt } from '../protocol/receipt.js';
 import { throwIfRefused } from './branch-service.js';
@@ -18,9 +19,8 @@ export async function importDoc(
 ): Promise<TxReceipt> {
   let changes: Uint8Array[];
   try {
-    const doc = Automerge.load(bytes);
     // In causal order: every change after its deps.
-    changes = Automerge.getAllChanges(doc);
+    changes = docKind(DEFAULT_DOC_KIND).changesOfSaved(bytes);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new CairnError('InvalidChange', `not an Automerge document: ${reason}`, {

@@ -1,15 +1,12 @@
 import { CairnError } from '../core/errors.js';
-import { extend } from '../crdt/materialize.js';
+import { extend, type AutomergeDoc } from '../crdt/automerge/automerge-doc.js';
+import { newConflicts } from '../crdt/automerge/conflicts.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { TxReceipt } from '../protocol/receipt.js';
-import type { DocReader } from '../storage/doc-reader.js';
+import type { MergeResult } from '../protocol/views.js';
+import type { DocReader } from '../read/doc-reader.js';
 import { findInHistory, readHistory } from '../storage/lineage.js';
 import { throwIfRefused } from './branch-service.js';
-import { newConflicts, type MergeConflict } from './merge-conflicts.js';
-
-export interface MergeResult extends TxReceipt {
-  conflicts: MergeConflict[];
-}
 
 /**
  * SPEC §4 server merge: appends to `into`, in causal (source log) order,
@@ -46,7 +43,17 @@ export class ServerMerge {
         log.map((e) => e.hash),
       );
       const missing = log.filter((e) => !present.has(e.hash)).map((e) => e.bytes as Uint8Array);
-      const before = await this.reader.materializeAt(ops, spaceId, dst.lineage, dst.branch.seq);
+      if (dst.kind.name !== 'automerge') {
+        throw new CairnError('ValidationError', 'server merge is for Automerge documents', {
+          docId,
+        });
+      }
+      const before = (await this.reader.materializeAt(
+        ops,
+        spaceId,
+        dst,
+        dst.branch.seq,
+      )) as AutomergeDoc;
       return { missing, before, sourceHeads: src.branch.heads, baseHeads: dst.branch.heads };
     });
     const outcome = await this.pipeline.commit(spaceId, {

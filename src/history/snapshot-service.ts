@@ -1,6 +1,8 @@
 import { CairnError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { DocKindName } from '../core/ids.js';
 import { rootRef } from '../crdt/heads.js';
+import { docKind } from '../crdt/kinds.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { CommittedTx } from '../pipeline/space-writer.js';
 import { lineageOf, readHistoryBytes, snapshotsBelow, type Lineage } from '../storage/lineage.js';
@@ -43,7 +45,7 @@ const MAX_QUEUED_JOBS = 10_000;
  */
 export class SnapshotService {
   readonly stats: SnapshotStats = { made: 0, failed: 0, corruptReplaced: 0 };
-  private readonly worker = new SnapshotWorker();
+  private readonly workers = new Map<DocKindName, SnapshotWorker>();
   private readonly debt = new SnapshotDebt();
   private readonly policies = new Map<string, SnapshotPolicy>();
   private readonly defaultPolicy: SnapshotPolicy;
@@ -133,7 +135,17 @@ export class SnapshotService {
     this.closed = true;
     this.queue.length = 0;
     await this.idle();
-    await this.worker.close();
+    await Promise.all([...this.workers.values()].map((w) => w.close()));
+  }
+
+  /** The snapshot worker of a document kind, started on first use. */
+  private workerFor(kind: DocKindName): SnapshotWorker {
+    let worker = this.workers.get(kind);
+    if (!worker) {
+      worker = new SnapshotWorker(docKind(kind).snapshotScript());
+      this.workers.set(kind, worker);
+    }
+    return worker;
   }
 
   private enqueue(job: Job): void {
@@ -190,16 +202,17 @@ export class SnapshotService {
   ): Promise<SnapshotMeta> {
     const lineage = await lineageOf(ops, branch);
     const base = await baseFor(ops, lineage, seq);
+    const worker = this.workerFor(branch.kind);
     let built;
     try {
-      built = await this.worker.build(
+      built = await worker.build(
         base?.input,
         await readHistoryBytes(ops, lineage, (base?.seq ?? 0) + 1, seq),
       );
     } catch (err) {
       if (!(err instanceof Error && err.message === BASE_CORRUPT && base)) throw err;
       this.replaceCorrupt(spaceId, base.meta);
-      built = await this.worker.build(undefined, await readHistoryBytes(ops, lineage, 1, seq));
+      built = await worker.build(undefined, await readHistoryBytes(ops, lineage, 1, seq));
     }
     const policy = this.policyOf(spaceId);
     const snapshot = {

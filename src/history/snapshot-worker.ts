@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { SnapshotScript } from '../crdt/doc-kind.js';
 
 /** A snapshot built off the main thread: saved bytes and the heads they reload to. */
 export interface BuiltSnapshot {
@@ -13,37 +13,14 @@ export interface SnapshotBase {
   heads: string[];
 }
 
-/**
- * Loads, applies and saves on a worker thread: Automerge work on a big doc
- * takes long enough to stall every request if done on the main thread. The
- * worker checks its inputs and output: a base that does not load to its
- * recorded heads is refused, and the saved bytes are reloaded and compared.
- * Its source is inline, so it runs the same from `dist/` and from sources.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const A = require(workerData.automergePath);
-const sorted = (doc) => [...A.getHeads(doc)].sort();
-parentPort.on('message', ({ id, base, tail }) => {
-  try {
-    let doc = A.init();
-    if (base) {
-      doc = A.load(base.bytes);
-      if (sorted(doc).join() !== [...base.heads].sort().join()) throw new Error('BASE_CORRUPT');
-    }
-    if (tail.length > 0) doc = A.loadIncremental(doc, Buffer.concat(tail));
-    const heads = sorted(doc);
-    const bytes = A.save(doc);
-    if (sorted(A.load(bytes)).join() !== heads.join()) throw new Error('saved bytes do not reload');
-    parentPort.postMessage({ id, bytes, heads });
-  } catch (err) {
-    parentPort.postMessage({ id, error: String((err && err.message) || err) });
-  }
-});
-`;
-
 export const BASE_CORRUPT = 'BASE_CORRUPT';
 
+/**
+ * One worker thread building snapshots of one document kind (its
+ * `SnapshotScript`): loading, applying and saving a big doc takes long
+ * enough to stall every request if done on the main thread. Started on first
+ * use; unref'd while idle so it never keeps the process alive.
+ */
 export class SnapshotWorker {
   private worker: Worker | undefined;
   private nextId = 0;
@@ -51,6 +28,8 @@ export class SnapshotWorker {
     number,
     { resolve: (s: BuiltSnapshot) => void; reject: (e: Error) => void }
   >();
+
+  constructor(private readonly script: SnapshotScript) {}
 
   build(base: SnapshotBase | undefined, tail: Uint8Array[]): Promise<BuiltSnapshot> {
     const worker = (this.worker ??= this.start());
@@ -70,8 +49,7 @@ export class SnapshotWorker {
   }
 
   private start(): Worker {
-    const automergePath = createRequire(import.meta.url).resolve('@automerge/automerge');
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { automergePath } });
+    const w = new Worker(this.script.source, { eval: true, workerData: this.script.data });
     w.on('message', (m: { id: number; bytes?: Uint8Array; heads?: string[]; error?: string }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);

@@ -1,6 +1,5 @@
 import { CairnError } from '../core/errors.js';
 import { rootRef, sameHeadSet } from '../crdt/heads.js';
-import { materialize } from '../crdt/materialize.js';
 import type {
   FailedWriteResult,
   TxFailure,
@@ -12,9 +11,10 @@ import { readHistoryBytes } from '../storage/lineage.js';
 import type { ChainTip, SpaceReadOps, SpaceWriteOps } from '../storage/types.js';
 import type { ServerIdentity } from '../auth/server-identity.js';
 import { executeWrite, planWrite, type AppliedWrite, type WritePlan } from './apply-write.js';
-import type { InvariantRegistry } from './invariants.js';
+import { invariantContext, type InvariantRegistry } from './invariants.js';
 import type { PreparedTx } from './prepared-tx.js';
-import { changesHash, chainTx, type TxBody, type UnsignedTxRecord } from './tx-chain.js';
+import type { TxBody } from '../protocol/tx-record.js';
+import { chainTx, type UnsignedTxRecord } from './tx-chain.js';
 
 export interface TxContext {
   spaceId: string;
@@ -122,7 +122,7 @@ export async function applyTransaction(
       seqFrom: a.seqFrom,
       seqTo: a.seq,
       newHeads: a.newHeads,
-      changesHash: changesHash(a.added.map((c) => c.hash)),
+      changesHash: a.kind.contentDigest(a.added),
     })),
   };
   if (tx.clientDid) body.clientDid = tx.clientDid;
@@ -179,14 +179,16 @@ async function checkInvariants(
     let doc;
     try {
       const before = await readHistoryBytes(ops, a.lineage, 1, a.existing?.seq ?? 0);
-      doc = materialize([...before, ...a.added.map((c) => c.bytes)]);
+      doc = a.kind.materialize([...before, ...a.added.map((c) => c.bytes)]);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       throw new WriteFailed(
-        new CairnError('InvalidChange', `changes do not apply to the document: ${reason}`, {
-          docId: a.docId,
-          branch: a.branch,
-        }),
+        new CairnError(
+          'InvalidChange',
+          `changes do not apply to the document: ${reason}`,
+          { docId: a.docId, branch: a.branch },
+          { cause: err },
+        ),
         i,
         true,
       );
@@ -194,13 +196,9 @@ async function checkInvariants(
     for (const inv of invariants) {
       let verdict: boolean | string | void;
       try {
-        verdict = await inv.check({
-          spaceId: ctx.spaceId,
-          docId: a.docId,
-          branch: a.branch,
-          doc,
-          heads: a.newHeads,
-        });
+        verdict = await inv.check(
+          invariantContext(ctx.spaceId, a.docId, a.branch, a.kind.name, doc, a.newHeads),
+        );
       } catch (err) {
         verdict = err instanceof Error ? err.message : 'invariant threw';
       }

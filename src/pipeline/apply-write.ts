@@ -1,5 +1,5 @@
 import { CairnError } from '../core/errors.js';
-import type { DecodedChange } from '../crdt/decoded-change.js';
+import type { DocKind, KindChange } from '../crdt/doc-kind.js';
 import { advanceHeads, sameHeadSet } from '../crdt/heads.js';
 import { findInHistory, lineageOf, type Lineage } from '../storage/lineage.js';
 import type { BranchRecord, SpaceReadOps, SpaceWriteOps } from '../storage/types.js';
@@ -14,6 +14,7 @@ import type { PreparedWrite } from './prepared-tx.js';
 export interface WritePlan {
   docId: string;
   branch: string;
+  kind: DocKind;
   /** The branch before the write; undefined if the write creates it. */
   existing: BranchRecord | undefined;
   /** The branch history before the write. */
@@ -21,7 +22,7 @@ export interface WritePlan {
   seqFrom: number;
   seq: number;
   newHeads: string[];
-  added: DecodedChange[];
+  added: KindChange[];
   duplicates: number;
   /** Source branches to close with `mergedInto` = this branch (closeMerged). */
   closeSources: string[];
@@ -38,22 +39,24 @@ export interface AppliedWrite extends WritePlan {
  * rule broken as a `CairnError`.
  */
 export async function planWrite(ops: SpaceReadOps, prepared: PreparedWrite): Promise<WritePlan> {
-  const { write, decoded } = prepared;
+  const { write, decoded, kind } = prepared;
   const where = { docId: write.docId, branch: write.branch };
   const existing = await ops.getBranch(write.docId, write.branch);
+  await checkKind(ops, existing, prepared);
   if (existing?.closed) {
     throw new CairnError('BranchClosed', `branch ${write.branch} is closed`, where);
   }
   const lineage = existing ? await lineageOf(ops, existing) : [];
   const current = existing?.heads ?? [];
-  const changes = decoded.filter((d): d is DecodedChange => !(d instanceof CairnError));
+  const changes = decoded.filter((d): d is KindChange => !(d instanceof CairnError));
   const actors = [...new Set(changes.map((c) => c.actor))];
   const lastSeq = existing ? await ops.actorSeqs(existing.id, actors) : new Map<string, number>();
   const known = await knownHashes(ops, lineage, current, changes, lastSeq, write.baseHeads);
   // Fields spelled out: an object spread here measured ~6 µs per write in the commit loop.
-  const plan = (added: DecodedChange[], duplicates: number): WritePlan => ({
+  const plan = (added: KindChange[], duplicates: number): WritePlan => ({
     docId: write.docId,
     branch: write.branch,
+    kind,
     existing,
     lineage,
     seqFrom: (existing?.seq ?? 0) + 1,
@@ -78,8 +81,31 @@ export async function planWrite(ops: SpaceReadOps, prepared: PreparedWrite): Pro
   } else {
     await checkMergeRefs(ops, prepared, known);
   }
-  const { added, duplicates } = checkChanges(prepared, known, lastSeq);
+  const { added, duplicates } = kind.admitChanges(
+    decoded,
+    { isKnown: (h) => known.has(h), lastSeq: (actor) => lastSeq.get(actor) ?? 0 },
+    where,
+  );
   return plan(added, duplicates);
+}
+
+/**
+ * A doc's kind is fixed by its first commit: a write of another kind is
+ * refused. Only a write that creates a branch looks the kind up (a new root
+ * branch of an existing doc); an existing branch carries it.
+ */
+async function checkKind(
+  ops: SpaceReadOps,
+  existing: BranchRecord | undefined,
+  { write, kind }: PreparedWrite,
+): Promise<void> {
+  const stored = existing ? existing.kind : await ops.docKind(write.docId);
+  if (stored === undefined || stored === kind.name) return;
+  throw new CairnError(
+    'ValidationError',
+    `doc ${write.docId} is a ${stored} document, not ${kind.name}`,
+    { docId: write.docId, branch: write.branch },
+  );
 }
 
 /**
@@ -93,7 +119,7 @@ async function knownHashes(
   ops: SpaceReadOps,
   lineage: Lineage,
   current: readonly string[],
-  changes: readonly DecodedChange[],
+  changes: readonly KindChange[],
   lastSeq: ReadonlyMap<string, number>,
   baseHeads: readonly string[],
 ): Promise<Set<string>> {
@@ -123,6 +149,7 @@ export async function executeWrite(
     (await ops.createBranch({
       docId: plan.docId,
       name: plan.branch,
+      kind: plan.kind.name,
       parentId: null,
       forkSeq: 0,
       forkHeads: [],
@@ -188,50 +215,4 @@ async function checkMergeRefs(
       );
     }
   }
-}
-
-/** SPEC §2 step 5, in order: decodable, duplicate, deps known, actor seq exactly +1. */
-function checkChanges(
-  prepared: PreparedWrite,
-  known: ReadonlySet<string>,
-  storedSeqs: ReadonlyMap<string, number>,
-): { added: DecodedChange[]; duplicates: number } {
-  const { write, decoded } = prepared;
-  const where = { docId: write.docId, branch: write.branch };
-  const lastSeq = new Map(storedSeqs);
-  const inWrite = new Set<string>();
-  const added: DecodedChange[] = [];
-  let duplicates = 0;
-  decoded.forEach((c, i) => {
-    if (c instanceof CairnError) {
-      throw new CairnError('InvalidChange', `changes[${i}]: ${c.message}`, {
-        ...where,
-        changeIndex: i,
-      });
-    }
-    if (known.has(c.hash) || inWrite.has(c.hash)) {
-      duplicates++;
-      return;
-    }
-    const missing = c.deps.find((d) => !known.has(d) && !inWrite.has(d));
-    if (missing !== undefined) {
-      throw new CairnError('MissingDependency', `changes[${i}]: dependency ${missing} is unknown`, {
-        ...where,
-        changeIndex: i,
-        hash: missing,
-      });
-    }
-    const expected = (lastSeq.get(c.actor) ?? 0) + 1;
-    if (c.seq !== expected) {
-      throw new CairnError(
-        'NonMonotonicSeq',
-        `changes[${i}]: actor ${c.actor} seq ${c.seq}, expected ${expected}`,
-        { ...where, changeIndex: i },
-      );
-    }
-    lastSeq.set(c.actor, c.seq);
-    inWrite.add(c.hash);
-    added.push(c);
-  });
-  return { added, duplicates };
 }

@@ -1,12 +1,34 @@
-import type { AutomergeDoc } from '../crdt/materialize.js';
+import type { DocKindName } from '../core/ids.js';
+import type { AutomergeDoc } from '../crdt/automerge/automerge-doc.js';
 
-export interface InvariantContext {
+/** What an invariant sees of an Automerge doc after the transaction. */
+export interface AutomergeInvariantContext {
   spaceId: string;
   docId: string;
   branch: string;
+  kind: 'automerge';
   /** The document as it would be after the transaction. */
   doc: AutomergeDoc;
   heads: string[];
+}
+
+/**
+ * The post-state an invariant checks, by document kind (narrow on `kind`;
+ * each kind that supports invariants adds its member here).
+ */
+export type InvariantContext = AutomergeInvariantContext;
+
+/** The context for a doc materialized by its kind's implementation. */
+export function invariantContext(
+  spaceId: string,
+  docId: string,
+  branch: string,
+  kind: DocKindName,
+  doc: unknown,
+  heads: string[],
+): InvariantContext {
+  if (kind !== 'automerge') throw new Error(`invariants do not support ${kind} documents yet`);
+  return { spaceId, docId, branch, kind, doc: doc as AutomergeDoc, heads };
 }
 
 /**

@@ -1,22 +1,29 @@
-/** `GET /v1/:space/tx/:epoch` (SPEC §3): one record of a space's tx chain, as served. */
-export interface TxRecordView {
+import * as dagCbor from '@ipld/dag-cbor';
+
+import type { z } from 'zod';
+import type { txRecordWrite } from './views.js';
+
+/** One write as committed to the tx chain (`changesHash`: see DocKind.contentDigest). */
+export type TxBodyWrite = z.infer<typeof txRecordWrite>;
+
+/**
+ * What a tx record commits to. Its deterministic encoding is DAG-CBOR (map
+ * keys sorted, shortest integers), and `bodyHash` is the SHA-256 of that
+ * encoding; docs/TX-CHAIN.md shows how to recompute it offline.
+ */
+export interface TxBody {
+  v: 1;
+  space: string;
   epoch: number;
   committedAt: number;
-  /** Lowercase hex; `txHash = sha256(prevTxHash ‖ bodyHash)` over raw bytes. */
-  txHash: string;
-  prevTxHash: string;
-  bodyHash: string;
-  /** base64url Ed25519 signature of the raw `txHash` by `serverDid`. */
-  serverSig: string;
-  serverDid: string;
   clientDid?: string;
-  space: string;
-  writes: {
-    docId: string;
-    branch: string;
-    seqFrom: number;
-    seqTo: number;
-    newHeads: string[];
-    changesHash: string;
-  }[];
+  writes: TxBodyWrite[];
+}
+
+export function encodeTxBody(body: TxBody): Uint8Array {
+  return dagCbor.encode(body);
+}
+
+export function decodeTxBody(bytes: Uint8Array): TxBody {
+  return dagCbor.decode(bytes) as TxBody;
 }

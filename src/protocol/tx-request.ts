@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { CairnError } from '../core/errors.js';
-import { DEFAULT_BRANCH, isBranchName, isChangeHash, isDocId } from '../core/ids.js';
+import {
+  DEFAULT_BRANCH,
+  isBranchName,
+  isChangeHash,
+  isDocId,
+  type DocKindName,
+} from '../core/ids.js';
 import type { Limits } from '../core/limits.js';
 import { base64DecodedLength, decodeBase64Strict } from './base64.js';
 
@@ -20,6 +26,8 @@ export interface MergeSource {
 export interface TxWrite {
   docId: string;
   branch: string;
+  /** The kind of the written doc; default `automerge` (what `POST /tx` writes). */
+  kind?: DocKindName;
   baseHeads: string[];
   changes: Uint8Array[];
   merge: boolean;

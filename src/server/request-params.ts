@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { CairnError } from '../core/errors.js';
 import { parseBranchName, parseDocId, parseSpaceId } from '../core/ids.js';
+import type { Limits } from '../core/limits.js';
 
 /** `:space` of a /v1 route, validated (SPEC §1). */
 export function spaceParam(c: Context): string {
@@ -39,26 +40,12 @@ export async function readJson(c: Context, allowEmpty = false): Promise<unknown>
   }
 }
 
-/** `?limit=` of a paged route: 1..max, default `fallback`. */
-export function pageLimit(query: Record<string, string>, fallback: number, max: number): number {
-  if (query.limit === undefined) return fallback;
+/** `?limit=` of a paged route: 1..maxPageItems, default defaultPageItems. */
+export function pageLimit(query: Record<string, string>, limits: Limits): number {
+  if (query.limit === undefined) return limits.defaultPageItems;
   const n = /^[0-9]{1,6}$/.test(query.limit) ? Number(query.limit) : NaN;
-  if (!(n >= 1 && n <= max)) throw new CairnError('ValidationError', `limit must be 1-${max}`);
-  return n;
-}
-
-/** Cursors are opaque to clients: base64url of a small JSON value. */
-export function encodeCursor(value: unknown): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
-}
-
-export function decodeCursor<T>(cursor: string, check: (v: unknown) => v is T): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new CairnError('ValidationError', 'invalid cursor');
+  if (!(n >= 1 && n <= limits.maxPageItems)) {
+    throw new CairnError('ValidationError', `limit must be 1-${limits.maxPageItems}`);
   }
-  if (!check(value)) throw new CairnError('ValidationError', 'invalid cursor');
-  return value;
+  return n;
 }

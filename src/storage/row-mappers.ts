@@ -1,3 +1,4 @@
+import type { DocKindName } from '../core/ids.js';
 import { bytesToHex, unpackHashes } from './hash-codec.js';
 import {
   EMPTY_CHAIN_TIP,
@@ -23,6 +24,7 @@ export function toBranch(r: Row | undefined): BranchRecord | undefined {
     id: r.id as number,
     docId: r.doc_id as string,
     name: r.name as string,
+    kind: r.kind as DocKindName,
     parentId: (r.parent_id as number | null) ?? null,
     forkSeq,
     forkHeads,

@@ -1,4 +1,4 @@
-import type { DecodedChange } from '../crdt/decoded-change.js';
+import type { DocKindName } from '../core/ids.js';
 
 /**
  * The narrow layer between the engine and a database. The pipeline and the
@@ -14,6 +14,8 @@ export interface BranchRecord {
   id: number;
   docId: string;
   name: string;
+  /** The kind of the doc (every branch of a doc has the same). */
+  kind: DocKindName;
   parentId: number | null;
   /** Seq of the parent's log this branch was forked at (its own log starts at forkSeq + 1). */
   forkSeq: number;
@@ -31,6 +33,7 @@ export interface BranchRecord {
 export interface NewBranch {
   docId: string;
   name: string;
+  kind: DocKindName;
   parentId: number | null;
   forkSeq: number;
   forkHeads: string[];
@@ -45,6 +48,18 @@ export interface CommitRecord {
   seqTo: number;
   heads: string[];
   committedAt: number;
+}
+
+/**
+ * One change as the log stores it, whatever the doc's kind: its identity
+ * (hash), author and the author's counter, causal deps, and its bytes.
+ */
+export interface ChangeRecord {
+  hash: string;
+  actor: string;
+  seq: number;
+  deps: readonly string[];
+  bytes: Uint8Array;
 }
 
 /** One entry of a branch log. `bytes` only when asked for. */
@@ -114,6 +129,8 @@ export interface SpaceReadOps {
   getBranch(docId: string, name: string): Promise<BranchRecord | undefined>;
   getBranchById(id: number): Promise<BranchRecord | undefined>;
   listBranches(docId: string): Promise<BranchRecord[]>;
+  /** The kind of a doc (from any of its branches), or undefined if it has none. */
+  docKind(docId: string): Promise<DocKindName | undefined>;
   /** Doc ids after `afterDocId` (exclusive) in byte order, starting with `prefix`. */
   listDocIds(prefix: string, afterDocId: string | null, limit: number): Promise<string[]>;
   /** For each given hash in the branch's own log at seq ≤ maxSeq: its seq. */
@@ -169,7 +186,7 @@ export interface SpaceWriteOps extends SpaceReadOps {
    * the branch's own log, with the commit's epoch, time and heads after.
    * Change bytes are stored once per space, addressed by hash.
    */
-  appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void>;
+  appendCommit(commit: CommitRecord, changes: readonly ChangeRecord[]): Promise<void>;
   closeBranch(branchId: number, mergedInto: string | null): Promise<void>;
   /** Removes a branch that has no log entries of its own (undoing a fork); false if it has some. */
   dropEmptyBranch(branchId: number): Promise<boolean>;

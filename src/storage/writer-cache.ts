@@ -1,5 +1,4 @@
-import type { DecodedChange } from '../crdt/decoded-change.js';
-import type { BranchRecord, ChainTip, CommitRecord } from './types.js';
+import type { BranchRecord, ChainTip, ChangeRecord, CommitRecord } from './types.js';
 
 /** Entries per map before it is simply emptied (a bound, not an LRU: misses only cost a query). */
 export const WRITER_CACHE_MAX_ENTRIES = 4096;
@@ -73,6 +72,7 @@ export class WriterCache {
       id: cached.id,
       docId: cached.docId,
       name: cached.name,
+      kind: cached.kind,
       parentId: cached.parentId,
       forkSeq: cached.forkSeq,
       forkHeads: cached.forkHeads,
@@ -105,7 +105,7 @@ export class WriterCache {
   /** After `changes` were appended as `commit`, with `actors` their interned rows before it. */
   recordCommit(
     commit: CommitRecord,
-    changes: readonly DecodedChange[],
+    changes: readonly ChangeRecord[],
     actors: ReadonlyMap<string, ActorRow>,
   ): void {
     const maxSeq = new Map<string, number>();

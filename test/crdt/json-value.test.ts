@@ -1,6 +1,7 @@
 import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
-import { docToJson, parsePaths, projectPaths } from '../../src/crdt/json-value.js';
+import { docToJson } from '../../src/crdt/automerge/to-json.js';
+import { parsePaths, projectPaths } from '../../src/crdt/json-value.js';
 
 describe('document JSON', () => {
   it('turns text, counters, dates and bytes into JSON', () => {

@@ -1,5 +1,5 @@
 import { getJson as httpGet, postJson, REQUEST_TIMEOUT_MS } from '../helpers/http.js';
-import type { TxRecordView } from '../../src/protocol/tx-record.js';
+import type { TxRecordView } from '../../src/protocol/views.js';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';

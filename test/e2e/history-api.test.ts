@@ -57,11 +57,10 @@ interface Receipt {
 }
 
 interface HistoryItem {
+  seq: number;
   epoch: number;
-  seqFrom: number;
-  seqTo: number;
-  changes: number;
-  heads: string[];
+  hash: string;
+  deps: string[];
 }
 
 let server: ServerProcess;
@@ -225,10 +224,11 @@ describe('e2e: history API of a cairn serve process', () => {
       await call('GET', '/docs/doc/history'),
     );
     expect(full.nextCursor).toBeUndefined();
-    expect(full.items.map((i) => [i.seqFrom, i.seqTo, i.changes])).toEqual([
-      [3, 3, 1],
-      [2, 2, 1],
-      [1, 1, 1],
+    // One item per change, newest first (the merge appended f1 as seq 3).
+    expect(full.items.map((i) => [i.seq, i.hash])).toEqual([
+      [3, hashOf(seed.f1)],
+      [2, hashOf(seed.c2)],
+      [1, hashOf(seed.c1)],
     ]);
     const epochs = full.items.map((i) => i.epoch);
     expect([...epochs].sort((a, b) => b - a)).toEqual(epochs);
@@ -245,13 +245,13 @@ describe('e2e: history API of a cairn serve process', () => {
     }
     expect(cursor).toBeUndefined();
     expect(paged).toEqual(full.items);
-    // The feature branch: its own commit, then main's commits up to the fork point.
+    // The feature branch: its own change, then main's changes up to the fork point.
     const feature = ok<{ items: HistoryItem[] }>(
       await call('GET', '/docs/doc/history?branch=feature'),
     );
-    expect(feature.items.map((i) => [i.seqFrom, i.seqTo, i.heads])).toEqual([
-      [2, 2, [hashOf(seed.f1)]],
-      [1, 1, [hashOf(seed.c1)]],
+    expect(feature.items.map((i) => [i.seq, i.hash, i.deps])).toEqual([
+      [2, hashOf(seed.f1), [hashOf(seed.c1)]],
+      [1, hashOf(seed.c1), []],
     ]);
 
     for (const id of ['list/a', 'list/b', 'list/c']) {

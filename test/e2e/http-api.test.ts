@@ -1,4 +1,4 @@
-import type { TxRecordView } from '../../src/protocol/tx-record.js';
+import type { TxRecordView } from '../../src/protocol/views.js';
 import { createHash } from 'node:crypto';
 import * as A from '@automerge/automerge';
 import * as dagCbor from '@ipld/dag-cbor';

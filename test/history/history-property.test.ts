@@ -1,9 +1,10 @@
 import * as A from '@automerge/automerge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { docToJson, type JsonValue } from '../../src/crdt/json-value.js';
+import type { JsonValue } from '../../src/core/json.js';
+import { docToJson } from '../../src/crdt/automerge/to-json.js';
 import type { TxRequest } from '../../src/protocol/tx-request.js';
-import { DocCache } from '../../src/storage/doc-cache.js';
-import { DocReader } from '../../src/storage/doc-reader.js';
+import { DocCache } from '../../src/read/doc-cache.js';
+import { DocReader } from '../../src/read/doc-reader.js';
 import type { SnapshotMeta } from '../../src/storage/types.js';
 import { actorId } from '../helpers/changes.js';
 import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';

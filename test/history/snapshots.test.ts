@@ -1,8 +1,8 @@
 import * as A from '@automerge/automerge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { saveDoc } from '../../src/crdt/materialize.js';
-import { DocCache } from '../../src/storage/doc-cache.js';
-import { DocReader } from '../../src/storage/doc-reader.js';
+import { saveDoc } from '../../src/crdt/automerge/automerge-doc.js';
+import { DocCache } from '../../src/read/doc-cache.js';
+import { DocReader } from '../../src/read/doc-reader.js';
 import { DEFAULT_SNAPSHOT_POLICY, snapshotsToDrop } from '../../src/history/snapshot-policy.js';
 import { Replica, write } from '../helpers/changes.js';
 import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';

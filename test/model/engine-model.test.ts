@@ -1,6 +1,6 @@
 import * as A from '@automerge/automerge';
 import { describe, expect, it } from 'vitest';
-import { docToJson } from '../../src/crdt/json-value.js';
+import { docToJson } from '../../src/crdt/automerge/to-json.js';
 import type { TxOutcome } from '../../src/protocol/receipt.js';
 import { actorId, b64, Replica } from '../helpers/changes.js';
 import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';

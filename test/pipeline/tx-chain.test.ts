@@ -7,7 +7,7 @@ import {
   verifyEd25519,
 } from '../../src/auth/server-identity.js';
 import { WORKER_SIGNING_MIN_RECORDS } from '../../src/auth/chain-signer.js';
-import { decodeTxBody } from '../../src/pipeline/tx-chain.js';
+import { decodeTxBody } from '../../src/protocol/tx-record.js';
 import { hashOf, Replica, write } from '../helpers/changes.js';
 import { SPACE, startEngine, TEST_SERVER_KEY, type TestEngine } from '../helpers/engine.js';
 

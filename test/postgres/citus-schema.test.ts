@@ -4,8 +4,8 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCairn } from '../../src/app/create-cairn.js';
 import { rootRef } from '../../src/crdt/heads.js';
-import { DocCache } from '../../src/storage/doc-cache.js';
-import { DocReader } from '../../src/storage/doc-reader.js';
+import { DocCache } from '../../src/read/doc-cache.js';
+import { DocReader } from '../../src/read/doc-reader.js';
 import { parseTxRequest } from '../../src/protocol/tx-request.js';
 import {
   migrateDown,
@@ -688,9 +688,11 @@ describe('the Citus schema lint', () => {
           await ops.epochAtTime(Date.now());
           await ops.getTxRecord(1);
           await ops.getReceipt('one');
+          await ops.docKind('doc-a');
           await ops.createBranch({
             docId: 'doc-a',
             name: 'fork',
+            kind: 'automerge',
             parentId: id,
             forkSeq: 1,
             forkHeads: [],
@@ -771,8 +773,8 @@ describe('the Citus schema lint', () => {
   });
 
   describe('migrations', () => {
-    it('there are four steps: the schema, its Citus distribution, snapshots, write generations', () => {
-      expect(PG_MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3, 4]);
+    it('there are five steps: the schema, its Citus distribution, snapshots, write generations, doc kinds', () => {
+      expect(PG_MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
     });
 
     it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
@@ -788,17 +790,18 @@ describe('the Citus schema lint', () => {
         expect(await schemaShape(client)).toEqual(before);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 2,
-          latest: 4,
-          pending: [3, 4],
+          latest: 5,
+          pending: [3, 4, 5],
         });
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3, 4]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3, 4, 5]);
         expect(await tableNames(client)).toEqual([...v1Tables, 'snapshots'].sort());
         expect(await lintCatalog(client)).toEqual([]);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
-          current: 4,
-          latest: 4,
+          current: 5,
+          latest: 5,
           pending: [],
         });
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
         expect(await schemaShape(client)).toEqual(before);
@@ -888,20 +891,23 @@ describe('the Citus schema lint', () => {
       });
     });
 
-    it('migrate down then up works for all four steps', async () => {
+    it('migrate down then up works for all five steps', async () => {
       const db = await migratedDatabase();
       await withClient(db.url, async (client) => {
         const exec = await pgMigrationExecutor(client);
         const full = await schemaShape(client);
         expect(await migrateUp(exec, PG_MIGRATIONS), 'up is idempotent').toEqual([]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
+        const v4 = await schemaShape(client);
+        expect(v4).not.toEqual(full);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
         const v3 = await schemaShape(client);
         expect(v3).not.toEqual(full);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 2,
-          latest: 4,
-          pending: [3, 4],
+          latest: 5,
+          pending: [3, 4, 5],
         });
         const v2 = await schemaShape(client);
         expect(v2).not.toEqual(full);
@@ -909,8 +915,8 @@ describe('the Citus schema lint', () => {
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 1,
-          latest: 4,
-          pending: [2, 3, 4],
+          latest: 5,
+          pending: [2, 3, 4, 5],
         });
         expect(await schemaShape(client)).toEqual(v2);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(1);
@@ -918,20 +924,21 @@ describe('the Citus schema lint', () => {
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBeUndefined();
         expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
           current: 0,
-          latest: 4,
-          pending: [1, 2, 3, 4],
+          latest: 5,
+          pending: [1, 2, 3, 4, 5],
         });
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2, 3, 4]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2, 3, 4, 5]);
         expect(await schemaShape(client)).toEqual(full);
         expect(await lintCatalog(client)).toEqual([]);
         // Steps down and up again, with data in the tables.
         await client.query("INSERT INTO spaces (space_id, created_at) VALUES ('did:key:z6MkX', 1)");
-        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([4]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([5]);
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
         expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
-        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2, 3, 4]);
+        expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2, 3, 4, 5]);
         expect(await schemaShape(client)).toEqual(full);
         expect((await client.query('SELECT space_id FROM spaces')).rows).toEqual([
           { space_id: 'did:key:z6MkX' },
@@ -940,7 +947,7 @@ describe('the Citus schema lint', () => {
       // A backend opens the re-migrated database.
       const backend = await PgBackend.open({ connectionString: db.url, maxConnections: 1 });
       try {
-        expect(await backend.schemaVersion()).toBe(4);
+        expect(await backend.schemaVersion()).toBe(5);
       } finally {
         await backend.close();
       }
@@ -964,7 +971,7 @@ describe('the Citus schema lint', () => {
             expect(
               rows.map((r) => r.version),
               `${starts} concurrent starts`,
-            ).toEqual([1, 2, 3, 4]);
+            ).toEqual([1, 2, 3, 4, 5]);
             expect(rows.map((r) => r.name)).toEqual(PG_MIGRATIONS.map((m) => m.name));
             const held = await client.query(
               "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
@@ -973,7 +980,7 @@ describe('the Citus schema lint', () => {
             expect(held.rowCount, 'the migration lock is released').toBe(0);
             expect(await lintCatalog(client)).toEqual([]);
           });
-          for (const b of backends) expect(await b.schemaVersion()).toBe(4);
+          for (const b of backends) expect(await b.schemaVersion()).toBe(5);
         } finally {
           await Promise.all(backends.map((b) => b.close()));
         }

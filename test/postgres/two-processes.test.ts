@@ -1,5 +1,5 @@
 import { getJson as httpGet, postJson } from '../helpers/http.js';
-import type { TxRecordView } from '../../src/protocol/tx-record.js';
+import type { TxRecordView } from '../../src/protocol/views.js';
 import { createHash } from 'node:crypto';
 import * as A from '@automerge/automerge';
 import * as dagCbor from '@ipld/dag-cbor';

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeChangeBytes, type DecodedChange } from '../../src/crdt/decoded-change.js';
+import { decodeAutomergeChange as decodeChangeBytes } from '../../src/crdt/automerge/change-header.js';
+import type { KindChange as DecodedChange } from '../../src/crdt/doc-kind.js';
 import { SqliteSpaceStore } from '../../src/storage/sqlite/sqlite-space-store.js';
 import type { SpaceWriteOps } from '../../src/storage/types.js';
 import { Replica } from '../helpers/changes.js';
@@ -29,6 +30,7 @@ async function appendOne(ops: SpaceWriteOps, change: DecodedChange, epoch: numbe
     (await ops.createBranch({
       docId: 'doc',
       name: 'main',
+      kind: 'automerge',
       parentId: null,
       forkSeq: 0,
       forkHeads: [],

@@ -1,6 +1,6 @@
 import * as A from '@automerge/automerge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docToJson } from '../../src/crdt/json-value.js';
+import { docToJson } from '../../src/crdt/automerge/to-json.js';
 import { actorId, b64 } from '../helpers/changes.js';
 import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
 import { loadTrace, traceFile, TRACE_MISSING } from '../helpers/trace-data.js';

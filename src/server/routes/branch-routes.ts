@@ -10,7 +10,7 @@ import type { RouteDeps } from './route-deps.js';
 
 /** SPEC §4: branches of a doc — create from any point, list, close, server merge. */
 export function mountBranchRoutes(app: Hono, deps: RouteDeps): void {
-  const { branches, merge, limits } = deps;
+  const { branches, merge, read, limits } = deps;
 
   app.post('/v1/:space/docs/:docId/branches', async (c) => {
     const space = spaceParam(c);
@@ -20,7 +20,7 @@ export function mountBranchRoutes(app: Hono, deps: RouteDeps): void {
   });
 
   app.get('/v1/:space/docs/:docId/branches', async (c) => {
-    const items = await branches.list(spaceParam(c), docIdParam(c));
+    const items = await read.branches(spaceParam(c), docIdParam(c));
     return c.json({ items });
   });
 

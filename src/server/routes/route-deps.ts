@@ -1,15 +1,15 @@
 import type { Limits } from '../../core/limits.js';
 import type { Logger } from '../../core/logger.js';
-import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
 import type { BranchService } from '../../history/branch-service.js';
 import type { ServerMerge } from '../../history/server-merge.js';
 import type { SnapshotService } from '../../history/snapshot-service.js';
-import type { DocReader } from '../../storage/doc-reader.js';
+import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
+import type { ReadApi } from '../../read/read-api.js';
 
-/** What the HTTP routes need from the engine. */
+/** What the HTTP routes need from the engine: wire-level services only, no storage. */
 export interface RouteDeps {
   pipeline: CommitPipeline;
-  reader: DocReader;
+  read: ReadApi;
   branches: BranchService;
   snapshots: SnapshotService;
   merge: ServerMerge;

@@ -173,4 +173,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     up: `ALTER TABLE spaces ADD COLUMN write_gen BIGINT NOT NULL DEFAULT 0;`,
     down: `ALTER TABLE spaces DROP COLUMN write_gen;`,
   },
+  {
+    version: 5,
+    name: 'document kind',
+    // Every branch of a doc carries the doc's kind (fixed by its first commit);
+    // docs written before kinds existed are Automerge docs.
+    up: `ALTER TABLE branches ADD COLUMN kind TEXT NOT NULL DEFAULT 'automerge';`,
+    down: `ALTER TABLE branches DROP COLUMN kind;`,
+  },
 ];

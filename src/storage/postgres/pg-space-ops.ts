@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hexToBytes, packHashes } from '../hash-codec.js';
 import {
   toBranch,
@@ -21,9 +20,11 @@ import {
 import { mapPgError } from './pg-errors.js';
 import { PgWriteQueue } from './pg-write-queue.js';
 import { SQL } from './pg-statements.js';
+import type { DocKindName } from '../../core/ids.js';
 import {
   type BranchRecord,
   type ChainTip,
+  type ChangeRecord,
   type CommitRecord,
   type LogEntry,
   type NewBranch,
@@ -96,6 +97,10 @@ export class PgSpaceOps implements SpaceWriteOps {
 
   async listBranches(docId: string): Promise<BranchRecord[]> {
     return (await this.q('branchesOfDoc', [docId])).map((r) => toBranch(r) as BranchRecord);
+  }
+
+  async docKind(docId: string): Promise<DocKindName | undefined> {
+    return (await this.q('docKind', [docId]))[0]?.kind as DocKindName | undefined;
   }
 
   async listDocIds(prefix: string, afterDocId: string | null, limit: number): Promise<string[]> {
@@ -224,6 +229,7 @@ export class PgSpaceOps implements SpaceWriteOps {
     const [r] = await this.q('insertBranch', [
       b.docId,
       b.name,
+      b.kind,
       b.parentId,
       b.forkSeq,
       packHashes(b.forkHeads),
@@ -235,7 +241,7 @@ export class PgSpaceOps implements SpaceWriteOps {
   }
 
   /** Queues the commit's log rows (see PgWriteQueue). */
-  async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
+  async appendCommit(commit: CommitRecord, changes: readonly ChangeRecord[]): Promise<void> {
     const actors = await this.internActors([...new Set(changes.map((c) => c.actor))]);
     this.queue.queueCommit(commit, changes, actors);
     this.cache?.recordCommit(commit, changes, actors);

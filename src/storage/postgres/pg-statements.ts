@@ -6,7 +6,7 @@
  */
 
 const BRANCH_SELECT = `
-  SELECT b.id, b.doc_id, b.name, b.parent_id, b.fork_seq, b.fork_heads, b.closed, b.merged_into,
+  SELECT b.id, b.doc_id, b.name, b.kind, b.parent_id, b.fork_seq, b.fork_heads, b.closed, b.merged_into,
          b.created_at, t.seq AS tip_seq, t.commit_heads AS tip_heads, t.epoch AS tip_epoch
   FROM branches b
   LEFT JOIN LATERAL (
@@ -65,6 +65,7 @@ export const SQL = {
   branchByName: `${BRANCH_SELECT} WHERE b.space_id = $1 AND b.doc_id = $2 AND b.name = $3`,
   branchById: `${BRANCH_SELECT} WHERE b.space_id = $1 AND b.id = $2`,
   branchesOfDoc: `${BRANCH_SELECT} WHERE b.space_id = $1 AND b.doc_id = $2 ORDER BY b.name`,
+  docKind: 'SELECT kind FROM branches WHERE space_id = $1 AND doc_id = $2 LIMIT 1',
   docIds: `SELECT DISTINCT doc_id FROM branches
     WHERE space_id = $1 AND doc_id > $2 AND left(doc_id, length($3)) = $3 ORDER BY doc_id LIMIT $4`,
   // One index probe per hash (log_by_hash), whatever the planner's statistics say:
@@ -129,8 +130,8 @@ export const SQL = {
   txRecord: 'SELECT * FROM tx WHERE space_id = $1 AND epoch = $2',
   receipt:
     'SELECT epoch, receipt, created_at FROM receipts WHERE space_id = $1 AND client_tx_id = $2',
-  insertBranch: `INSERT INTO branches (space_id, id, doc_id, name, parent_id, fork_seq, fork_heads, created_at)
-    SELECT $1, coalesce(max(id), 0) + 1, $2, $3, $4, $5, $6, $7 FROM branches WHERE space_id = $1
+  insertBranch: `INSERT INTO branches (space_id, id, doc_id, name, kind, parent_id, fork_seq, fork_heads, created_at)
+    SELECT $1, coalesce(max(id), 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM branches WHERE space_id = $1
     RETURNING id`,
   // Ids of the given actors, allocating the missing ones (the batch holds the space's lock).
   internActors: `WITH want AS (

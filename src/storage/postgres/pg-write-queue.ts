@@ -1,6 +1,5 @@
-import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { hexToBytes, packHashes } from '../hash-codec.js';
-import type { CommitRecord, TxRecordRow } from '../types.js';
+import type { ChangeRecord, CommitRecord, TxRecordRow } from '../types.js';
 import type { ActorRow } from '../writer-cache.js';
 
 /** The statements a flush runs (texts in pg-statements.ts). */
@@ -43,7 +42,7 @@ export class PgWriteQueue {
   /** `actors` are the interned rows of the changes' actors, before this commit. */
   queueCommit(
     commit: CommitRecord,
-    changes: readonly DecodedChange[],
+    changes: readonly ChangeRecord[],
     actors: ReadonlyMap<string, ActorRow>,
   ): void {
     changes.forEach((c, i) => {

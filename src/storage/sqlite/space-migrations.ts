@@ -111,6 +111,14 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
     `,
     down: `DROP TABLE snapshots; DELETE FROM sqlite_sequence WHERE name = 'snapshots';`,
   },
+  {
+    version: 3,
+    name: 'document kind',
+    // Every branch of a doc carries the doc's kind (fixed by its first commit);
+    // docs written before kinds existed are Automerge docs.
+    up: `ALTER TABLE branches ADD COLUMN kind TEXT NOT NULL DEFAULT 'automerge';`,
+    down: `ALTER TABLE branches DROP COLUMN kind;`,
+  },
 ];
 
 /** Schema of the registry file (`cairn.sqlite` in the data dir). */

@@ -7,7 +7,6 @@ import {
   type ActorRow,
   type WriterCache,
 } from '../writer-cache.js';
-import type { DecodedChange } from '../../crdt/decoded-change.js';
 import { bytesToHex, hashKey, hexToBytes, packHashes } from '../hash-codec.js';
 import {
   toBranch,
@@ -19,9 +18,11 @@ import {
   toTxRecord,
   type Row,
 } from '../row-mappers.js';
+import type { DocKindName } from '../../core/ids.js';
 import {
   type BranchRecord,
   type ChainTip,
+  type ChangeRecord,
   type CommitRecord,
   type LogEntry,
   type NewBranch,
@@ -66,6 +67,10 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async listBranches(docId: string): Promise<BranchRecord[]> {
     return (this.s.branchesOfDoc.all(docId) as Row[]).map((r) => toBranch(r) as BranchRecord);
+  }
+
+  async docKind(docId: string): Promise<DocKindName | undefined> {
+    return this.s.docKind.get(docId) as DocKindName | undefined;
   }
 
   async listDocIds(prefix: string, afterDocId: string | null, limit: number): Promise<string[]> {
@@ -228,6 +233,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     const info = this.s.insertBranch.run(
       b.docId,
       b.name,
+      b.kind,
       b.parentId,
       b.forkSeq,
       packHashes(b.forkHeads),
@@ -238,7 +244,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     return branch;
   }
 
-  async appendCommit(commit: CommitRecord, changes: readonly DecodedChange[]): Promise<void> {
+  async appendCommit(commit: CommitRecord, changes: readonly ChangeRecord[]): Promise<void> {
     const { branchId, seqFrom, seqTo, epoch } = commit;
     const actors = new Map<string, ActorRow>();
     for (const c of changes)
@@ -283,7 +289,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   /** Where the space already stores the bytes of these changes (they are stored once). */
   private storedOrigins(
-    changes: readonly DecodedChange[],
+    changes: readonly ChangeRecord[],
   ): Map<string, { branchId: number; seq: number }> {
     const out = new Map<string, { branchId: number; seq: number }>();
     if (changes.length === 0) return out;

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 /* The prepared statements of one space file (schema in space-migrations.ts). */
 
 const BRANCH_SELECT = `
-  SELECT b.id, b.doc_id, b.name, b.parent_id, b.fork_seq, b.fork_heads, b.closed, b.merged_into,
+  SELECT b.id, b.doc_id, b.name, b.kind, b.parent_id, b.fork_seq, b.fork_heads, b.closed, b.merged_into,
          b.created_at, t.seq AS tip_seq, t.commit_heads AS tip_heads, t.epoch AS tip_epoch
   FROM branches b
   LEFT JOIN log t ON t.branch_id = b.id
@@ -33,6 +33,7 @@ export function prepareSpaceStatements(db: Database.Database) {
     branchByName: p(`${BRANCH_SELECT} WHERE b.doc_id = ? AND b.name = ?`),
     branchById: p(`${BRANCH_SELECT} WHERE b.id = ?`),
     branchesOfDoc: p(`${BRANCH_SELECT} WHERE b.doc_id = ? ORDER BY b.name`),
+    docKind: one('SELECT kind FROM branches WHERE doc_id = ? LIMIT 1'),
     docIdsFrom: p('SELECT DISTINCT doc_id FROM branches WHERE doc_id >= ? ORDER BY doc_id LIMIT ?'),
     docIdsAfter: p('SELECT DISTINCT doc_id FROM branches WHERE doc_id > ? ORDER BY doc_id LIMIT ?'),
     // Driven from the list of [hashKey, hash] through log_by_hash: cost independent of
@@ -81,8 +82,8 @@ export function prepareSpaceStatements(db: Database.Database) {
     receipt: p('SELECT epoch, receipt, created_at FROM receipts WHERE client_tx_id = ?'),
     // writes
     insertBranch:
-      p(`INSERT INTO branches (doc_id, name, parent_id, fork_seq, fork_heads, created_at)
-        VALUES (?, ?, ?, ?, ?, ?)`),
+      p(`INSERT INTO branches (doc_id, name, kind, parent_id, fork_seq, fork_heads, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`),
     actorRow: p('SELECT id, max_seq FROM actors WHERE actor = ?'),
     insertActor: p('INSERT INTO actors (actor) VALUES (?)'),
     raiseActorSeq: p('UPDATE actors SET max_seq = ? WHERE id = ? AND max_seq < ?'),

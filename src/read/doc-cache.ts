@@ -1,12 +1,8 @@
-import * as Automerge from '@automerge/automerge';
-import { docToJson, type JsonValue } from '../crdt/json-value.js';
-import type { AutomergeDoc } from '../crdt/materialize.js';
+import type { JsonValue } from '../core/json.js';
+import type { DocKind } from '../crdt/doc-kind.js';
 
-/** Rough in-memory cost of a materialized doc, from Automerge's own counts. */
-export function estimateDocBytes(doc: AutomergeDoc): number {
-  const { numOps, numChanges } = Automerge.stats(doc);
-  return 128 * numOps + 192 * numChanges + 1024;
-}
+/** A materialized doc of any kind (the kind's implementation knows its type). */
+export type AnyDoc = object;
 
 /** `Automerge.save()` bytes of a version with the heads they load to. */
 export interface SavedDoc {
@@ -15,7 +11,7 @@ export interface SavedDoc {
 }
 
 interface Entry {
-  doc: AutomergeDoc;
+  doc: AnyDoc;
   bytes: number;
 }
 
@@ -31,7 +27,7 @@ export class DocCache {
   private readonly seqsByBranch = new Map<string, Set<number>>();
   private totalBytes = 0;
   /** JSON of docs already converted (warm reads skip the conversion); freed with the doc. */
-  private readonly json = new WeakMap<AutomergeDoc, JsonValue>();
+  private readonly json = new WeakMap<AnyDoc, JsonValue>();
   /** Canonical saved bytes of versions (see DocReader.readDocBytes), a quarter of the budget. */
   private readonly saved = new Map<string, SavedDoc>();
   private savedBytes = 0;
@@ -41,10 +37,10 @@ export class DocCache {
   constructor(private readonly maxBytes: number) {}
 
   /** The document's JSON, converted once per materialized doc. Callers must not mutate it. */
-  jsonOf(doc: AutomergeDoc): JsonValue {
+  jsonOf(doc: AnyDoc, kind: DocKind): JsonValue {
     let value = this.json.get(doc);
     if (value === undefined) {
-      value = docToJson(doc);
+      value = kind.toJson(doc);
       this.json.set(doc, value);
     }
     return value;
@@ -82,7 +78,7 @@ export class DocCache {
     return this.entries.size;
   }
 
-  get(spaceId: string, branchId: number, seq: number): AutomergeDoc | undefined {
+  get(spaceId: string, branchId: number, seq: number): AnyDoc | undefined {
     const key = entryKey(spaceId, branchId, seq);
     const entry = this.entries.get(key);
     if (!entry) {
@@ -100,7 +96,7 @@ export class DocCache {
     spaceId: string,
     branchId: number,
     maxSeq: number,
-  ): { seq: number; doc: AutomergeDoc } | undefined {
+  ): { seq: number; doc: AnyDoc } | undefined {
     let best: number | undefined;
     for (const seq of this.seqsByBranch.get(branchKey(spaceId, branchId)) ?? []) {
       if (seq <= maxSeq && (best === undefined || seq > best)) best = seq;
@@ -110,8 +106,8 @@ export class DocCache {
     return entry ? { seq: best, doc: entry.doc } : undefined;
   }
 
-  put(spaceId: string, branchId: number, seq: number, doc: AutomergeDoc): void {
-    const bytes = estimateDocBytes(doc);
+  put(spaceId: string, branchId: number, seq: number, doc: AnyDoc, kind: DocKind): void {
+    const bytes = kind.estimateBytes(doc);
     if (bytes > this.maxBytes) return;
     const key = entryKey(spaceId, branchId, seq);
     this.remove(key);

@@ -1,34 +1,24 @@
 import * as Automerge from '@automerge/automerge';
-import { CairnError } from '../core/errors.js';
-
-/** The header fields of one change that the server checks and stores. */
-export interface DecodedChange {
-  hash: string;
-  actor: string;
-  /** The actor's own sequence number (1, 2, 3 …). */
-  seq: number;
-  startOp: number;
-  /** Client-supplied wall clock in seconds; advisory only. */
-  time: number;
-  message: string | null;
-  deps: string[];
-  bytes: Uint8Array;
-}
+import { CairnError } from '../../core/errors.js';
+import type { KindChange } from '../doc-kind.js';
 
 /**
  * Decodes the header of one Automerge change. Garbage, a document chunk or a
  * change with trailing bytes is `InvalidChange`. The ops are not applied:
  * nothing on the commit path materializes a document.
  */
-export function decodeChangeBytes(bytes: Uint8Array, changeIndex?: number): DecodedChange {
+export function decodeAutomergeChange(bytes: Uint8Array, changeIndex?: number): KindChange {
   let decoded: Automerge.DecodedChange;
   try {
     decoded = Automerge.decodeChange(bytes);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new CairnError('InvalidChange', `not an Automerge change: ${reason}`, {
-      ...(changeIndex !== undefined ? { changeIndex } : {}),
-    });
+    throw new CairnError(
+      'InvalidChange',
+      `not an Automerge change: ${reason}`,
+      changeIndex !== undefined ? { changeIndex } : {},
+      { cause: err },
+    );
   }
   if (typeof decoded.hash !== 'string') {
     throw new CairnError('InvalidChange', 'change has no hash');
@@ -37,7 +27,6 @@ export function decodeChangeBytes(bytes: Uint8Array, changeIndex?: number): Deco
     hash: decoded.hash,
     actor: decoded.actor,
     seq: decoded.seq,
-    startOp: decoded.startOp,
     time: decoded.time,
     message: decoded.message ?? null,
     deps: [...decoded.deps].sort(),

@@ -1,7 +1,7 @@
 import { CairnError } from '../core/errors.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
-import { commitCovering, findInHistory, lastCommitUpTo, type Lineage } from './lineage.js';
-import type { BranchRecord, LogEntry, SpaceReadOps } from './types.js';
+import { commitCovering, findInHistory, lastCommitUpTo, type Lineage } from '../storage/lineage.js';
+import type { BranchRecord, LogEntry, SpaceReadOps } from '../storage/types.js';
 
 /** A resolved version: a log prefix, or (heads selector) the ancestors of some heads within it. */
 export interface Resolved {

@@ -1,5 +1,5 @@
 import * as Automerge from '@automerge/automerge';
-import { CairnError } from '../core/errors.js';
+import { CairnError } from '../../core/errors.js';
 
 export type AutomergeDoc = Automerge.Doc<unknown>;
 
@@ -16,10 +16,7 @@ export function materialize(changes: readonly Uint8Array[], snapshot?: Uint8Arra
     const doc: AutomergeDoc = Automerge.load(snapshot);
     return changes.length > 0 ? Automerge.loadIncremental(doc, concatBytes(changes)) : doc;
   } catch (err) {
-    // A change that decodes but whose ops contradict the document (possible
-    // because the commit path checks headers only) makes the doc unreadable.
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new CairnError('Internal', `stored changes do not load: ${reason}`);
+    throw unloadable(err);
   }
 }
 
@@ -30,9 +27,14 @@ export function extend(doc: AutomergeDoc, changes: readonly Uint8Array[]): Autom
   try {
     return Automerge.loadIncremental(copy, concatBytes(changes));
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new CairnError('Internal', `stored changes do not load: ${reason}`);
+    throw unloadable(err);
   }
+}
+
+/** A change that decodes but whose ops contradict the document makes it unreadable. */
+function unloadable(err: unknown): CairnError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new CairnError('Internal', `stored changes do not load: ${reason}`, {}, { cause: err });
 }
 
 /** Loads saved bytes (a snapshot); throws if they are not a document. */
@@ -46,6 +48,17 @@ export function saveDoc(doc: AutomergeDoc): Uint8Array {
 
 export function docHeads(doc: AutomergeDoc): string[] {
   return [...Automerge.getHeads(doc)].sort();
+}
+
+/** Rough in-memory cost of a materialized doc, from Automerge's own counts. */
+export function estimateDocBytes(doc: AutomergeDoc): number {
+  const { numOps, numChanges } = Automerge.stats(doc);
+  return 128 * numOps + 192 * numChanges + 1024;
+}
+
+/** The changes of saved bytes in causal order (every change after its deps). */
+export function changesOfSaved(bytes: Uint8Array): Uint8Array[] {
+  return Automerge.getAllChanges(Automerge.load(bytes));
 }
 
 function concatBytes(parts: readonly Uint8Array[]): Uint8Array {

@@ -1,6 +1,7 @@
 import * as Automerge from '@automerge/automerge';
-import { docToJson, type JsonValue } from '../crdt/json-value.js';
-import type { AutomergeDoc } from '../crdt/materialize.js';
+import type { JsonValue } from '../../core/json.js';
+import { docToJson } from './to-json.js';
+import type { AutomergeDoc } from './automerge-doc.js';
 
 /** A key both sides set differently: Automerge keeps `values[0]`, the rest lost. */
 export interface MergeConflict {

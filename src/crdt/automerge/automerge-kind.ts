@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { CairnError } from '../../core/errors.js';
+import type { ChangeHistory, DocKind, KindChange, WriteLocation } from '../doc-kind.js';
+import {
+  changesOfSaved,
+  docHeads,
+  estimateDocBytes,
+  extend,
+  loadDoc,
+  materialize,
+  saveDoc,
+  type AutomergeDoc,
+} from './automerge-doc.js';
+import { decodeAutomergeChange } from './change-header.js';
+import { automergeSnapshotScript } from './snapshot-script.js';
+import { docToJson } from './to-json.js';
+
+/**
+ * SPEC §2 step 5 for Automerge, in order: decodable, duplicate (identity is
+ * the change hash), every dep known, the actor's seq exactly one more than
+ * its last in the branch (1 for a new actor).
+ */
+function admitChanges(
+  decoded: readonly (KindChange | CairnError)[],
+  history: ChangeHistory,
+  where: WriteLocation,
+): { added: KindChange[]; duplicates: number } {
+  const lastSeq = new Map<string, number>();
+  const inWrite = new Set<string>();
+  const added: KindChange[] = [];
+  let duplicates = 0;
+  decoded.forEach((c, i) => {
+    if (c instanceof CairnError) {
+      throw new CairnError(
+        'InvalidChange',
+        `changes[${i}]: ${c.message}`,
+        { ...where, changeIndex: i },
+        { cause: c },
+      );
+    }
+    if (history.isKnown(c.hash) || inWrite.has(c.hash)) {
+      duplicates++;
+      return;
+    }
+    const missing = c.deps.find((d) => !history.isKnown(d) && !inWrite.has(d));
+    if (missing !== undefined) {
+      throw new CairnError('MissingDependency', `changes[${i}]: dependency ${missing} is unknown`, {
+        ...where,
+        changeIndex: i,
+        hash: missing,
+      });
+    }
+    const expected = (lastSeq.get(c.actor) ?? history.lastSeq(c.actor)) + 1;
+    if (c.seq !== expected) {
+      throw new CairnError(
+        'NonMonotonicSeq',
+        `changes[${i}]: actor ${c.actor} seq ${c.seq}, expected ${expected}`,
+        { ...where, changeIndex: i },
+      );
+    }
+    lastSeq.set(c.actor, c.seq);
+    inWrite.add(c.hash);
+    added.push(c);
+  });
+  return { added, duplicates };
+}
+
+/** sha256 over the 32 raw bytes of each change hash, in seq order (the tx body's `changesHash`). */
+function contentDigest(changes: readonly { hash: string }[]): string {
+  const h = createHash('sha256');
+  for (const c of changes) h.update(Buffer.from(c.hash, 'hex'));
+  return h.digest('hex');
+}
+
+/** Automerge documents: the first document kind, and the one every route of SPEC §2-§5 serves. */
+export const automergeKind: DocKind<AutomergeDoc> = {
+  name: 'automerge',
+  decodeChange: decodeAutomergeChange,
+  admitChanges,
+  materialize,
+  extend,
+  load: loadDoc,
+  save: saveDoc,
+  heads: docHeads,
+  toJson: docToJson,
+  estimateBytes: estimateDocBytes,
+  changesOfSaved,
+  contentDigest,
+  snapshotScript: automergeSnapshotScript,
+};

@@ -1,0 +1,232 @@
+import { assert } from '../core/assert.js';
+import { CairnError } from '../core/errors.js';
+import type { JsonValue } from '../core/json.js';
+import type { Logger } from '../core/logger.js';
+import type { DocKind } from '../crdt/doc-kind.js';
+import { rootRef } from '../crdt/heads.js';
+import { docKind } from '../crdt/kinds.js';
+import type { VersionSelector } from '../protocol/version-selector.js';
+import {
+  commitsOverlapping,
+  lineageOf,
+  readHistory,
+  readHistoryBytes,
+  type Lineage,
+} from '../storage/lineage.js';
+import { requireBranch, withSpaceReader } from '../storage/space-access.js';
+import type {
+  BranchRecord,
+  CommitRecord,
+  LogEntry,
+  SnapshotMeta,
+  SpaceReadOps,
+  StorageBackend,
+  TxRecordRow,
+} from '../storage/types.js';
+import type { AnyDoc, DocCache } from './doc-cache.js';
+import { Materializer, ownerOf, type ReadStats } from './materializer.js';
+import { ancestorsInLogOrder, resolveVersion, type Resolved } from './version-resolver.js';
+
+/** A document at one version of one branch. */
+export interface DocVersion {
+  docId: string;
+  branch: string;
+  seq: number;
+  /** Epoch of the commit that produced this version. */
+  epoch: number;
+  heads: string[];
+  rootRef: string;
+  /** The materialized doc, of the branch's kind (an `Automerge.Doc` for Automerge docs). */
+  doc: AnyDoc;
+  /** The doc's JSON (SPEC §3 `value`), converted once per materialized doc; do not mutate. */
+  json(): JsonValue;
+}
+
+/** A log entry with the epoch and time of the commit that appended it. */
+export interface LogChange extends LogEntry {
+  epoch: number;
+  committedAt: number;
+}
+
+/** A branch opened for reading: its row, its history's segments and its kind. */
+export interface OpenBranch {
+  branch: BranchRecord;
+  lineage: Lineage;
+  kind: DocKind;
+}
+
+export interface DocReaderOptions {
+  cache: DocCache;
+  logger?: Logger;
+  /** Told about a snapshot that does not load to its recorded heads (it was skipped). */
+  onCorruptSnapshot?: (spaceId: string, snapshot: SnapshotMeta, reason: string) => void;
+}
+
+/**
+ * The read path: committed state only, materialized lazily in one batch from
+ * the log (see Materializer). Unknown space or doc is `DocNotFound`, unknown
+ * branch `BranchNotFound`, unknown version `VersionNotFound`; reads never
+ * create anything. Routes use its wire-facing face, `ReadApi`.
+ */
+export class DocReader {
+  private readonly materializer: Materializer;
+
+  constructor(
+    private readonly backend: StorageBackend,
+    private readonly options: DocReaderOptions,
+  ) {
+    this.materializer = new Materializer(options);
+  }
+
+  /** How point-in-time reads were served. */
+  get stats(): ReadStats {
+    return this.materializer.stats;
+  }
+
+  withSpace<T>(spaceId: string, fn: (ops: SpaceReadOps) => Promise<T>): Promise<T> {
+    return withSpaceReader(this.backend, spaceId, fn);
+  }
+
+  async openBranch(ops: SpaceReadOps, docId: string, name: string): Promise<OpenBranch> {
+    const branch = await requireBranch(ops, docId, name);
+    return { branch, lineage: await lineageOf(ops, branch), kind: docKind(branch.kind) };
+  }
+
+  /** The doc after `seq` changes of an open branch's history (cached). */
+  materializeAt(ops: SpaceReadOps, spaceId: string, open: OpenBranch, seq: number) {
+    return this.materializer.materializeAt(ops, spaceId, open.kind, open.lineage, seq);
+  }
+
+  async readDoc(
+    spaceId: string,
+    docId: string,
+    name: string,
+    selector: VersionSelector,
+  ): Promise<DocVersion> {
+    return this.withSpace(spaceId, async (ops) => {
+      const open = await this.openBranch(ops, docId, name);
+      const { branch, lineage, kind } = open;
+      const v = await resolveVersion(ops, branch, lineage, selector);
+      const subset = v.onlyAncestorsOf ? await ancestorSubset(ops, lineage, v) : undefined;
+      const doc = subset
+        ? this.materializer.materializeSubset(kind, subset)
+        : await this.materializeAt(ops, spaceId, open, v.seq);
+      const heads = kind.heads(doc);
+      return {
+        docId,
+        branch: name,
+        seq: v.seq,
+        epoch: v.epoch,
+        heads,
+        rootRef: rootRef(heads),
+        doc,
+        json: () => this.options.cache.jsonOf(doc, kind),
+      };
+    });
+  }
+
+  /**
+   * Saved bytes of a version. Automerge saves changes in the order it
+   * applied them, and orders each batch it loads by itself, so a doc built
+   * from a snapshot plus a tail can save differently from one built from the
+   * whole log. Bytes therefore always come from one canonical build — the
+   * version's changes in log order, loaded in one batch — and are cached;
+   * JSON reads, which do not depend on that order, take the fast path.
+   */
+  async readDocBytes(
+    spaceId: string,
+    docId: string,
+    name: string,
+    selector: VersionSelector,
+  ): Promise<Omit<DocVersion, 'doc' | 'json'> & { bytes: Uint8Array }> {
+    return this.withSpace(spaceId, async (ops) => {
+      const { branch, lineage, kind } = await this.openBranch(ops, docId, name);
+      const v = await resolveVersion(ops, branch, lineage, selector);
+      const { cache } = this.options;
+      const subset = v.onlyAncestorsOf ? await ancestorSubset(ops, lineage, v) : undefined;
+      const key = JSON.stringify([
+        spaceId,
+        ownerOf(lineage, v.seq),
+        v.seq,
+        subset ? v.onlyAncestorsOf : null,
+      ]);
+      let saved = cache.getBytes(key);
+      if (!saved) {
+        const doc = kind.materialize(subset ?? (await readHistoryBytes(ops, lineage, 1, v.seq)));
+        saved = { bytes: kind.save(doc), heads: kind.heads(doc) };
+        cache.putBytes(key, saved);
+      }
+      const { bytes, heads } = saved;
+      return {
+        docId,
+        branch: name,
+        seq: v.seq,
+        epoch: v.epoch,
+        heads,
+        rootRef: rootRef(heads),
+        bytes,
+      };
+    });
+  }
+
+  /** Log entries fromSeq..toSeq of a branch's history, with bytes, at most `limit`. */
+  async changes(
+    spaceId: string,
+    docId: string,
+    name: string,
+    range: { fromSeq: number; toSeq?: number; limit: number },
+  ): Promise<{ items: LogChange[]; nextSeq?: number }> {
+    return this.withSpace(spaceId, async (ops) => {
+      const { branch, lineage } = await this.openBranch(ops, docId, name);
+      const toSeq = Math.min(range.toSeq ?? branch.seq, branch.seq);
+      const from = Math.max(1, range.fromSeq);
+      const entries = await readHistory(ops, lineage, from, toSeq, range.limit, true);
+      const items = await withCommitInfo(ops, lineage, entries);
+      const last = items[items.length - 1];
+      const nextSeq = last && last.seq < toSeq ? last.seq + 1 : undefined;
+      return nextSeq === undefined ? { items } : { items, nextSeq };
+    });
+  }
+
+  /** The stored tx chain record of an epoch, or `VersionNotFound`. */
+  async txRecord(spaceId: string, epoch: number): Promise<TxRecordRow> {
+    return this.withSpace(spaceId, async (ops) => {
+      const row = await ops.getTxRecord(epoch);
+      if (!row) throw new CairnError('VersionNotFound', `no tx record for epoch ${epoch}`);
+      return row;
+    });
+  }
+}
+
+/**
+ * The change bytes of the ancestors of a heads selector, in log order — or
+ * undefined when they are the whole log prefix (then it is a plain seq read).
+ */
+async function ancestorSubset(
+  ops: SpaceReadOps,
+  lineage: Lineage,
+  v: Resolved,
+): Promise<Uint8Array[] | undefined> {
+  const log = await readHistory(ops, lineage, 1, v.seq, Number.MAX_SAFE_INTEGER, true);
+  const keep = ancestorsInLogOrder(log, v.onlyAncestorsOf ?? []);
+  return keep.length === log.length ? undefined : keep.map((e) => e.bytes as Uint8Array);
+}
+
+/** Adds the epoch and commit time of each entry from the commits that appended them. */
+export async function withCommitInfo(
+  ops: SpaceReadOps,
+  lineage: Lineage,
+  entries: LogEntry[],
+): Promise<LogChange[]> {
+  const first = entries[0];
+  const last = entries[entries.length - 1];
+  if (!first || !last) return [];
+  const commits = await commitsOverlapping(ops, lineage, first.seq, last.seq);
+  let i = 0;
+  return entries.map((e) => {
+    while (i < commits.length - 1 && (commits[i] as CommitRecord).seqTo < e.seq) i++;
+    const c = commits[i];
+    assert(c && c.seqFrom <= e.seq && e.seq <= c.seqTo, `no commit covers seq ${e.seq}`);
+    return { ...e, epoch: c.epoch, committedAt: c.committedAt };
+  });
+}
