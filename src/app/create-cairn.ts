@@ -9,6 +9,7 @@ import { ServerMerge } from '../history/server-merge.js';
 import type { SnapshotPolicy } from '../history/snapshot-policy.js';
 import { SnapshotService } from '../history/snapshot-service.js';
 import { createHttpApp } from '../server/http-app.js';
+import { CAIRN_VERSION } from './version.js';
 import { DocCache } from '../read/doc-cache.js';
 import { DocReader } from '../read/doc-reader.js';
 import { createReadApi, type ReadApi } from '../read/read-api.js';
@@ -94,7 +95,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     const branches = new BranchService(pipeline, read, options.clock);
     const merge = new ServerMerge(reader, pipeline, options.enableServerMerge ?? false);
     const app = createHttpApp(
-      { pipeline, read, branches, snapshots, merge, limits, logger },
+      { pipeline, read, branches, snapshots, merge, limits, logger, version: CAIRN_VERSION },
       options.basePath,
     );
     let closing: Promise<void> | undefined;

@@ -1,41 +1,42 @@
 import { z } from 'zod';
-import { CairnError } from '../core/errors.js';
-import { DEFAULT_BRANCH, isBranchName } from '../core/ids.js';
+import { DEFAULT_BRANCH } from '../core/ids.js';
+import { branchName, uint } from './primitives.js';
+import { validate } from './validate.js';
 import { parseVersionSelector, type VersionSelector } from './version-selector.js';
 
-const branchName = z
-  .string()
-  .refine(isBranchName, { message: 'must match ^[A-Za-z0-9._/-]{1,128}$' });
-const uint = z.number().int().nonnegative();
-
-const createSchema = z.strictObject({
-  name: branchName,
-  from: z
-    .strictObject({
-      branch: branchName.optional(),
-      seq: uint.optional(),
-      epoch: uint.optional(),
-      at: z.union([uint, z.string()]).optional(),
-      heads: z.union([z.array(z.string()), z.string()]).optional(),
-    })
-    .optional(),
-});
+/** `POST …/branches`: a new branch from any point of another (SPEC §4). */
+export const createBranchSchema = z
+  .strictObject({
+    name: branchName,
+    from: z
+      .strictObject({
+        branch: branchName.optional(),
+        seq: uint.optional(),
+        epoch: uint.optional(),
+        at: z.union([uint, z.string()]).optional(),
+        heads: z.union([z.array(z.string()), z.string()]).optional(),
+      })
+      .optional()
+      .meta({ description: 'where to fork: a branch (default main) and at most one version' }),
+  })
+  .meta({ id: 'CreateBranchRequest' });
 
 export interface CreateBranchRequest {
   name: string;
   from: { branch: string; version: VersionSelector };
 }
 
-function fail(issue: z.core.$ZodIssue | undefined): never {
-  const where = issue ? issue.path.join('.') || 'body' : 'body';
-  throw new CairnError('ValidationError', `${where}: ${issue?.message ?? 'invalid'}`);
-}
-
 /** `POST …/branches` (SPEC §4): `{name, from: {branch, seq?|epoch?|at?|heads?}}`. */
 export function parseCreateBranch(body: unknown, maxHeads: number): CreateBranchRequest {
-  const parsed = createSchema.safeParse(body);
-  if (!parsed.success) fail(parsed.error.issues[0]);
-  const { name, from = {} } = parsed.data;
+  return createBranchFrom(validate(createBranchSchema, body, 'body'), maxHeads);
+}
+
+/** A create-branch body that passed its schema, with its version selector parsed. */
+export function createBranchFrom(
+  raw: z.output<typeof createBranchSchema>,
+  maxHeads: number,
+): CreateBranchRequest {
+  const { name, from = {} } = raw;
   const query: Record<string, string | undefined> = {
     seq: from.seq?.toString(),
     epoch: from.epoch?.toString(),
@@ -48,28 +49,29 @@ export function parseCreateBranch(body: unknown, maxHeads: number): CreateBranch
   };
 }
 
-const closeSchema = z.strictObject({ mergedInto: branchName.optional() });
-const mergeSchema = z.strictObject({ into: branchName });
-const snapshotSchema = z.strictObject({ branch: branchName.optional(), seq: uint.optional() });
+export const closeBranchSchema = z
+  .strictObject({ mergedInto: branchName.optional() })
+  .meta({ id: 'CloseBranchRequest' });
+export const mergeBranchSchema = z
+  .strictObject({ into: branchName })
+  .meta({ id: 'MergeBranchRequest' });
+export const makeSnapshotSchema = z
+  .strictObject({ branch: branchName.optional(), seq: uint.optional() })
+  .meta({ id: 'MakeSnapshotRequest' });
 
 /** `POST …/branches/:name/close` body (may be empty). */
 export function parseCloseBranch(body: unknown): { mergedInto?: string } {
-  const parsed = closeSchema.safeParse(body ?? {});
-  if (!parsed.success) fail(parsed.error.issues[0]);
-  return parsed.data.mergedInto === undefined ? {} : { mergedInto: parsed.data.mergedInto };
+  const { mergedInto } = validate(closeBranchSchema, body ?? {}, 'body');
+  return mergedInto === undefined ? {} : { mergedInto };
 }
 
 /** `POST …/branches/:name/merge` body. */
 export function parseMergeBranch(body: unknown): { into: string } {
-  const parsed = mergeSchema.safeParse(body);
-  if (!parsed.success) fail(parsed.error.issues[0]);
-  return parsed.data;
+  return validate(mergeBranchSchema, body, 'body');
 }
 
 /** `POST …/snapshots` body (SPEC §5). */
 export function parseMakeSnapshot(body: unknown): { branch: string; seq?: number } {
-  const parsed = snapshotSchema.safeParse(body ?? {});
-  if (!parsed.success) fail(parsed.error.issues[0]);
-  const { branch = DEFAULT_BRANCH, seq } = parsed.data;
+  const { branch = DEFAULT_BRANCH, seq } = validate(makeSnapshotSchema, body ?? {}, 'body');
   return seq === undefined ? { branch } : { branch, seq };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isBranchName, isChangeHash, isDocId, isSpaceId } from '../core/ids.js';
+import type { JsonValue } from '../core/json.js';
 
 /*
  * The building blocks of every wire schema. Each is a zod schema so that one
@@ -45,6 +46,11 @@ export const base64 = z.string().meta({ contentEncoding: 'base64' });
 
 /** Milliseconds since 1970 (UTC). */
 export const epochMs = uint.meta({ description: 'milliseconds since 1970 (UTC)' });
+
+/** Any JSON value (a document's content). */
+export const jsonValue = z
+  .custom<JsonValue>((v) => v !== undefined)
+  .meta({ id: 'JsonValue', description: 'any JSON value' });
 
 /** Every paged answer: `{items, nextCursor?}`; pass `cursor=` to continue. */
 export function page<T extends z.ZodType>(item: T) {

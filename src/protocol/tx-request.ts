@@ -1,14 +1,10 @@
 import { z } from 'zod';
 import { CairnError } from '../core/errors.js';
-import {
-  DEFAULT_BRANCH,
-  isBranchName,
-  isChangeHash,
-  isDocId,
-  type DocKindName,
-} from '../core/ids.js';
+import { DEFAULT_BRANCH, type DocKindName } from '../core/ids.js';
 import type { Limits } from '../core/limits.js';
 import { base64DecodedLength, decodeBase64Strict } from './base64.js';
+import { base64, branchName, docId, heads } from './primitives.js';
+import { validate } from './validate.js';
 
 /** A read-set entry: the transaction only commits if the branch still has these heads. */
 export interface TxRead {
@@ -42,42 +38,38 @@ export interface TxRequest {
   writes: TxWrite[];
 }
 
-const docId = z.string().refine(isDocId, {
-  message: 'must be 1-256 bytes of UTF-8 without control characters',
+const readSchema = z.strictObject({
+  docId,
+  branch: branchName.optional(),
+  heads: heads.meta({ description: 'the heads the transaction read; must still be current' }),
 });
-const branch = z
-  .string()
-  .refine(isBranchName, { message: 'must match ^[A-Za-z0-9._/-]{1,128}$' })
-  .optional();
-const hash = z.string().refine(isChangeHash, { message: 'must be a 64-char lowercase hex hash' });
-const heads = z.array(hash);
-
-const readSchema = z.strictObject({ docId, branch, heads });
-const mergeSourceSchema = z.strictObject({
-  branch: z.string().refine(isBranchName, { message: 'must match ^[A-Za-z0-9._/-]{1,128}$' }),
-  heads,
-});
+const mergeSourceSchema = z.strictObject({ branch: branchName, heads });
 const writeSchema = z.strictObject({
   docId,
-  branch,
-  baseHeads: heads.optional(),
-  changes: z.array(z.string()).min(1, 'a write needs at least one change'),
+  branch: branchName.optional(),
+  baseHeads: heads.optional().meta({ description: 'required unless merge is true' }),
+  changes: z
+    .array(base64.meta({ description: 'an Automerge change (standard base64)' }))
+    .min(1, 'a write needs at least one change'),
   merge: z.boolean().optional(),
   mergeOf: z.array(mergeSourceSchema).optional(),
   closeMerged: z.boolean().optional(),
 });
-const txSchema = z.strictObject({
-  clientTxId: z.string().min(1).max(128).optional(),
-  reads: z.array(readSchema).optional(),
-  writes: z.array(writeSchema).optional(),
-});
 
-type RawTx = z.infer<typeof txSchema>;
+/** The body of `POST /v1/:space/tx` (SPEC §2), before limits and base64 decoding. */
+export const txBodySchema = z
+  .strictObject({
+    clientTxId: z.string().min(1).max(128).optional().meta({ description: 'idempotency key' }),
+    reads: z.array(readSchema).optional(),
+    writes: z.array(writeSchema).optional(),
+  })
+  .meta({ id: 'TxRequest' });
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`));
-  return `${path.join('').replace(/^\./, '') || 'body'}: ${issue.message}`;
-}
+/** A transaction body as a client sends it. */
+export type TxBody = z.input<typeof txBodySchema>;
+
+/** A body that passed `txBodySchema`. */
+export type RawTx = z.output<typeof txBodySchema>;
 
 /**
  * Checks shape and limits of a transaction body (SPEC §2 step 1) and decodes
@@ -85,12 +77,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * a limit are `LimitExceeded`.
  */
 export function parseTxRequest(body: unknown, limits: Limits): TxRequest {
-  const parsed = txSchema.safeParse(body);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new CairnError('ValidationError', first ? describeIssue(first) : 'invalid transaction');
-  }
-  const raw: RawTx = parsed.data;
+  return txRequestFrom(validate(txBodySchema, body, 'body'), limits);
+}
+
+/** The rest of step 1 for a body that already passed `txBodySchema`: limits, base64. */
+export function txRequestFrom(raw: RawTx, limits: Limits): TxRequest {
   const reads = raw.reads ?? [];
   const writes = raw.writes ?? [];
   checkCounts(reads, writes, limits);

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { base64, branchName, docId, epochMs, heads, hex256, uint } from './primitives.js';
+import {
+  base64,
+  branchName,
+  docId,
+  epochMs,
+  heads,
+  hex256,
+  jsonValue,
+  uint,
+} from './primitives.js';
 import { txReceipt } from './receipt.js';
 
 /*
@@ -16,7 +25,7 @@ export const docView = z
     epoch: uint.meta({ description: 'epoch of the commit that produced this version' }),
     heads,
     rootRef: hex256,
-    value: z.json().meta({ description: 'the document as JSON (or the selected `paths`)' }),
+    value: jsonValue,
   })
   .meta({ id: 'DocView' });
 export type DocView = z.infer<typeof docView>;
@@ -103,7 +112,7 @@ export type SnapshotCreated = z.infer<typeof snapshotCreated>;
 
 /** A key both sides of a server merge set differently: `values[0]` is kept. */
 export const mergeConflict = z
-  .object({ path: z.array(z.union([z.string(), z.number()])), values: z.array(z.json()) })
+  .object({ path: z.array(z.union([z.string(), z.number()])), values: z.array(jsonValue) })
   .meta({ id: 'MergeConflict' });
 export type MergeConflict = z.infer<typeof mergeConflict>;
 

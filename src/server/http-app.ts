@@ -1,7 +1,10 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { CairnError } from '../core/errors.js';
+import { routeSpec } from '../protocol/api.js';
 import { errorResponse } from './error-response.js';
+import { mountRoute } from './mount-route.js';
+import { openApiDocument } from './openapi.js';
 import { mountBranchRoutes } from './routes/branch-routes.js';
 import { mountDocRoutes } from './routes/doc-routes.js';
 import { mountHistoryRoutes } from './routes/history-routes.js';
@@ -33,7 +36,9 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
     }),
   );
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  const openapi = openApiDocument({ version: deps.version, ...(basePath ? { basePath } : {}) });
+  mountRoute(app, routeSpec('healthz'), ({ c }) => c.json({ ok: true }));
+  mountRoute(app, routeSpec('openapi'), ({ c }) => c.json(openapi));
   mountTxRoutes(app, deps);
   mountHistoryRoutes(app, deps);
   mountDocRoutes(app, deps);

@@ -1,21 +1,6 @@
 import type { Context } from 'hono';
 import { CairnError } from '../core/errors.js';
-import { parseBranchName, parseDocId, parseSpaceId } from '../core/ids.js';
 import type { Limits } from '../core/limits.js';
-
-/** `:space` of a /v1 route, validated (SPEC §1). */
-export function spaceParam(c: Context): string {
-  return parseSpaceId(c.req.param('space'));
-}
-
-export function docIdParam(c: Context): string {
-  return parseDocId(c.req.param('docId'));
-}
-
-/** `?branch=`, default main. */
-export function branchQuery(c: Context): string {
-  return parseBranchName(c.req.query('branch'));
-}
 
 /** All single-valued query parameters; a repeated one is a `ValidationError`. */
 export function singleQuery(c: Context): Record<string, string> {
@@ -41,7 +26,7 @@ export async function readJson(c: Context, allowEmpty = false): Promise<unknown>
 }
 
 /** `?limit=` of a paged route: 1..maxPageItems, default defaultPageItems. */
-export function pageLimit(query: Record<string, string>, limits: Limits): number {
+export function pageLimit(query: Record<string, string | undefined>, limits: Limits): number {
   if (query.limit === undefined) return limits.defaultPageItems;
   const n = /^[0-9]{1,6}$/.test(query.limit) ? Number(query.limit) : NaN;
   if (!(n >= 1 && n <= limits.maxPageItems)) {

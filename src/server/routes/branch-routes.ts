@@ -1,42 +1,42 @@
 import type { Hono } from 'hono';
-import { parseBranchName } from '../../core/ids.js';
+import { routeSpec } from '../../protocol/api.js';
 import {
+  createBranchFrom,
   parseCloseBranch,
-  parseCreateBranch,
   parseMergeBranch,
+  type createBranchSchema,
 } from '../../protocol/branch-request.js';
-import { docIdParam, readJson, spaceParam } from '../request-params.js';
+import type { z } from 'zod';
+import { mountRoute } from '../mount-route.js';
 import type { RouteDeps } from './route-deps.js';
+
+type BranchParams = { space: string; docId: string; name: string };
 
 /** SPEC §4: branches of a doc — create from any point, list, close, server merge. */
 export function mountBranchRoutes(app: Hono, deps: RouteDeps): void {
   const { branches, merge, read, limits } = deps;
 
-  app.post('/v1/:space/docs/:docId/branches', async (c) => {
-    const space = spaceParam(c);
-    const docId = docIdParam(c);
-    const req = parseCreateBranch(await readJson(c), limits.maxHeadsPerRef);
+  mountRoute(app, routeSpec('createBranch'), async ({ c, params, body }) => {
+    const { space, docId } = params as BranchParams;
+    const raw = body as z.output<typeof createBranchSchema>;
+    const req = createBranchFrom(raw, limits.maxHeadsPerRef);
     return c.json(await branches.create(space, docId, req.name, req.from), 201);
   });
 
-  app.get('/v1/:space/docs/:docId/branches', async (c) => {
-    const items = await read.branches(spaceParam(c), docIdParam(c));
-    return c.json({ items });
+  mountRoute(app, routeSpec('listBranches'), async ({ c, params }) => {
+    const { space, docId } = params as BranchParams;
+    return c.json({ items: await read.branches(space, docId) });
   });
 
-  app.post('/v1/:space/docs/:docId/branches/:name/close', async (c) => {
-    const space = spaceParam(c);
-    const docId = docIdParam(c);
-    const name = parseBranchName(c.req.param('name'));
-    const { mergedInto } = parseCloseBranch(await readJson(c, true));
+  mountRoute(app, routeSpec('closeBranch'), async ({ c, params, body }) => {
+    const { space, docId, name } = params as BranchParams;
+    const { mergedInto } = parseCloseBranch(body);
     return c.json(await branches.close(space, docId, name, mergedInto));
   });
 
-  app.post('/v1/:space/docs/:docId/branches/:name/merge', async (c) => {
-    const space = spaceParam(c);
-    const docId = docIdParam(c);
-    const name = parseBranchName(c.req.param('name'));
-    const { into } = parseMergeBranch(await readJson(c));
+  mountRoute(app, routeSpec('mergeBranch'), async ({ c, params, body }) => {
+    const { space, docId, name } = params as BranchParams;
+    const { into } = parseMergeBranch(body);
     return c.json(await merge.merge(space, docId, name, into));
   });
 }

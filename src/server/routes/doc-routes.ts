@@ -1,19 +1,18 @@
 import type { Hono } from 'hono';
+import { parseBranchName } from '../../core/ids.js';
+import { AUTOMERGE_MEDIA_TYPE, routeSpec } from '../../protocol/api.js';
 import { parseUint, parseVersionSelector } from '../../protocol/version-selector.js';
-import { branchQuery, docIdParam, pageLimit, singleQuery, spaceParam } from '../request-params.js';
+import { mountRoute } from '../mount-route.js';
+import { pageLimit } from '../request-params.js';
 import type { RouteDeps } from './route-deps.js';
-
-export const AUTOMERGE_MEDIA_TYPE = 'application/automerge';
 
 /** SPEC §3 reads of one doc: the doc at a version, its heads, its change log. */
 export function mountDocRoutes(app: Hono, deps: RouteDeps): void {
   const { read, limits } = deps;
 
-  app.get('/v1/:space/docs/:docId', async (c) => {
-    const space = spaceParam(c);
-    const docId = docIdParam(c);
-    const query = singleQuery(c);
-    const branch = branchQuery(c);
+  mountRoute(app, routeSpec('readDoc'), async ({ c, params, query }) => {
+    const { space, docId } = params as { space: string; docId: string };
+    const branch = parseBranchName(query.branch);
     const selector = parseVersionSelector(query, limits.maxHeadsPerRef);
     if ((c.req.header('accept') ?? '').includes(AUTOMERGE_MEDIA_TYPE)) {
       const v = await read.docBytes(space, docId, branch, selector);
@@ -28,15 +27,14 @@ export function mountDocRoutes(app: Hono, deps: RouteDeps): void {
     return c.json(await read.doc(space, docId, branch, selector, query.paths));
   });
 
-  app.get('/v1/:space/docs/:docId/heads', async (c) => {
-    return c.json(await read.heads(spaceParam(c), docIdParam(c), branchQuery(c)));
+  mountRoute(app, routeSpec('getHeads'), async ({ c, params, query }) => {
+    const { space, docId } = params as { space: string; docId: string };
+    return c.json(await read.heads(space, docId, parseBranchName(query.branch)));
   });
 
-  app.get('/v1/:space/docs/:docId/changes', async (c) => {
-    const space = spaceParam(c);
-    const docId = docIdParam(c);
-    const query = singleQuery(c);
-    const page = await read.changes(space, docId, branchQuery(c), {
+  mountRoute(app, routeSpec('listChanges'), async ({ c, params, query }) => {
+    const { space, docId } = params as { space: string; docId: string };
+    const page = await read.changes(space, docId, parseBranchName(query.branch), {
       fromSeq: parseUint('fromSeq', query.fromSeq ?? '1'),
       ...(query.toSeq !== undefined ? { toSeq: parseUint('toSeq', query.toSeq) } : {}),
       ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),

@@ -14,5 +14,7 @@ export interface RouteDeps {
   snapshots: SnapshotService;
   merge: ServerMerge;
   limits: Limits;
+  /** The package version (for /openapi.json). */
+  version: string;
   logger: Logger;
 }

@@ -1,22 +1,21 @@
 import type { Hono } from 'hono';
-import { parseTxRequest } from '../../protocol/tx-request.js';
+import { routeSpec } from '../../protocol/api.js';
+import { txRequestFrom, type RawTx } from '../../protocol/tx-request.js';
 import { parseUint } from '../../protocol/version-selector.js';
 import { ERROR_STATUS } from '../error-status.js';
-import { readJson, spaceParam } from '../request-params.js';
+import { mountRoute } from '../mount-route.js';
 import type { RouteDeps } from './route-deps.js';
 
 /** `POST /v1/:space/tx` and `GET /v1/:space/tx/:epoch` (SPEC §2, §3). */
 export function mountTxRoutes(app: Hono, deps: RouteDeps): void {
-  app.post('/v1/:space/tx', async (c) => {
-    const space = spaceParam(c);
-    const request = parseTxRequest(await readJson(c), deps.limits);
-    const outcome = await deps.pipeline.commit(space, request);
+  mountRoute(app, routeSpec('commitTx'), async ({ c, params, body }) => {
+    const request = txRequestFrom(body as RawTx, deps.limits);
+    const outcome = await deps.pipeline.commit(params.space as string, request);
     return c.json(outcome, outcome.ok ? 200 : ERROR_STATUS[outcome.error.code]);
   });
 
-  app.get('/v1/:space/tx/:epoch', async (c) => {
-    const space = spaceParam(c);
-    const epoch = parseUint('epoch', c.req.param('epoch'));
-    return c.json(await deps.read.txRecord(space, epoch));
+  mountRoute(app, routeSpec('getTxRecord'), async ({ c, params }) => {
+    const epoch = parseUint('epoch', params.epoch as string);
+    return c.json(await deps.read.txRecord(params.space as string, epoch));
   });
 }

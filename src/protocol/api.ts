@@ -1,0 +1,314 @@
+import { z } from 'zod';
+import type { ErrorCode } from '../core/errors.js';
+import {
+  closeBranchSchema,
+  createBranchSchema,
+  makeSnapshotSchema,
+  mergeBranchSchema,
+} from './branch-request.js';
+import { branchName, docId, jsonValue, page, spaceId } from './primitives.js';
+import { txFailure, txReceipt } from './receipt.js';
+import { txBodySchema } from './tx-request.js';
+import {
+  branchView,
+  changeItem,
+  docListItem,
+  docView,
+  headsView,
+  historyItem,
+  mergeResult,
+  snapshotCreated,
+  txRecordView,
+} from './views.js';
+
+/*
+ * Every HTTP route, declared once: its path, parameters, body and answers.
+ * The server mounts its handlers through these (request parts are validated
+ * with, and handlers see only, what is declared here), and /openapi.json is
+ * generated from them — so the reference cannot drift from the code.
+ */
+
+/** A response body: JSON with a schema, or raw bytes of a media type. */
+export type BodySpec =
+  | {
+      json: z.ZodType;
+      /** An empty request body stands for `{}` (bodies whose fields are all optional). */
+      mayBeEmpty?: boolean;
+    }
+  | { binary: string };
+
+export interface RouteSpec {
+  /** Unique, stable (the OpenAPI operationId). */
+  id: string;
+  method: 'get' | 'post';
+  /** Hono syntax: `/v1/:space/docs/:docId`. */
+  path: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  /** Path parameters (every `:name` of the path). */
+  params?: z.ZodObject;
+  /** Query parameters, all strings (repeating one is a ValidationError). */
+  query?: z.ZodObject;
+  body?: BodySpec;
+  /** The success answers by status. */
+  ok: Record<number, { description: string; body?: BodySpec; headers?: Record<string, string> }>;
+  /** Error codes this route can answer (each with its SPEC §9 status). */
+  errors: readonly ErrorCode[];
+  /** A 4xx body other than the plain error envelope (a refused transaction). */
+  refusal?: z.ZodType;
+}
+
+const text = (description: string) => z.string().optional().meta({ description });
+const uintText = (description: string) =>
+  z.string().optional().meta({ description, pattern: '^[0-9]+$' });
+
+const spaceParams = z.object({ space: spaceId });
+const docParams = z.object({ space: spaceId, docId });
+const branchParams = z.object({ space: spaceId, docId, name: branchName });
+
+const branchQuery = { branch: text('branch name (default main)') };
+const versionQuery = {
+  seq: uintText('after that many changes of the branch log'),
+  epoch: uintText("after the space's commit number"),
+  at: text('ISO-8601 or epoch ms: the last commit at or before that instant'),
+  heads: text('comma-separated exact heads (must exist)'),
+};
+const pageQuery = {
+  cursor: text('`nextCursor` of the previous page'),
+  limit: uintText('items per page, 1-maxPageItems (default defaultPageItems)'),
+};
+
+/** Codes every /v1 route can answer besides its own. */
+const COMMON: readonly ErrorCode[] = ['ValidationError', 'StorageUnavailable', 'Internal'];
+const READ_ERRORS: readonly ErrorCode[] = [...COMMON, 'DocNotFound', 'BranchNotFound'];
+const TX_ERRORS: readonly ErrorCode[] = [
+  ...COMMON,
+  'LimitExceeded',
+  'ReadConflict',
+  'StaleBaseHeads',
+  'BranchClosed',
+  'BranchNotFound',
+  'InvalidChange',
+  'MissingDependency',
+  'NonMonotonicSeq',
+  'InvariantFailed',
+  'RateLimited',
+];
+
+export const AUTOMERGE_MEDIA_TYPE = 'application/automerge';
+
+export const ROUTES: readonly RouteSpec[] = [
+  {
+    id: 'healthz',
+    method: 'get',
+    path: '/healthz',
+    tag: 'operations',
+    summary: 'The process is up',
+    ok: { 200: { description: 'up', body: { json: z.object({ ok: z.literal(true) }) } } },
+    errors: [],
+  },
+  {
+    id: 'openapi',
+    method: 'get',
+    path: '/openapi.json',
+    tag: 'operations',
+    summary: 'This API as an OpenAPI 3.1 document',
+    ok: { 200: { description: 'the document', body: { json: z.record(z.string(), jsonValue) } } },
+    errors: [],
+  },
+  {
+    id: 'commitTx',
+    method: 'post',
+    path: '/v1/:space/tx',
+    tag: 'transactions',
+    summary: 'Commit a transaction',
+    description:
+      'Reads (heads assertions) and writes of Automerge changes, all or nothing (SPEC §2). ' +
+      'A refused transaction answers the failure with every write’s status.',
+    params: spaceParams,
+    body: { json: txBodySchema },
+    ok: { 200: { description: 'committed (or a no-op)', body: { json: txReceipt } } },
+    errors: TX_ERRORS,
+    refusal: txFailure,
+  },
+  {
+    id: 'getTxRecord',
+    method: 'get',
+    path: '/v1/:space/tx/:epoch',
+    tag: 'transactions',
+    summary: 'The signed tx chain record of a commit',
+    params: spaceParams.extend({ epoch: z.string().meta({ pattern: '^[0-9]+$' }) }),
+    ok: { 200: { description: 'the record', body: { json: txRecordView } } },
+    errors: [...COMMON, 'DocNotFound', 'VersionNotFound'],
+  },
+  {
+    id: 'readDoc',
+    method: 'get',
+    path: '/v1/:space/docs/:docId',
+    tag: 'documents',
+    summary: 'A doc at a version, as JSON or Automerge bytes',
+    description:
+      'At most one of seq, epoch, at, heads (default: the current state). With ' +
+      '`Accept: application/automerge` the answer is the saved document.',
+    params: docParams,
+    query: z.object({
+      ...branchQuery,
+      ...versionQuery,
+      paths: text('comma-separated slash paths of subtrees to keep (`~1` for `/` in a key)'),
+    }),
+    ok: {
+      200: {
+        description: 'the doc (JSON), or its bytes with `Accept: application/automerge`',
+        body: { json: docView },
+        headers: {
+          'X-Cairn-Seq': 'seq of the version (byte answers)',
+          'X-Cairn-Epoch': 'epoch of the commit that produced it (byte answers)',
+          'X-Cairn-Heads': 'comma-separated heads (byte answers)',
+          'X-Cairn-Root-Ref': 'rootRef of the heads (byte answers)',
+        },
+      },
+    },
+    errors: [...READ_ERRORS, 'VersionNotFound', 'LimitExceeded'],
+  },
+  {
+    id: 'getHeads',
+    method: 'get',
+    path: '/v1/:space/docs/:docId/heads',
+    tag: 'documents',
+    summary: "A branch's heads, seq, epoch and lineage",
+    params: docParams,
+    query: z.object(branchQuery),
+    ok: { 200: { description: 'the branch state', body: { json: headsView } } },
+    errors: READ_ERRORS,
+  },
+  {
+    id: 'listChanges',
+    method: 'get',
+    path: '/v1/:space/docs/:docId/changes',
+    tag: 'documents',
+    summary: 'The change log of a branch, with bytes (paged)',
+    description:
+      "Includes the parent's changes below the fork point: the items rebuild the branch.",
+    params: docParams,
+    query: z.object({
+      ...branchQuery,
+      fromSeq: uintText('first seq (inclusive, default 1)'),
+      toSeq: uintText('last seq (inclusive)'),
+      ...pageQuery,
+    }),
+    ok: { 200: { description: 'a page of changes', body: { json: page(changeItem) } } },
+    errors: READ_ERRORS,
+  },
+  {
+    id: 'listHistory',
+    method: 'get',
+    path: '/v1/:space/docs/:docId/history',
+    tag: 'documents',
+    summary: 'One item per change of a branch, newest first (paged)',
+    params: docParams,
+    query: z.object({ ...branchQuery, ...pageQuery }),
+    ok: { 200: { description: 'a page of history', body: { json: page(historyItem) } } },
+    errors: READ_ERRORS,
+  },
+  {
+    id: 'listDocs',
+    method: 'get',
+    path: '/v1/:space/docs',
+    tag: 'documents',
+    summary: 'The docs of a space (paged, by id)',
+    params: spaceParams,
+    query: z.object({ prefix: text('only doc ids starting with this'), ...pageQuery }),
+    ok: { 200: { description: 'a page of docs', body: { json: page(docListItem) } } },
+    errors: COMMON,
+  },
+  {
+    id: 'createBranch',
+    method: 'post',
+    path: '/v1/:space/docs/:docId/branches',
+    tag: 'branches',
+    summary: 'Create a branch from any point of another',
+    params: docParams,
+    body: { json: createBranchSchema },
+    ok: { 201: { description: 'created', body: { json: branchView } } },
+    errors: [...READ_ERRORS, 'VersionNotFound', 'BranchExists', 'LimitExceeded'],
+  },
+  {
+    id: 'listBranches',
+    method: 'get',
+    path: '/v1/:space/docs/:docId/branches',
+    tag: 'branches',
+    summary: 'The branches of a doc',
+    params: docParams,
+    ok: {
+      200: {
+        description: 'every branch',
+        body: { json: z.object({ items: z.array(branchView) }) },
+      },
+    },
+    errors: [...COMMON, 'DocNotFound'],
+  },
+  {
+    id: 'closeBranch',
+    method: 'post',
+    path: '/v1/:space/docs/:docId/branches/:name/close',
+    tag: 'branches',
+    summary: 'Close a branch (later writes get BranchClosed)',
+    params: branchParams,
+    body: { json: closeBranchSchema, mayBeEmpty: true },
+    ok: { 200: { description: 'the closed branch', body: { json: branchView } } },
+    errors: READ_ERRORS,
+  },
+  {
+    id: 'mergeBranch',
+    method: 'post',
+    path: '/v1/:space/docs/:docId/branches/:name/merge',
+    tag: 'branches',
+    summary: 'Server merge of a branch into another (ENABLE_SERVER_MERGE=1)',
+    params: branchParams,
+    body: { json: mergeBranchSchema },
+    ok: { 200: { description: 'the receipt and the conflicts', body: { json: mergeResult } } },
+    errors: [...TX_ERRORS, 'DocNotFound', 'FeatureDisabled'],
+  },
+  {
+    id: 'makeSnapshot',
+    method: 'post',
+    path: '/v1/:space/docs/:docId/snapshots',
+    tag: 'snapshots',
+    summary: 'Make a snapshot of a branch now (kept beyond retention)',
+    params: docParams,
+    body: { json: makeSnapshotSchema, mayBeEmpty: true },
+    ok: { 201: { description: 'made', body: { json: snapshotCreated } } },
+    errors: [...READ_ERRORS, 'VersionNotFound'],
+  },
+  {
+    id: 'getSnapshot',
+    method: 'get',
+    path: '/v1/:space/snapshots/:snapshotId',
+    tag: 'snapshots',
+    summary: "A snapshot's saved bytes",
+    params: spaceParams.extend({ snapshotId: z.string() }),
+    ok: { 200: { description: 'the saved document', body: { binary: AUTOMERGE_MEDIA_TYPE } } },
+    errors: [...COMMON, 'SnapshotNotFound'],
+  },
+  {
+    id: 'importDoc',
+    method: 'post',
+    path: '/v1/:space/docs/:docId/import',
+    tag: 'snapshots',
+    summary: 'Import an Automerge file into a branch',
+    description: 'Its new changes are appended as one transaction; known ones are duplicates.',
+    params: docParams,
+    query: z.object(branchQuery),
+    body: { binary: AUTOMERGE_MEDIA_TYPE },
+    ok: { 200: { description: 'the receipt', body: { json: txReceipt } } },
+    errors: TX_ERRORS,
+  },
+];
+
+/** The route of an id (for handlers and tests). */
+export function routeSpec(id: string): RouteSpec {
+  const spec = ROUTES.find((r) => r.id === id);
+  if (!spec) throw new Error(`no route ${id}`);
+  return spec;
+}
