@@ -1,7 +1,8 @@
 import * as dagCbor from '@ipld/dag-cbor';
 
 import type { z } from 'zod';
-import type { txRecordWrite } from './views.js';
+import { decodeBase64UrlStrict } from './base64.js';
+import type { TxRecordView, txRecordWrite } from './views.js';
 
 /** One write as committed to the tx chain (`changesHash`: see DocKind.contentDigest). */
 export type TxBodyWrite = z.infer<typeof txRecordWrite>;
@@ -26,4 +27,56 @@ export function encodeTxBody(body: TxBody): Uint8Array {
 
 export function decodeTxBody(bytes: Uint8Array): TxBody {
   return dagCbor.decode(bytes) as TxBody;
+}
+
+/** A tx record in bytes, as stored and as an offline auditor rebuilds it from its JSON view. */
+export interface TxRecordBytes {
+  epoch: number;
+  committedAt: number;
+  txHash: Uint8Array;
+  prevTxHash: Uint8Array;
+  bodyHash: Uint8Array;
+  serverSig: Uint8Array;
+  serverDid: string;
+  /** The DAG-CBOR encoding whose SHA-256 is `bodyHash`. */
+  body: Uint8Array;
+}
+
+/**
+ * A served record (`GET /v1/:space/tx/:epoch`) back in bytes: its hashes and
+ * signature decoded, its body re-encoded from the served fields (DAG-CBOR is
+ * deterministic, so an unchanged body re-encodes to the same bytes).
+ * Undefined if a field is not the encoding it must be.
+ */
+export function txRecordFromView(view: TxRecordView): TxRecordBytes | undefined {
+  const body: TxBody = {
+    v: 1,
+    space: view.space,
+    epoch: view.epoch,
+    committedAt: view.committedAt,
+    writes: view.writes,
+  };
+  if (view.clientDid !== undefined) body.clientDid = view.clientDid;
+  const txHash = fromHex(view.txHash);
+  const prevTxHash = fromHex(view.prevTxHash);
+  const bodyHash = fromHex(view.bodyHash);
+  const serverSig = decodeBase64UrlStrict(view.serverSig);
+  if (!txHash || !prevTxHash || !bodyHash || !serverSig) return undefined;
+  return {
+    epoch: view.epoch,
+    committedAt: view.committedAt,
+    txHash,
+    prevTxHash,
+    bodyHash,
+    serverSig,
+    serverDid: view.serverDid,
+    body: encodeTxBody(body),
+  };
+}
+
+function fromHex(text: string): Uint8Array | undefined {
+  if (!/^([0-9a-f]{2})*$/.test(text)) return undefined;
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }
