@@ -92,7 +92,10 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       onCorruptSnapshot: (spaceId, meta) => snapshots.replaceCorrupt(spaceId, meta),
     });
     const read = createReadApi(reader);
-    const branches = new BranchService(pipeline, read, options.clock);
+    const branches = new BranchService(pipeline, read, {
+      maxForkDepth: limits.maxForkDepth,
+      ...(options.clock ? { now: options.clock } : {}),
+    });
     const merge = new ServerMerge(reader, pipeline, options.enableServerMerge ?? false);
     const app = createHttpApp(
       { pipeline, read, branches, snapshots, merge, limits, logger, version: CAIRN_VERSION },

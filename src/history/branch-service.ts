@@ -3,7 +3,13 @@ import { parseBranchName } from '../core/ids.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
 import type { TxOutcome } from '../protocol/receipt.js';
-import { actorSeqsAt, headsAt, lineageOf, readHistory } from '../storage/lineage.js';
+import {
+  actorSeqsAt,
+  headsAt,
+  lineageOf,
+  MAX_LINEAGE_DEPTH,
+  readHistory,
+} from '../storage/lineage.js';
 import type { BranchView } from '../protocol/views.js';
 import type { ReadApi } from '../read/read-api.js';
 import { ancestorsInLogOrder, resolveVersion } from '../read/version-resolver.js';
@@ -16,11 +22,18 @@ export interface ForkPoint {
 }
 
 export class BranchService {
+  /** How deep forks may nest (never past what a lineage can hold). */
+  private readonly maxForkDepth: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly pipeline: CommitPipeline,
     private readonly read: ReadApi,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: { maxForkDepth: number; now?: () => number },
+  ) {
+    this.maxForkDepth = Math.min(options.maxForkDepth, MAX_LINEAGE_DEPTH - 1);
+    this.now = options.now ?? Date.now;
+  }
 
   /**
    * Creates `name` sharing the history of `from` up to its fork point,
@@ -96,6 +109,14 @@ export class BranchService {
     }
     const source = await requireBranch(ops, docId, from.branch);
     const lineage = await lineageOf(ops, source);
+    // The new branch sits one below the source: its depth is the source's segment count.
+    if (lineage.length > this.maxForkDepth) {
+      throw new CairnError(
+        'LimitExceeded',
+        `forks nest at most ${this.maxForkDepth} deep (${from.branch} is at depth ${lineage.length - 1})`,
+        { docId, branch: name, limit: 'maxForkDepth' },
+      );
+    }
     const v = await resolveVersion(ops, source, lineage, from.version);
     let forkSeq = v.seq;
     let extra: Uint8Array[] = [];

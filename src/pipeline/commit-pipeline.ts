@@ -19,7 +19,8 @@ export interface CommitPipelineOptions {
   now?: () => number;
 }
 
-export type CommitListener = (committed: CommittedTx[]) => void;
+/** Hears committed batches in commit order; may return a promise (not awaited). */
+export type CommitListener = (committed: CommittedTx[]) => unknown;
 
 /** Idle writers kept around before the idle ones are dropped. */
 const MAX_IDLE_WRITERS = 1024;
@@ -35,6 +36,8 @@ export class CommitPipeline {
   readonly stats: WriterStats = { batches: 0, transactions: 0, committed: 0, refused: 0 };
   private readonly writers = new Map<string, SpaceWriter>();
   private readonly listeners = new Set<CommitListener>();
+  /** Committed batches not yet handed to the listeners, oldest first. */
+  private readonly outbox: CommittedTx[][] = [];
   private readonly signer: ChainSigner;
   private closed = false;
 
@@ -101,14 +104,32 @@ export class CommitPipeline {
     return writer;
   }
 
+  /**
+   * Hands a committed batch to the listeners outside the writer's drain loop
+   * (a microtask: after the batch's receipts, before anything the writer does
+   * next), in commit order. A listener's returned promise is not awaited, so
+   * a slow one never stalls a space's writer; its failure is logged.
+   */
   private publish(committed: CommittedTx[]): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(committed);
-      } catch (err) {
-        this.options.logger.error({ err }, 'commit listener failed');
+    this.outbox.push(committed);
+    if (this.outbox.length === 1) queueMicrotask(() => this.deliver());
+  }
+
+  private deliver(): void {
+    for (let batch = this.outbox.shift(); batch; batch = this.outbox.shift()) {
+      for (const listener of this.listeners) {
+        try {
+          const pending = listener(batch);
+          if (pending instanceof Promise) pending.catch((err: unknown) => this.listenerFailed(err));
+        } catch (err) {
+          this.listenerFailed(err);
+        }
       }
     }
+  }
+
+  private listenerFailed(err: unknown): void {
+    this.options.logger.error({ err }, 'commit listener failed');
   }
 }
 

@@ -25,7 +25,11 @@ export interface SpaceWriterOptions {
   signer: ChainSigner;
   maxTxPerBatch: number;
   maxQueued: number;
-  /** Called once per batch, after its durable commit, with what committed (in epoch order). */
+  /**
+   * Called once per batch, after its durable commit and after its receipts
+   * resolved, with what committed (in epoch order). It must not block: the
+   * pipeline defers listeners out of the drain loop.
+   */
   onCommitted: (committed: CommittedTx[]) => void;
   onBatchError: (err: unknown) => void;
   /** Shared counters, updated after every batch. */
@@ -94,6 +98,12 @@ export class SpaceWriter {
 
   /** Runs `task` in its own database transaction, in queue order with the transactions. */
   run<T>(task: WriteTask<T>): Promise<T> {
+    if (this.queue.length >= this.options.maxQueued) {
+      const { maxQueued } = this.options;
+      return Promise.reject(
+        new CairnError('RateLimited', `write queue of space is full (${maxQueued})`),
+      );
+    }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ task, resolve: resolve as (v: unknown) => void, reject });
       this.scheduleDrain();
@@ -172,7 +182,9 @@ export class SpaceWriter {
       result = await lease.store.writeBatch((ops) => this.runInTransaction(ops, batch));
     } catch (err) {
       this.options.onBatchError(err);
-      const error = isCairnError(err) ? err : new CairnError('Internal', 'the write batch failed');
+      const error = isCairnError(err)
+        ? err
+        : new CairnError('Internal', 'the write batch failed', {}, { cause: err });
       result = { outcomes: batch.map((j) => failure(j.tx, error)), committed: [] };
     } finally {
       lease?.release();

@@ -387,4 +387,43 @@ describe('e2e: history API of a cairn serve process', () => {
     expect(server.alive).toBe(true);
     for (const body of bodies) expect(looksLikeStackTrace(body), body).toBe(false);
   });
+
+  it('refuses a fork deeper than 63 with 413 LimitExceeded when it is created; the deepest reads', async () => {
+    const r = new Replica(11);
+    ok(
+      await call('POST', '/tx', { writes: [write('deep', [r.change((d) => void (d.n = 0))], [])] }),
+    );
+    let parent = 'main';
+    for (let depth = 1; depth <= 63; depth++) {
+      const name = `d${depth}`;
+      ok(await call('POST', '/docs/deep/branches', { name, from: { branch: parent } }), 201);
+      parent = name;
+    }
+    const listed = ok<{ items: BranchView[] }>(await call('GET', '/docs/deep/branches'));
+    expect(listed.items).toHaveLength(64);
+    const refused = await call('POST', '/docs/deep/branches', {
+      name: 'd64',
+      from: { branch: parent },
+    });
+    expectError(refused, 413, 'LimitExceeded');
+    expect((refused.json as ErrorBody & { error: { limit?: string } }).error.limit).toBe(
+      'maxForkDepth',
+    );
+    expect(
+      ok<{ items: BranchView[] }>(await call('GET', '/docs/deep/branches')).items,
+    ).toHaveLength(64);
+    // The deepest branch works: a write, then reads of it and its history.
+    const c = r.change((d) => void (d.n = 63));
+    const head = ok<{ heads: string[] }>(
+      await call('GET', `/docs/deep/heads?branch=${parent}`),
+    ).heads;
+    ok(await call('POST', '/tx', { writes: [write('deep', [c], head, { branch: parent })] }));
+    expect(ok<{ value: unknown }>(await call('GET', `/docs/deep?branch=${parent}`)).value).toEqual({
+      n: 63,
+    });
+    const history = ok<{ items: unknown[] }>(
+      await call('GET', `/docs/deep/history?branch=${parent}`),
+    );
+    expect(history.items).toHaveLength(2);
+  });
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashOf, Replica, write } from '../helpers/changes.js';
-import { startEngine, type TestEngine } from '../helpers/engine.js';
+import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
 
 /** Group commit: many transactions per database transaction, each still all-or-nothing. */
 describe('group commit', () => {
@@ -85,5 +85,61 @@ describe('group commit', () => {
     expect(outs.map((o) => (o.ok ? o.epoch : 0))).toEqual(
       Array.from({ length: 30 }, (_, i) => i + 1),
     );
+  });
+
+  it("commit listeners run outside the writer's drain loop, in epoch order, and cannot stall it", async () => {
+    const seen: number[] = [];
+    const stacks: string[] = [];
+    engine.cairn.pipeline.onCommitted((batch) => {
+      stacks.push(new Error().stack ?? '');
+      for (const c of batch) seen.push(c.epoch);
+    });
+    // One that never settles and one that throws: later commits still go through.
+    engine.cairn.pipeline.onCommitted(() => new Promise<void>(() => undefined));
+    engine.cairn.pipeline.onCommitted(() => {
+      throw new Error('a listener bug');
+    });
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          engine.ok({
+            writes: [
+              write(`doc-${round}-${i}`, [
+                new Replica(round * 8 + i + 1).change((d) => void (d.i = i)),
+              ]),
+            ],
+          }),
+        ),
+      );
+    }
+    expect(seen).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    for (const stack of stacks) expect(stack).not.toMatch(/\bdrain\b/);
+  });
+
+  it('bounds the tasks queued for a space: one more is RateLimited', async () => {
+    const small = await startEngine({ limits: { maxQueuedTxPerSpace: 4 } });
+    try {
+      const pipeline = small.cairn.pipeline;
+      await small.ok({ writes: [write('seed', [new Replica(1).change((d) => void (d.a = 1))])] });
+      let release: () => void = () => undefined;
+      let started: () => void = () => undefined;
+      const gate = new Promise<void>((r) => (release = r));
+      const running = new Promise<void>((r) => (started = r));
+      // The first task holds the writer; four more fill the queue; the fifth is refused.
+      const held = pipeline.runWrite(SPACE, async () => {
+        started();
+        await gate;
+      });
+      await running;
+      const queued = Array.from({ length: 4 }, () => pipeline.runWrite(SPACE, async () => 1));
+      await expect(pipeline.runWrite(SPACE, async () => 1)).rejects.toMatchObject({
+        code: 'RateLimited',
+      });
+      release();
+      await held;
+      expect(await Promise.all(queued)).toEqual([1, 1, 1, 1]);
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { assert } from '../../core/assert.js';
 import { isSpaceId } from '../../core/ids.js';
+import { LruMap } from '../../core/lru-map.js';
 import { migrateUp, migrationStatus } from '../migrations.js';
 import type { SpaceLease, StorageBackend } from '../types.js';
 import { mapPgError } from './pg-errors.js';
@@ -15,6 +16,10 @@ export interface PgBackendOptions {
 }
 
 const INT8_OID = 20;
+/** Spaces remembered as existing without a query. */
+const KNOWN_SPACES_KEPT = 100_000;
+/** Space stores (and their writer caches) kept between batches. */
+const STORES_KEPT = 10_000;
 
 /** Every BIGINT cairn stores (seqs, epochs, ms, ids) is a safe integer. */
 function typeParser(oid: number, format?: string) {
@@ -29,8 +34,14 @@ function typeParser(oid: number, format?: string) {
  */
 export class PgBackend implements StorageBackend {
   readonly kind = 'postgres' as const;
-  private readonly known = new Set<string>();
-  private readonly stores = new Map<string, PgSpaceStore>();
+  /** Spaces known to exist (bounded: a forgotten one is looked up again). */
+  private readonly known = new LruMap<string, true>(KNOWN_SPACES_KEPT);
+  /**
+   * Per-space stores, kept so a space's writer cache survives between its
+   * batches; bounded (a store holds no connection, so dropping one only
+   * costs its cache).
+   */
+  private readonly stores = new LruMap<string, PgSpaceStore>(STORES_KEPT);
 
   private constructor(private readonly pool: pg.Pool) {}
 
@@ -69,13 +80,11 @@ export class PgBackend implements StorageBackend {
     if (!options.create && !this.known.has(spaceId)) {
       const found = await this.query('SELECT 1 FROM spaces WHERE space_id = $1', [spaceId]);
       if (found.length === 0) return undefined;
-      this.known.add(spaceId);
+      this.known.set(spaceId, true);
     }
     let store = this.stores.get(spaceId);
     if (!store) {
       store = new PgSpaceStore(spaceId, this.pool);
-      // Stores hold no connection; the map only saves re-creating them.
-      if (this.stores.size > 10_000) this.stores.clear();
       this.stores.set(spaceId, store);
     }
     return { store, isNew: false, release: () => undefined };

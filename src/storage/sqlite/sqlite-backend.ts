@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { assert } from '../../core/assert.js';
 import { isSpaceId } from '../../core/ids.js';
+import { LruMap } from '../../core/lru-map.js';
 import { migrateUp, migrationStatus } from '../migrations.js';
 import type { SpaceLease, StorageBackend } from '../types.js';
 import { LeasePool } from './space-pool.js';
@@ -20,6 +21,8 @@ export interface SqliteBackendOptions {
 
 export const REGISTRY_FILE = 'cairn.sqlite';
 export const SPACES_DIR = 'spaces';
+/** Registered spaces remembered without a registry lookup (each entry is a short string). */
+const KNOWN_SPACES_KEPT = 100_000;
 
 /**
  * A space's file name comes from a hash of its DID, never from the DID
@@ -36,7 +39,8 @@ export class SqliteBackend implements StorageBackend {
   private readonly pool: LeasePool<SqliteSpaceStore>;
   private readonly openOptions: SqliteOpenOptions;
   private readonly spacesDir: string;
-  private readonly registered = new Set<string>();
+  /** Spaces known to be registered (bounded: a forgotten one is looked up again). */
+  private readonly registered = new LruMap<string, true>(KNOWN_SPACES_KEPT);
   private readonly statements;
 
   private constructor(
@@ -89,7 +93,7 @@ export class SqliteBackend implements StorageBackend {
     if (committed) {
       // Registered after the first commit: a crash before this leaves a file that the next write adopts.
       this.statements.register.run(spaceId, spaceFileName(spaceId), Date.now());
-      this.registered.add(spaceId);
+      this.registered.set(spaceId, true);
     } else if (this.pool.discard(spaceId)) {
       const file = this.spaceFile(spaceId);
       for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
@@ -102,7 +106,7 @@ export class SqliteBackend implements StorageBackend {
 
   private lookupRegistered(spaceId: string): boolean {
     const found = this.statements.lookup.get(spaceId) !== undefined;
-    if (found) this.registered.add(spaceId);
+    if (found) this.registered.set(spaceId, true);
     return found;
   }
 
