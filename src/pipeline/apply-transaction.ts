@@ -13,7 +13,7 @@ import type { ServerIdentity } from '../auth/server-identity.js';
 import { executeWrite, planWrite, type AppliedWrite, type WritePlan } from './apply-write.js';
 import { invariantContext, type InvariantRegistry } from './invariants.js';
 import type { PreparedTx } from './prepared-tx.js';
-import type { TxBody } from '../protocol/tx-record.js';
+import type { TxRecordBody } from '../protocol/tx-record.js';
 import { chainTx, type UnsignedTxRecord } from './tx-chain.js';
 
 export interface TxContext {
@@ -111,7 +111,7 @@ export async function applyTransaction(
   for (const plan of plans) {
     if (plan.added.length > 0) changed.push(await executeWrite(ops, plan, epoch, committedAt));
   }
-  const body: TxBody = {
+  const body: TxRecordBody = {
     v: 1,
     space: ctx.spaceId,
     epoch,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { encodeTxBody, type TxBody } from '../protocol/tx-record.js';
+import { encodeTxBody, type TxRecordBody } from '../protocol/tx-record.js';
 import type { ChainTip, TxRecordRow } from '../storage/types.js';
 
 function sha256(...parts: Uint8Array[]): Uint8Array {
@@ -17,7 +17,7 @@ export function chainHash(prevTxHash: Uint8Array, bodyHash: Uint8Array): Uint8Ar
 export type UnsignedTxRecord = Omit<TxRecordRow, 'serverSig'>;
 
 /** Builds the record that follows `tip`, to be signed by `serverDid`. */
-export function chainTx(body: TxBody, tip: ChainTip, serverDid: string): UnsignedTxRecord {
+export function chainTx(body: TxRecordBody, tip: ChainTip, serverDid: string): UnsignedTxRecord {
   const encoded = encodeTxBody(body);
   const bodyHash = sha256(encoded);
   return {

@@ -5,28 +5,28 @@ import { decodeBase64UrlStrict } from './base64.js';
 import type { TxRecordView, txRecordWrite } from './views.js';
 
 /** One write as committed to the tx chain (`changesHash`: see DocKind.contentDigest). */
-export type TxBodyWrite = z.infer<typeof txRecordWrite>;
+export type TxRecordWrite = z.infer<typeof txRecordWrite>;
 
 /**
  * What a tx record commits to. Its deterministic encoding is DAG-CBOR (map
  * keys sorted, shortest integers), and `bodyHash` is the SHA-256 of that
  * encoding; docs/TX-CHAIN.md shows how to recompute it offline.
  */
-export interface TxBody {
+export interface TxRecordBody {
   v: 1;
   space: string;
   epoch: number;
   committedAt: number;
   clientDid?: string;
-  writes: TxBodyWrite[];
+  writes: TxRecordWrite[];
 }
 
-export function encodeTxBody(body: TxBody): Uint8Array {
+export function encodeTxBody(body: TxRecordBody): Uint8Array {
   return dagCbor.encode(body);
 }
 
-export function decodeTxBody(bytes: Uint8Array): TxBody {
-  return dagCbor.decode(bytes) as TxBody;
+export function decodeTxBody(bytes: Uint8Array): TxRecordBody {
+  return dagCbor.decode(bytes) as TxRecordBody;
 }
 
 /** A tx record in bytes, as stored and as an offline auditor rebuilds it from its JSON view. */
@@ -49,7 +49,7 @@ export interface TxRecordBytes {
  * Undefined if a field is not the encoding it must be.
  */
 export function txRecordFromView(view: TxRecordView): TxRecordBytes | undefined {
-  const body: TxBody = {
+  const body: TxRecordBody = {
     v: 1,
     space: view.space,
     epoch: view.epoch,

@@ -66,7 +66,7 @@ export const txBodySchema = z
   .meta({ id: 'TxRequest' });
 
 /** A transaction body as a client sends it. */
-export type TxBody = z.input<typeof txBodySchema>;
+export type TxRequestBody = z.input<typeof txBodySchema>;
 
 /** A body that passed `txBodySchema`. */
 export type RawTx = z.output<typeof txBodySchema>;

@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import {
+  migrateDown,
+  migrateUp,
+  migrationStatus,
+  type Migration,
+} from '../../src/storage/migrations.js';
+import { PgBackend } from '../../src/storage/postgres/pg-backend.js';
+import {
+  DISTRIBUTED_TABLES,
+  LOCAL_TABLES,
+  PG_MIGRATIONS,
+  REFERENCE_TABLES,
+} from '../../src/storage/postgres/pg-migrations.js';
+import { MIGRATION_LOCK_KEY, pgMigrationExecutor } from '../../src/storage/postgres/pg-migrator.js';
+import { CITUS_GUARD, lintCatalog, schemaShape, tableNames } from '../helpers/citus-lint.js';
+import {
+  dropDatabasesAfterAll,
+  freshDatabase,
+  withClient,
+  migratedDatabase,
+} from '../helpers/pg-databases.js';
+
+/** Migrations of the PostgreSQL schema: numbered steps, each with an exact down, applied once under concurrent starts, Citus steps guarded. */
+
+dropDatabasesAfterAll();
+
+describe('PostgreSQL migrations', () => {
+  it('there are five steps: the schema, its Citus distribution, snapshots, write generations, doc kinds', () => {
+    expect(PG_MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
+    const db = await freshDatabase();
+    await withClient(db.url, async (client) => {
+      const citus = await client.query("SELECT 1 FROM pg_extension WHERE extname = 'citus'");
+      expect(citus.rowCount).toBe(0);
+      const exec = await pgMigrationExecutor(client);
+      expect(await migrateUp(exec, PG_MIGRATIONS.slice(0, 1))).toEqual([1]);
+      const before = await schemaShape(client);
+      const v1Tables = await tableNames(client);
+      expect(await migrateUp(exec, PG_MIGRATIONS.slice(0, 2))).toEqual([2]);
+      expect(await schemaShape(client)).toEqual(before);
+      expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
+        current: 2,
+        latest: 5,
+        pending: [3, 4, 5],
+      });
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3, 4, 5]);
+      expect(await tableNames(client)).toEqual([...v1Tables, 'snapshots'].sort());
+      expect(await lintCatalog(client)).toEqual([]);
+      expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
+        current: 5,
+        latest: 5,
+        pending: [],
+      });
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+      expect(await schemaShape(client)).toEqual(before);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
+      expect(await schemaShape(client)).toEqual(before);
+    });
+  });
+
+  it('with Citus present, steps 2 and 3 distribute every table on space_id (simulated with stubs)', async () => {
+    const [, step2, step3] = PG_MIGRATIONS as [Migration, Migration, Migration];
+    for (const [name, step] of [
+      ['step 2', step2],
+      ['step 3', step3],
+    ] as const) {
+      expect(
+        step.up.split(CITUS_GUARD).length - 1,
+        `${name}: up is guarded by the citus check`,
+      ).toBe(1);
+      expect(
+        step.down.split(CITUS_GUARD).length - 1,
+        `${name}: down is guarded by the citus check`,
+      ).toBe(1);
+    }
+    const db = await migratedDatabase();
+    await withClient(db.url, async (client) => {
+      // Stand-ins with Citus's signatures that record their calls, outside `public`.
+      await client.query(`
+        CREATE SCHEMA citus_stub;
+        CREATE TABLE citus_stub.calls (n BIGINT GENERATED ALWAYS AS IDENTITY, fn TEXT, tbl TEXT, col TEXT, colocate TEXT);
+        CREATE FUNCTION citus_stub.create_reference_table(table_name regclass) RETURNS void
+          LANGUAGE sql AS $$ INSERT INTO citus_stub.calls (fn, tbl) VALUES ('reference', table_name::text) $$;
+        CREATE FUNCTION citus_stub.create_distributed_table(table_name regclass, distribution_column text,
+            distribution_type text DEFAULT 'hash', colocate_with text DEFAULT 'default', shard_count int DEFAULT NULL)
+          RETURNS void LANGUAGE sql AS $$
+            INSERT INTO citus_stub.calls (fn, tbl, col, colocate)
+            VALUES ('distribute', table_name::text, distribution_column, colocate_with) $$;
+        CREATE FUNCTION citus_stub.undistribute_table(table_name regclass, cascade_via_foreign_keys boolean DEFAULT false)
+          RETURNS void LANGUAGE sql AS $$ INSERT INTO citus_stub.calls (fn, tbl) VALUES ('undistribute', table_name::text) $$;
+        SET search_path = public, citus_stub;
+      `);
+      type Call = { fn: string; tbl: string; col: string | null; colocate: string | null };
+      const calls = async () =>
+        (await client.query<Call>('SELECT fn, tbl, col, colocate FROM citus_stub.calls ORDER BY n'))
+          .rows;
+      const run = async (sql: string) => {
+        await client.query('TRUNCATE citus_stub.calls');
+        await client.query(sql.replace(CITUS_GUARD, 'true'));
+        return calls();
+      };
+      const colocated = (t: string) => ({
+        fn: 'distribute',
+        tbl: t,
+        col: 'space_id',
+        colocate: 'spaces',
+      });
+      // Back to schema 2 first: step 3's down undistributes snapshots, then drops it.
+      expect(await run(step3.down)).toEqual([
+        { fn: 'undistribute', tbl: 'snapshots', col: null, colocate: null },
+      ]);
+      expect(await tableNames(client)).not.toContain('snapshots');
+      const up2 = await run(step2.up);
+      expect(up2).toEqual([
+        ...REFERENCE_TABLES.map((t) => ({ fn: 'reference', tbl: t, col: null, colocate: null })),
+        { fn: 'distribute', tbl: 'spaces', col: 'space_id', colocate: 'default' },
+        ...DISTRIBUTED_TABLES.filter((t) => t !== 'spaces' && t !== 'snapshots').map(colocated),
+      ]);
+      const up3 = await run(step3.up);
+      expect(up3).toEqual([colocated('snapshots')]);
+      expect(await tableNames(client)).toContain('snapshots');
+      // Over both steps, every distributed table is distributed exactly once, on space_id.
+      const distributed = [...up2, ...up3].filter((c) => c.fn === 'distribute').map((c) => c.tbl);
+      expect([...distributed].sort()).toEqual([...DISTRIBUTED_TABLES].sort());
+      // Down in reverse order undoes all of it.
+      const undone = [...(await run(step3.down)), ...(await run(step2.down))].map(
+        (c) => `${c.fn} ${c.tbl}`,
+      );
+      expect(undone[0]).toBe('undistribute snapshots');
+      expect(undone.sort()).toEqual(
+        [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES].map((t) => `undistribute ${t}`).sort(),
+      );
+      // The migration marker stays on the coordinator.
+      for (const t of LOCAL_TABLES) expect(undone).not.toContain(`undistribute ${t}`);
+      await client.query('DROP SCHEMA citus_stub CASCADE');
+    });
+  });
+
+  it('migrate down then up works for all five steps', async () => {
+    const db = await migratedDatabase();
+    await withClient(db.url, async (client) => {
+      const exec = await pgMigrationExecutor(client);
+      const full = await schemaShape(client);
+      expect(await migrateUp(exec, PG_MIGRATIONS), 'up is idempotent').toEqual([]);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
+      const v4 = await schemaShape(client);
+      expect(v4).not.toEqual(full);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
+      const v3 = await schemaShape(client);
+      expect(v3).not.toEqual(full);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+      expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
+        current: 2,
+        latest: 5,
+        pending: [3, 4, 5],
+      });
+      const v2 = await schemaShape(client);
+      expect(v2).not.toEqual(full);
+      expect(await tableNames(client)).not.toContain('snapshots');
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
+      expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
+        current: 1,
+        latest: 5,
+        pending: [2, 3, 4, 5],
+      });
+      expect(await schemaShape(client)).toEqual(v2);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(1);
+      expect(await tableNames(client)).toEqual(['schema_migrations']);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBeUndefined();
+      expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
+        current: 0,
+        latest: 5,
+        pending: [1, 2, 3, 4, 5],
+      });
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2, 3, 4, 5]);
+      expect(await schemaShape(client)).toEqual(full);
+      expect(await lintCatalog(client)).toEqual([]);
+      // Steps down and up again, with data in the tables.
+      await client.query("INSERT INTO spaces (space_id, created_at) VALUES ('did:key:z6MkX', 1)");
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([5]);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2, 3, 4, 5]);
+      expect(await schemaShape(client)).toEqual(full);
+      expect((await client.query('SELECT space_id FROM spaces')).rows).toEqual([
+        { space_id: 'did:key:z6MkX' },
+      ]);
+    });
+    // A backend opens the re-migrated database.
+    const backend = await PgBackend.open({ connectionString: db.url, maxConnections: 1 });
+    try {
+      expect(await backend.schemaVersion()).toBe(5);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('concurrent starts apply each migration exactly once', async () => {
+    for (const starts of [2, 4]) {
+      const db = await freshDatabase();
+      const backends = await Promise.all(
+        Array.from({ length: starts }, () =>
+          PgBackend.open({ connectionString: db.url, maxConnections: 2 }),
+        ),
+      );
+      try {
+        await withClient(db.url, async (client) => {
+          const rows = (
+            await client.query<{ version: number; name: string }>(
+              'SELECT version, name FROM schema_migrations ORDER BY version',
+            )
+          ).rows;
+          expect(
+            rows.map((r) => r.version),
+            `${starts} concurrent starts`,
+          ).toEqual([1, 2, 3, 4, 5]);
+          expect(rows.map((r) => r.name)).toEqual(PG_MIGRATIONS.map((m) => m.name));
+          const held = await client.query(
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+            [MIGRATION_LOCK_KEY],
+          );
+          expect(held.rowCount, 'the migration lock is released').toBe(0);
+          expect(await lintCatalog(client)).toEqual([]);
+        });
+        for (const b of backends) expect(await b.schemaVersion()).toBe(5);
+      } finally {
+        await Promise.all(backends.map((b) => b.close()));
+      }
+    }
+  });
+});
