@@ -55,7 +55,11 @@ export interface RouteSpec {
   ok: Record<number, { description: string; body?: BodySpec; headers?: Record<string, string> }>;
   /** Error codes this route can answer (each with its SPEC §9 status). */
   errors: readonly ErrorCode[];
-  /** A 4xx body other than the plain error envelope (a refused transaction). */
+  /**
+   * The body of an error answered by the pipeline (a refused transaction,
+   * with every write's status), beside the plain envelope of errors raised
+   * before the transaction reached it.
+   */
   refusal?: z.ZodType;
 }
 
@@ -155,7 +159,9 @@ export const ROUTES: readonly RouteSpec[] = [
     query: z.object({
       ...branchQuery,
       ...versionQuery,
-      paths: text('comma-separated slash paths of subtrees to keep (`~1` for `/` in a key)'),
+      paths: text(
+        'comma-separated slash paths of subtrees to keep (`~1` for `/` and `~0` for `~` in a key)',
+      ),
     }),
     ok: {
       200: {
@@ -231,7 +237,8 @@ export const ROUTES: readonly RouteSpec[] = [
     params: docParams,
     body: { json: createBranchSchema },
     ok: { 201: { description: 'created', body: { json: branchView } } },
-    errors: [...READ_ERRORS, 'VersionNotFound', 'BranchExists', 'LimitExceeded'],
+    // From heads that are not a point of the log, the rest is a transaction of its own.
+    errors: [...TX_ERRORS, 'DocNotFound', 'VersionNotFound', 'BranchExists'],
   },
   {
     id: 'listBranches',
@@ -257,7 +264,7 @@ export const ROUTES: readonly RouteSpec[] = [
     params: branchParams,
     body: { json: closeBranchSchema, mayBeEmpty: true },
     ok: { 200: { description: 'the closed branch', body: { json: branchView } } },
-    errors: READ_ERRORS,
+    errors: [...READ_ERRORS, 'RateLimited'],
   },
   {
     id: 'mergeBranch',
@@ -279,7 +286,7 @@ export const ROUTES: readonly RouteSpec[] = [
     params: docParams,
     body: { json: makeSnapshotSchema, mayBeEmpty: true },
     ok: { 201: { description: 'made', body: { json: snapshotCreated } } },
-    errors: [...READ_ERRORS, 'VersionNotFound'],
+    errors: [...READ_ERRORS, 'VersionNotFound', 'RateLimited'],
   },
   {
     id: 'getSnapshot',

@@ -97,8 +97,7 @@ function responses(route: RouteSpec, components: Record<string, Json>): Json {
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   for (const [status, codes] of [...byStatus].sort((a, b) => a[0] - b[0])) {
-    const refused = route.refusal && status >= 400 && status < 500 && codes.some(isRuleCode);
-    const schema = refused
+    const schema = route.refusal
       ? { oneOf: [ref(errorBody, components), ref(route.refusal as z.ZodType, components)] }
       : ref(errorBody, components);
     out[String(status)] = {
@@ -107,11 +106,6 @@ function responses(route: RouteSpec, components: Record<string, Json>): Json {
     };
   }
   return out;
-}
-
-/** Codes a transaction's rules raise (answered with every write's status). */
-function isRuleCode(code: ErrorCode): boolean {
-  return !['ValidationError', 'LimitExceeded'].includes(code);
 }
 
 function content(
