@@ -7,6 +7,8 @@ export interface Limits {
   maxRequestBytes: number;
   /** Largest single change (decoded bytes). */
   maxChangeBytes: number;
+  /** Operations in one change. */
+  maxChangeOps: number;
   /** Writes per transaction. */
   maxWritesPerTx: number;
   /** Reads per transaction (not in SPEC §10; bounded like writes). */
@@ -39,6 +41,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRequestBytes: 16 * 1024 * 1024,
   // SPEC §10: a pasted document or image fits; decoding it stays in the tens of ms.
   maxChangeBytes: 4 * 1024 * 1024,
+  // SPEC §10: materializing a change costs per operation (1M ops is seconds of
+  // CPU and hundreds of MiB), and the op count is read from the header alone.
+  maxChangeOps: 1_000_000,
   // SPEC §10: a transaction is checked and appended in one database
   // transaction; 100 docs keep one commit short for the rest of the batch.
   maxWritesPerTx: 100,

@@ -22,6 +22,12 @@ export interface KindChange {
   bytes: Uint8Array;
 }
 
+/** Bounds of one incoming change (default: none beyond the format's). */
+export interface DecodeLimits {
+  maxOps: number;
+  maxBytes: number;
+}
+
 /** What a write's changes are checked against: the branch history before the write. */
 export interface ChangeHistory {
   /** Whether a hash is in the branch history (the caller looked up every one the rules need). */
@@ -57,10 +63,13 @@ export interface SnapshotScript {
 export interface DocKind<Doc = unknown> {
   readonly name: DocKindName;
   /**
-   * Decodes one incoming change and checks its integrity, without applying
-   * it. Bytes that are not a change of this kind are `InvalidChange`.
+   * Decodes one incoming change and checks its integrity (its hash and
+   * checksum against its bytes), without applying it. Bytes that are not a
+   * change of this kind are `InvalidChange`; more operations than
+   * `limits.maxOps` is `LimitExceeded`. The result's `bytes` are the
+   * canonical bytes its hash names (what is stored).
    */
-  decodeChange(bytes: Uint8Array, changeIndex?: number): KindChange;
+  decodeChange(bytes: Uint8Array, limits?: DecodeLimits): KindChange;
   /**
    * SPEC §2 step 5, in order, for the changes of one write: the kind's
    * identity rule (a known change is a duplicate, skipped), dependency rule

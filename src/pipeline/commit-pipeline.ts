@@ -51,7 +51,9 @@ export class CommitPipeline {
     if (this.closed) {
       return refuse(request, new CairnError('StorageUnavailable', 'server is shutting down'));
     }
-    return this.writerFor(spaceId).submit(prepareTx(request, clientDid));
+    const { maxChangeOps, maxChangeBytes } = this.options.limits;
+    const limits = { maxOps: maxChangeOps, maxBytes: maxChangeBytes };
+    return this.writerFor(spaceId).submit(prepareTx(request, limits, clientDid));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { CairnError } from '../core/errors.js';
-import type { DocKind, KindChange } from '../crdt/doc-kind.js';
+import type { DecodeLimits, DocKind, KindChange } from '../crdt/doc-kind.js';
 import { docKind } from '../crdt/kinds.js';
 import { DEFAULT_DOC_KIND } from '../core/ids.js';
 import type { TxRequest, TxWrite } from '../protocol/tx-request.js';
@@ -20,15 +20,19 @@ export interface PreparedTx {
   clientDid?: string;
 }
 
-export function prepareTx(request: TxRequest, clientDid?: string): PreparedTx {
+export function prepareTx(
+  request: TxRequest,
+  limits: DecodeLimits,
+  clientDid?: string,
+): PreparedTx {
   const writes = request.writes.map((write) => {
     const kind = docKind(write.kind ?? DEFAULT_DOC_KIND);
     return {
       write,
       kind,
-      decoded: write.changes.map((bytes, i) => {
+      decoded: write.changes.map((bytes) => {
         try {
-          return kind.decodeChange(bytes, i);
+          return kind.decodeChange(bytes, limits);
         } catch (err) {
           if (err instanceof CairnError) return err;
           throw err;

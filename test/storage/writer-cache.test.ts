@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeAutomergeChange as decodeChangeBytes } from '../../src/crdt/automerge/change-header.js';
+import { automergeKind } from '../../src/crdt/automerge/automerge-kind.js';
 import type { KindChange as DecodedChange } from '../../src/crdt/doc-kind.js';
 import { SqliteSpaceStore } from '../../src/storage/sqlite/sqlite-space-store.js';
 import type { SpaceWriteOps } from '../../src/storage/types.js';
@@ -66,7 +66,7 @@ describe('SQLite writer cache', () => {
       busyTimeoutMs: 1000,
     });
     const r = new Replica(1);
-    changes = [0, 1, 2].map((i) => decodeChangeBytes(r.change((d) => void (d.n = i))));
+    changes = [0, 1, 2].map((i) => automergeKind.decodeChange(r.change((d) => void (d.n = i))));
   });
   afterEach(async () => {
     store.close();

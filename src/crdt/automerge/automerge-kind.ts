@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { CairnError } from '../../core/errors.js';
-import type { ChangeHistory, DocKind, KindChange, WriteLocation } from '../doc-kind.js';
+import type {
+  ChangeHistory,
+  DecodeLimits,
+  DocKind,
+  KindChange,
+  WriteLocation,
+} from '../doc-kind.js';
 import {
   changesOfSaved,
   docHeads,
@@ -11,7 +17,7 @@ import {
   saveDoc,
   type AutomergeDoc,
 } from './automerge-doc.js';
-import { decodeAutomergeChange } from './change-header.js';
+import { readChangeChunk } from './change-chunk.js';
 import { automergeSnapshotScript } from './snapshot-script.js';
 import { docToJson } from './to-json.js';
 
@@ -31,10 +37,11 @@ function admitChanges(
   let duplicates = 0;
   decoded.forEach((c, i) => {
     if (c instanceof CairnError) {
+      // InvalidChange, or LimitExceeded for a change over the operation limit.
       throw new CairnError(
-        'InvalidChange',
+        c.code,
         `changes[${i}]: ${c.message}`,
-        { ...where, changeIndex: i },
+        { ...c.details, ...where, changeIndex: i },
         { cause: c },
       );
     }
@@ -65,6 +72,9 @@ function admitChanges(
   return { added, duplicates };
 }
 
+/** Stored changes were checked when they came in: read back, only the format's bounds apply. */
+const NO_LIMITS: DecodeLimits = { maxOps: Number.MAX_SAFE_INTEGER, maxBytes: 2 ** 31 - 1 };
+
 /** sha256 over the 32 raw bytes of each change hash, in seq order (the tx body's `changesHash`). */
 function contentDigest(changes: readonly { hash: string }[]): string {
   const h = createHash('sha256');
@@ -75,7 +85,7 @@ function contentDigest(changes: readonly { hash: string }[]): string {
 /** Automerge documents: the first document kind, and the one every route of SPEC §2-§5 serves. */
 export const automergeKind: DocKind<AutomergeDoc> = {
   name: 'automerge',
-  decodeChange: decodeAutomergeChange,
+  decodeChange: (bytes, limits = NO_LIMITS) => readChangeChunk(bytes, limits),
   admitChanges,
   materialize,
   extend,
