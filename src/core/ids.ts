@@ -31,6 +31,15 @@ export function isDocId(value: unknown): value is string {
   return utf8ByteLength(value) <= MAX_DOC_ID_BYTES;
 }
 
+/**
+ * Text every backend stores and gives back unchanged: no control characters
+ * (PostgreSQL cannot store NUL at all) and no lone surrogates (they have no
+ * UTF-8 form). Checked at the edge, so that no such text reaches a database.
+ */
+export function isStorableText(value: unknown): value is string {
+  return typeof value === 'string' && !CONTROL_CHARS.test(value) && !LONE_SURROGATE.test(value);
+}
+
 export function isDocKind(value: unknown): value is DocKindName {
   return typeof value === 'string' && (DOC_KINDS as readonly string[]).includes(value);
 }

@@ -53,6 +53,13 @@ interface TaskJob {
   reject: (err: unknown) => void;
 }
 
+/** What a batch answered; `failed` when it failed as a whole (and nothing of it was kept). */
+interface BatchOutcome {
+  outcomes: TxOutcome[];
+  committed: CommittedTx[];
+  failed?: CairnError;
+}
+
 /** How often a writer forgets receipts older than the retention. */
 const RECEIPT_PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -135,7 +142,7 @@ export class SpaceWriter {
         const end = this.queue.findIndex((j) => 'task' in j);
         const size = Math.min(end < 0 ? this.queue.length : end, this.options.maxTxPerBatch);
         const batch = this.queue.splice(0, size) as Job[];
-        const { outcomes, committed } = await this.runBatch(batch);
+        const { outcomes, committed } = await this.runIsolated(batch);
         const stats = this.options.stats;
         stats.batches++;
         stats.transactions += batch.length;
@@ -170,12 +177,32 @@ export class SpaceWriter {
     }
   }
 
-  private async runBatch(
-    batch: Job[],
-  ): Promise<{ outcomes: TxOutcome[]; committed: CommittedTx[] }> {
+  /**
+   * Runs a batch. A batch that fails as a whole (not a broken rule: a storage
+   * error, text the database refuses, a bug) rolled back entirely; if it held
+   * several transactions each runs again alone, in order, so that one bad
+   * member fails alone with its own error and the others commit. Storage that
+   * is unavailable fails every one at once (retrying would only fail again).
+   */
+  private async runIsolated(batch: Job[]): Promise<BatchOutcome> {
+    const whole = await this.runBatch(batch);
+    if (!whole.failed || batch.length === 1 || whole.failed.code === 'StorageUnavailable') {
+      return whole;
+    }
+    const outcomes: TxOutcome[] = [];
+    const committed: CommittedTx[] = [];
+    for (const job of batch) {
+      const alone = await this.runBatch([job]);
+      outcomes.push(alone.outcomes[0] as TxOutcome);
+      committed.push(...alone.committed);
+    }
+    return { outcomes, committed };
+  }
+
+  private async runBatch(batch: Job[]): Promise<BatchOutcome> {
     const { backend } = this.options;
     let lease: SpaceLease | undefined;
-    let result: { outcomes: TxOutcome[]; committed: CommittedTx[] } | undefined;
+    let result: BatchOutcome | undefined;
     try {
       lease = await backend.acquireSpace(this.spaceId, { create: true });
       if (!lease) throw new CairnError('StorageUnavailable', 'space could not be opened');
@@ -185,7 +212,7 @@ export class SpaceWriter {
       const error = isCairnError(err)
         ? err
         : new CairnError('Internal', 'the write batch failed', {}, { cause: err });
-      result = { outcomes: batch.map((j) => failure(j.tx, error)), committed: [] };
+      result = { outcomes: batch.map((j) => failure(j.tx, error)), committed: [], failed: error };
     } finally {
       lease?.release();
     }

@@ -1,4 +1,5 @@
 import { CairnError } from '../core/errors.js';
+import { isDocId } from '../core/ids.js';
 import { decodeBase64UrlText, encodeBase64UrlText } from './base64.js';
 
 /**
@@ -31,4 +32,4 @@ export const isSeqCursor = (v: unknown): v is { s: number } =>
 
 /** A cursor that holds the last doc id of a page: `{d: docId}`. */
 export const isDocCursor = (v: unknown): v is { d: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { d: unknown }).d === 'string';
+  typeof v === 'object' && v !== null && isDocId((v as { d: unknown }).d);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CairnError } from '../core/errors.js';
-import { DEFAULT_BRANCH, type DocKindName } from '../core/ids.js';
+import { DEFAULT_BRANCH, isStorableText, type DocKindName } from '../core/ids.js';
 import type { Limits } from '../core/limits.js';
 import { base64DecodedLength, decodeBase64Strict } from './base64.js';
 import { base64, branchName, docId, heads } from './primitives.js';
@@ -59,7 +59,13 @@ const writeSchema = z.strictObject({
 /** The body of `POST /v1/:space/tx` (SPEC §2), before limits and base64 decoding. */
 export const txBodySchema = z
   .strictObject({
-    clientTxId: z.string().min(1).max(128).optional().meta({ description: 'idempotency key' }),
+    clientTxId: z
+      .string()
+      .min(1)
+      .max(128)
+      .refine(isStorableText, { message: 'must not hold control characters or lone surrogates' })
+      .optional()
+      .meta({ description: 'idempotency key: 1-128 characters, no control characters' }),
     reads: z.array(readSchema).optional(),
     writes: z.array(writeSchema).optional(),
   })

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TEST_BACKEND } from '../helpers/backend.js';
 import { b64, hashOf, Replica, write } from '../helpers/changes.js';
 import { OTHER_SPACE, SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
 
@@ -93,5 +94,67 @@ describe('hostile input', () => {
       limit: 10,
     });
     expect(items.map((i) => b64(i.bytes as Uint8Array))).toEqual([b64(real)]);
+  });
+
+  it('refuses a clientTxId with a NUL at the edge (ValidationError) and commits its 30 concurrent neighbours', async () => {
+    const outs = await Promise.all(
+      Array.from({ length: 31 }, (_, i) =>
+        engine
+          .tx({
+            clientTxId: i === 15 ? 'bad\u0000key' : `key-${i}`,
+            writes: [write(`nul-${i}`, [new Replica(100 + i).change((d) => void (d.i = i))])],
+          })
+          .catch((err: unknown) => err),
+      ),
+    );
+    const refused = outs[15] as { code?: string };
+    expect(refused.code).toBe('ValidationError');
+    for (const [i, out] of outs.entries())
+      if (i !== 15) expect((out as { ok: boolean }).ok, `tx ${i}`).toBe(true);
+  });
+
+  it('a transaction the database refuses fails alone; the rest of its group-commit batch commits', async () => {
+    // Past the edge check, a NUL reaches storage: PostgreSQL cannot store it (SQLite can).
+    const outs = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        engine.cairn.pipeline.commit(SPACE, {
+          clientTxId: i === 7 ? 'db\u0000refuses' : `ok-${i}`,
+          reads: [],
+          writes: [
+            {
+              docId: `iso-${i}`,
+              branch: 'main',
+              baseHeads: [],
+              changes: [new Replica(200 + i).change((d) => void (d.i = i))],
+              merge: false,
+              mergeOf: [],
+              closeMerged: false,
+            },
+          ],
+        }),
+      ),
+    );
+    const failed = outs.map((o, i) => (o.ok ? null : i)).filter((i) => i !== null);
+    expect(failed).toEqual(TEST_BACKEND === 'postgres' ? [7] : []);
+    for (const [i, out] of outs.entries()) {
+      if (i === 7) continue;
+      expect(out.ok, `tx ${i}`).toBe(true);
+      const read = await engine.cairn.reader.readDoc(SPACE, `iso-${i}`, 'main', {
+        kind: 'current',
+      });
+      expect(read.json()).toEqual({ i });
+    }
+    expect(engine.cairn.pipeline.stats.committed).toBe(30 - failed.length);
+  });
+
+  it('answers GET /docs?prefix=%00 with 400 ValidationError', async () => {
+    await engine.ok({ writes: [write('p', [new Replica(9).change((d) => void (d.a = 1))])] });
+    for (const q of ['prefix=%00', 'prefix=a%00b']) {
+      const res = await engine.cairn.fetch(new Request(`http://x/v1/${SPACE}/docs?${q}`));
+      expect(res.status, q).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+        'ValidationError',
+      );
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { CairnError } from '../../core/errors.js';
-import { parseBranchName } from '../../core/ids.js';
+import { isStorableText, parseBranchName } from '../../core/ids.js';
 import { importDoc } from '../../history/import-doc.js';
 import { AUTOMERGE_MEDIA_TYPE, routeSpec } from '../../protocol/api.js';
 import { parseMakeSnapshot } from '../../protocol/branch-request.js';
@@ -22,7 +22,11 @@ export function mountHistoryRoutes(app: Hono, deps: RouteDeps): void {
 
   mountRoute(app, routeSpec('listDocs'), async ({ c, params, query }) => {
     const limit = pageLimit(query, limits);
-    return c.json(await read.docs(params.space as string, query.prefix ?? '', query.cursor, limit));
+    const prefix = query.prefix ?? '';
+    if (!isStorableText(prefix)) {
+      throw new CairnError('ValidationError', 'prefix must not hold control characters');
+    }
+    return c.json(await read.docs(params.space as string, prefix, query.cursor, limit));
   });
 
   mountRoute(app, routeSpec('makeSnapshot'), async ({ c, params, body }) => {
