@@ -12,6 +12,8 @@ export interface ServeConfig {
   auth: AuthMode;
   sync: SqliteSync;
   serverKey?: string;
+  /** Origins allowed by CORS; empty: CORS off. */
+  corsOrigins: string[];
 }
 
 export interface ServeFlags {
@@ -21,6 +23,7 @@ export interface ServeFlags {
   database?: string;
   auth?: string;
   sync?: string;
+  corsOrigins?: string;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -43,6 +46,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     throw new CairnError('ValidationError', 'port must be an integer 0-65535');
   }
   const databaseUrl = flags.database ?? env.CAIRN_DATABASE_URL;
+  const corsOrigins = parseOrigins(flags.corsOrigins ?? env.CAIRN_CORS_ORIGINS ?? '');
   const serverKey = env.CAIRN_SERVER_KEY;
   return {
     dataDir: flags.data ?? env.CAIRN_DATA ?? './data',
@@ -50,7 +54,22 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     port,
     auth: pick('auth', flags.auth ?? env.CAIRN_AUTH ?? 'required', ['required', 'off'] as const),
     sync: pick('sync', flags.sync ?? env.CAIRN_SYNC ?? 'full', ['full', 'normal'] as const),
+    corsOrigins,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(serverKey ? { serverKey } : {}),
   };
+}
+
+/** `--cors-origins a,b`: `*`, or origins like `https://app.example` (scheme, host, optional port). */
+function parseOrigins(text: string): string[] {
+  const origins = text
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0);
+  for (const o of origins) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      throw new CairnError('ValidationError', `cors origin ${o} must be * or scheme://host[:port]`);
+    }
+  }
+  return origins;
 }

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { loadServerIdentity, type ServerIdentity } from '../auth/server-identity.js';
+import { parseSpaceId } from '../core/ids.js';
 import { resolveLimits, type Limits } from '../core/limits.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { CommitPipeline } from '../pipeline/commit-pipeline.js';
@@ -37,6 +38,8 @@ export interface CairnOptions {
   enableServerMerge?: boolean;
   /** Default snapshot policy (SPEC §5); per space with `snapshots.setPolicy`. */
   snapshotPolicy?: Partial<SnapshotPolicy>;
+  /** Origins browsers may call the API from (CORS; `*` for any). Default: none (CORS off). */
+  corsOrigins?: readonly string[];
 }
 
 /** An embeddable cairn: the HTTP handler plus the engine behind it. */
@@ -54,9 +57,15 @@ export interface Cairn {
   readonly merge: ServerMerge;
   readonly identity: ServerIdentity;
   readonly limits: Limits;
-  /** Registers a server-side invariant for a space (SPEC §2 step 7); returns its remover. */
+  /**
+   * Registers a server-side invariant for a space (SPEC §2 step 7); returns
+   * its remover. A space id that is not a valid space DID throws.
+   */
   registerInvariant(spaceId: string, invariant: Invariant): () => void;
-  /** Answers every queued transaction, then closes storage. */
+  /**
+   * Answers every queued transaction, then closes storage. From the call on,
+   * every request answers `503 StorageUnavailable`.
+   */
   close(): Promise<void>;
 }
 
@@ -97,11 +106,22 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       ...(options.clock ? { now: options.clock } : {}),
     });
     const merge = new ServerMerge(reader, pipeline, options.enableServerMerge ?? false);
+    let closing: Promise<void> | undefined;
     const app = createHttpApp(
-      { pipeline, read, branches, snapshots, merge, limits, logger, version: CAIRN_VERSION },
+      {
+        pipeline,
+        read,
+        branches,
+        snapshots,
+        merge,
+        limits,
+        logger,
+        version: CAIRN_VERSION,
+        ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
+        isClosed: () => closing !== undefined,
+      },
       options.basePath,
     );
-    let closing: Promise<void> | undefined;
     return {
       fetch: (request) => app.fetch(request),
       app,
@@ -114,7 +134,8 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       merge,
       identity,
       limits,
-      registerInvariant: (spaceId, invariant) => pipeline.invariants.register(spaceId, invariant),
+      registerInvariant: (spaceId, invariant) =>
+        pipeline.invariants.register(parseSpaceId(spaceId), invariant),
       close: () => {
         closing ??= (async () => {
           await pipeline.close();

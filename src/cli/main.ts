@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { CAIRN_VERSION } from '../app/version.js';
 import { registerServe } from './serve-command.js';
 import { EXIT_USAGE, UsageError } from './usage-error.js';
 
 const program = new Command('cairn')
   .description('cairn: versioned storage and sync server for Automerge documents')
+  .version(CAIRN_VERSION, '-V, --version', 'print the version')
   .exitOverride()
   .showHelpAfterError();
 registerServe(program);

@@ -18,6 +18,18 @@ export function registerServe(program: Command): void {
     .option('--database <url>', 'PostgreSQL URL instead of SQLite (env CAIRN_DATABASE_URL)')
     .option('--auth <mode>', 'required | off (env CAIRN_AUTH, default required)')
     .option('--sync <mode>', 'SQLite durability: full | normal (env CAIRN_SYNC, default full)')
+    .option(
+      '--cors-origins <list>',
+      'origins browsers may call from, comma-separated, or * (env CAIRN_CORS_ORIGINS; default: CORS off)',
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ cairn serve --auth off                       # SQLite in ./data, http://127.0.0.1:8787
+  $ cairn serve --auth off --data /var/lib/cairn --port 9000
+  $ CAIRN_DATABASE_URL=postgres://localhost/cairn cairn serve --auth off`,
+    )
     .action(async (flags: ServeFlags) => {
       await runServe(flags);
     });
@@ -54,6 +66,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     sync: config.sync,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     enableServerMerge: process.env.ENABLE_SERVER_MERGE === '1',
+    corsOrigins: config.corsOrigins,
     logger,
     ...(config.serverKey ? { serverKey: config.serverKey } : {}),
   });

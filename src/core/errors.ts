@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'RateLimited',
   'QuotaExceeded',
   'StorageUnavailable',
+  'NotFound',
+  'MethodNotAllowed',
   'Internal',
 ] as const;
 
@@ -42,6 +44,8 @@ export interface ErrorDetails {
   changeIndex?: number;
   /** Hash of the offending change or dependency. */
   hash?: string;
+  /** The request this answers (`X-Request-Id`): quote it when reporting a problem. */
+  requestId?: string;
 }
 
 /** A typed, expected failure. Anything else thrown is a bug and maps to `Internal`. */

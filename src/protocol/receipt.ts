@@ -14,6 +14,7 @@ export const errorObject = z
     limit: z.string().optional().meta({ description: 'the limit that was exceeded' }),
     changeIndex: uint.optional().meta({ description: 'the offending change within its write' }),
     hash: z.string().optional().meta({ description: 'the offending change or dependency' }),
+    requestId: z.string().optional().meta({ description: 'the X-Request-Id of the request' }),
   })
   .meta({ id: 'Error' });
 

@@ -2,7 +2,7 @@ import type { ErrorCode } from '../core/errors.js';
 
 /** SPEC §9: the one table from error code to HTTP status. */
 export const ERROR_STATUS: Readonly<
-  Record<ErrorCode, 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 500 | 503>
+  Record<ErrorCode, 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 429 | 500 | 503>
 > = {
   ValidationError: 400,
   LimitExceeded: 413,
@@ -24,5 +24,7 @@ export const ERROR_STATUS: Readonly<
   RateLimited: 429,
   QuotaExceeded: 429,
   StorageUnavailable: 503,
+  NotFound: 404,
+  MethodNotAllowed: 405,
   Internal: 500,
 };

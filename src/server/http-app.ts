@@ -1,40 +1,61 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { CairnError } from '../core/errors.js';
 import { routeSpec } from '../protocol/api.js';
 import { errorResponse } from './error-response.js';
 import { mountRoute } from './mount-route.js';
 import { openApiDocument } from './openapi.js';
+import { requestIdMiddleware } from './request-id.js';
+import { allowedMethods } from './route-match.js';
 import { mountBranchRoutes } from './routes/branch-routes.js';
 import { mountDocRoutes } from './routes/doc-routes.js';
 import { mountHistoryRoutes } from './routes/history-routes.js';
 import type { RouteDeps } from './routes/route-deps.js';
 import { mountTxRoutes } from './routes/tx-routes.js';
 
-/** The HTTP API of SPEC §2-§3 and §8 as a fetch-style Hono app. */
+/**
+ * What @hono/node-server drains of an upload after an early answer, before
+ * it destroys the socket (its MAX_DRAIN_BYTES); an oversize upload with more
+ * left than this is answered with `Connection: close`.
+ */
+const SERVER_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/** Headers a browser app may read from answers (CORS). */
+const EXPOSED_HEADERS = [
+  'X-Request-Id',
+  'X-Cairn-Seq',
+  'X-Cairn-Epoch',
+  'X-Cairn-Heads',
+  'X-Cairn-Root-Ref',
+];
+
+/** The HTTP API (SPEC §2-§5, §8, §9) as a fetch-style Hono app. */
 export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   const app = basePath ? new Hono().basePath(basePath) : new Hono();
   const { logger, limits } = deps;
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: limits.maxRequestBytes,
-      onError: (c) => {
-        // No `Connection: close`: @hono/node-server drains the unread rest of the body
-        // (bounded in time and bytes) before the connection is reused or closed, so a
-        // client still uploading gets this answer instead of a reset (measured: with
-        // the header, full 16 MiB uploads lost the 413 to EPIPE in 3 of 6 runs).
-        return errorResponse(
-          c,
-          new CairnError('LimitExceeded', `request body is over ${limits.maxRequestBytes} bytes`, {
-            limit: 'maxRequestBytes',
-          }),
-          logger,
-        );
-      },
-    }),
-  );
+  app.use('*', requestIdMiddleware());
+  if (deps.corsOrigins && deps.corsOrigins.length > 0) {
+    const origins = deps.corsOrigins;
+    app.use(
+      '*',
+      cors({
+        origin: origins.includes('*') ? '*' : [...origins],
+        allowHeaders: ['Content-Type', 'Authorization', 'Accept', 'X-Request-Id', 'Last-Event-ID'],
+        exposeHeaders: EXPOSED_HEADERS,
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use('*', async (c, next) => {
+    // After close() nothing is served from storage that is gone.
+    if (deps.isClosed()) {
+      return errorResponse(c, new CairnError('StorageUnavailable', 'the server is closed'), logger);
+    }
+    await next();
+  });
+  app.use('*', bodyLimit({ maxSize: limits.maxRequestBytes, onError: (c) => tooLarge(c, deps) }));
 
   const openapi = openApiDocument({ version: deps.version, ...(basePath ? { basePath } : {}) });
   mountRoute(app, routeSpec('healthz'), ({ c }) => c.json({ ok: true }));
@@ -44,13 +65,42 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   mountDocRoutes(app, deps);
   mountBranchRoutes(app, deps);
 
-  app.notFound((c) =>
-    errorResponse(
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path, basePath);
+    if (allowed.length === 0) {
+      return errorResponse(c, new CairnError('NotFound', `no route ${c.req.path}`), logger);
+    }
+    const res = errorResponse(
       c,
-      new CairnError('ValidationError', `no route ${c.req.method} ${c.req.path}`),
+      new CairnError('MethodNotAllowed', `${c.req.method} is not allowed on ${c.req.path}`),
       logger,
-    ),
-  );
+    );
+    res.headers.set('allow', allowed.join(', '));
+    return res;
+  });
   app.onError((err, c) => errorResponse(c, err, logger));
   return app;
+}
+
+/**
+ * `413` for a body over the limit, as soon as that is known. The server
+ * drains the rest of an upload it can (keeping the connection usable, so a
+ * client still sending gets this answer instead of a reset); when more is
+ * left than it drains, or the size is unknown (chunked), the answer says
+ * `Connection: close`, which is what then happens.
+ */
+function tooLarge(c: Context, deps: RouteDeps): Response {
+  const { maxRequestBytes } = deps.limits;
+  const res = errorResponse(
+    c,
+    new CairnError('LimitExceeded', `request body is over ${maxRequestBytes} bytes`, {
+      limit: 'maxRequestBytes',
+    }),
+    deps.logger,
+  );
+  const declared = Number(c.req.header('content-length'));
+  const drainable =
+    Number.isSafeInteger(declared) && declared <= maxRequestBytes + SERVER_DRAIN_BYTES;
+  if (!drainable) res.headers.set('connection', 'close');
+  return res;
 }

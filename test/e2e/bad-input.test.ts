@@ -32,6 +32,8 @@ const STATUS: Record<string, number> = {
   InvalidChange: 422,
   MissingDependency: 422,
   NonMonotonicSeq: 422,
+  NotFound: 404,
+  MethodNotAllowed: 405,
 };
 
 const SPACE = 'did:key:z6MkE2eBadInput';
@@ -241,8 +243,8 @@ describe('e2e: bad space ids get 400 ValidationError', () => {
 
   it('answers a dot-dot path segment for the space ("/v1/../tx") with a typed envelope, not a file', async () => {
     const reply = await send('POST', '/v1/../tx', JSON.stringify({ writes: [validWrite()] }));
-    expectOneOf(reply, ['ValidationError', 'DocNotFound']);
-    expectOneOf(await get('/v1/%2E%2E/docs/base'), ['ValidationError', 'DocNotFound']);
+    expectOneOf(reply, ['ValidationError', 'DocNotFound', 'NotFound']);
+    expectOneOf(await get('/v1/%2E%2E/docs/base'), ['ValidationError', 'DocNotFound', 'NotFound']);
   });
 
   it('accepts a space id of exactly 128 characters (unknown space reads are 404 DocNotFound)', async () => {
@@ -894,23 +896,32 @@ describe('e2e: bad query parameters get 400 ValidationError', () => {
 });
 
 describe('e2e: unknown routes and methods', () => {
-  const unknownRoutes: [string, string, string][] = [
-    ['GET', '/nope', 'an unknown top-level path'],
-    ['GET', '/v1', 'the bare API prefix'],
-    ['GET', `/v1/${SPACE}`, 'a space without a resource'],
-    ['GET', `/v1/${SPACE}/unknown`, 'an unknown resource of a space'],
-    ['GET', `/v1/${SPACE}/tx`, 'GET on the tx route'],
-    ['DELETE', `/v1/${SPACE}/docs/base`, 'DELETE on a doc'],
-    ['PUT', `/v1/${SPACE}/tx`, 'PUT on the tx route'],
-    ['POST', `/v1/${SPACE}/docs/base`, 'POST on a doc'],
-    ['GET', `/v1/${SPACE}/docs/base/heads/extra`, 'a sub-route of heads'],
-    ['POST', '/healthz', 'POST on healthz'],
+  const unknownRoutes: [string, string, string, string, string?][] = [
+    ['GET', '/nope', 'an unknown top-level path', 'NotFound'],
+    ['GET', '/v1', 'the bare API prefix', 'NotFound'],
+    ['GET', `/v1/${SPACE}`, 'a space without a resource', 'NotFound'],
+    ['GET', `/v1/${SPACE}/unknown`, 'an unknown resource of a space', 'NotFound'],
+    ['GET', `/v1/${SPACE}/tx`, 'GET on the tx route', 'MethodNotAllowed', 'POST'],
+    ['DELETE', `/v1/${SPACE}/docs/base`, 'DELETE on a doc', 'MethodNotAllowed', 'GET, HEAD'],
+    ['PUT', `/v1/${SPACE}/tx`, 'PUT on the tx route', 'MethodNotAllowed', 'POST'],
+    ['POST', `/v1/${SPACE}/docs/base`, 'POST on a doc', 'MethodNotAllowed', 'GET, HEAD'],
+    ['GET', `/v1/${SPACE}/docs/base/heads/extra`, 'a sub-route of heads', 'NotFound'],
+    ['POST', '/healthz', 'POST on healthz', 'MethodNotAllowed', 'GET, HEAD'],
   ];
 
-  it.each(unknownRoutes)('answers %s %s (%s) with a typed error envelope', async (method, p) => {
-    const reply = await send(method, p, method === 'GET' ? undefined : '{}');
-    expectOneOf(reply, ['ValidationError', 'DocNotFound']);
-  });
+  it.each(unknownRoutes)(
+    'answers %s %s (%s) with 404 NotFound or 405 MethodNotAllowed and its Allow header',
+    async (method, p, _what, code, allow) => {
+      const res = await fetch(`${server.url}${p}`, {
+        method,
+        ...(method === 'GET' ? {} : { body: '{}' }),
+      });
+      const reply = { status: res.status, body: await res.text() };
+      expectOneOf(reply, [code]);
+      expect(res.headers.get('allow')).toBe(allow ?? null);
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    },
+  );
 });
 
 describe('e2e: after all of it', () => {
@@ -949,7 +960,7 @@ describe('e2e: after all of it', () => {
     if (TEST_BACKEND === 'postgres') expect(dataFiles).toEqual([]);
     for (const f of dataFiles) {
       expect(f).toMatch(
-        /^(cairn\.sqlite(-wal|-shm|-journal)?|spaces\/|spaces\/[0-9a-f]{40}\.sqlite(-wal|-shm|-journal)?)$/,
+        /^(cairn\.sqlite(-wal|-shm|-journal)?|cairn\.(lock|pid)|spaces\/|spaces\/[0-9a-f]{40}\.sqlite(-wal|-shm|-journal)?)$/,
       );
     }
   });

@@ -16,5 +16,9 @@ export interface RouteDeps {
   limits: Limits;
   /** The package version (for /openapi.json). */
   version: string;
+  /** Origins allowed by CORS (`*` for any); none: CORS off. */
+  corsOrigins?: readonly string[];
+  /** True once the engine was closed: every request then answers 503. */
+  isClosed: () => boolean;
   logger: Logger;
 }

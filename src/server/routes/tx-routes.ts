@@ -2,7 +2,9 @@ import type { Hono } from 'hono';
 import { routeSpec } from '../../protocol/api.js';
 import { txRequestFrom, type RawTx } from '../../protocol/tx-request.js';
 import { parseUint } from '../../protocol/version-selector.js';
+import { logServerError } from '../error-response.js';
 import { ERROR_STATUS } from '../error-status.js';
+import { requestIdOf } from '../request-id.js';
 import { mountRoute } from '../mount-route.js';
 import type { RouteDeps } from './route-deps.js';
 
@@ -11,7 +13,15 @@ export function mountTxRoutes(app: Hono, deps: RouteDeps): void {
   mountRoute(app, routeSpec('commitTx'), async ({ c, params, body }) => {
     const request = txRequestFrom(body as RawTx, deps.limits);
     const outcome = await deps.pipeline.commit(params.space as string, request);
-    return c.json(outcome, outcome.ok ? 200 : ERROR_STATUS[outcome.error.code]);
+    if (outcome.ok) return c.json(outcome);
+    const status = ERROR_STATUS[outcome.error.code];
+    const requestId = requestIdOf(c);
+    logServerError(deps.logger, status, requestId, c, undefined, outcome.error.message);
+    const error =
+      outcome.error.code === 'Internal'
+        ? { code: 'Internal' as const, message: 'internal error' }
+        : outcome.error;
+    return c.json({ ...outcome, error: { ...error, requestId } }, status);
   });
 
   mountRoute(app, routeSpec('getTxRecord'), async ({ c, params }) => {

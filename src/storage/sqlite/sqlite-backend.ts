@@ -9,6 +9,7 @@ import { migrateUp, migrationStatus } from '../migrations.js';
 import type { SpaceLease, StorageBackend } from '../types.js';
 import { LeasePool } from './space-pool.js';
 import { REGISTRY_MIGRATIONS } from './space-migrations.js';
+import { DataDirLock, ensureDataDir } from './data-dir.js';
 import { sqliteMigrationExecutor } from './sqlite-migrator.js';
 import { SqliteSpaceStore, type SqliteOpenOptions, type SqliteSync } from './sqlite-space-store.js';
 
@@ -47,6 +48,7 @@ export class SqliteBackend implements StorageBackend {
     readonly dataDir: string,
     registry: Database.Database,
     options: SqliteBackendOptions,
+    private readonly lock: DataDirLock,
   ) {
     this.registry = registry;
     this.spacesDir = path.join(dataDir, SPACES_DIR);
@@ -65,13 +67,19 @@ export class SqliteBackend implements StorageBackend {
 
   static async open(options: SqliteBackendOptions): Promise<SqliteBackend> {
     const dataDir = path.resolve(options.dataDir);
-    fs.mkdirSync(path.join(dataDir, SPACES_DIR), { recursive: true });
-    const registry = new Database(path.join(dataDir, REGISTRY_FILE));
-    registry.pragma('journal_mode = WAL');
-    registry.pragma('synchronous = FULL');
-    registry.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    await migrateUp(sqliteMigrationExecutor(registry), REGISTRY_MIGRATIONS);
-    return new SqliteBackend(dataDir, registry, options);
+    ensureDataDir(path.join(dataDir, SPACES_DIR));
+    const lock = DataDirLock.acquire(dataDir);
+    try {
+      const registry = new Database(path.join(dataDir, REGISTRY_FILE));
+      registry.pragma('journal_mode = WAL');
+      registry.pragma('synchronous = FULL');
+      registry.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      await migrateUp(sqliteMigrationExecutor(registry), REGISTRY_MIGRATIONS);
+      return new SqliteBackend(dataDir, registry, options, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   async acquireSpace(
@@ -140,6 +148,7 @@ export class SqliteBackend implements StorageBackend {
 
   async close(): Promise<void> {
     this.pool.closeAll();
-    this.registry.close();
+    if (this.registry.open) this.registry.close();
+    this.lock.release();
   }
 }
