@@ -1,3 +1,4 @@
+import * as A from '@automerge/automerge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_BACKEND } from '../helpers/backend.js';
 import { b64, hashOf, Replica, write } from '../helpers/changes.js';
@@ -156,5 +157,43 @@ describe('hostile input', () => {
         'ValidationError',
       );
     }
+  });
+
+  it('serves a doc nested 10,000 maps deep as JSON and as bytes (no recursion limit)', async () => {
+    const actor = 'cd'.repeat(16);
+    const depth = 10_000;
+    const ops = Array.from({ length: depth }, (_, i) => ({
+      action: 'makeMap',
+      obj: i === 0 ? '_root' : `${i}@${actor}`,
+      key: 'm',
+      pred: [],
+    }));
+    const change = A.encodeChange({
+      actor,
+      seq: 1,
+      startOp: 1,
+      time: 0,
+      message: null,
+      deps: [],
+      ops,
+    } as never);
+    expect(change.length).toBeLessThan(25_000);
+    await engine.ok({ writes: [write('deep', [change])] });
+    const res = await engine.cairn.fetch(new Request(`http://x/v1/${SPACE}/docs/deep`));
+    expect(res.status).toBe(200);
+    let node = ((await res.json()) as { value: Record<string, unknown> }).value;
+    let levels = 0;
+    while (node.m) {
+      node = node.m as Record<string, unknown>;
+      levels++;
+    }
+    expect(levels).toBe(depth);
+    const bytes = await engine.cairn.fetch(
+      new Request(`http://x/v1/${SPACE}/docs/deep`, {
+        headers: { accept: 'application/automerge' },
+      }),
+    );
+    expect(bytes.status).toBe(200);
+    expect(A.getHeads(A.load(new Uint8Array(await bytes.arrayBuffer())))).toEqual([hashOf(change)]);
   });
 });

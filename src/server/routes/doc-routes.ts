@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { parseBranchName } from '../../core/ids.js';
 import { AUTOMERGE_MEDIA_TYPE, routeSpec } from '../../protocol/api.js';
 import { parseUint, parseVersionSelector } from '../../protocol/version-selector.js';
+import { jsonBody } from '../json-body.js';
 import { mountRoute } from '../mount-route.js';
 import { pageLimit } from '../request-params.js';
 import type { RouteDeps } from './route-deps.js';
@@ -24,7 +25,7 @@ export function mountDocRoutes(app: Hono, deps: RouteDeps): void {
         'x-cairn-root-ref': v.rootRef,
       });
     }
-    return c.json(await read.doc(space, docId, branch, selector, query.paths));
+    return jsonBody(c, await read.doc(space, docId, branch, selector, query.paths));
   });
 
   mountRoute(app, routeSpec('getHeads'), async ({ c, params, query }) => {
