@@ -478,7 +478,7 @@ async function cairnRead(reader: DocReader, seq: number): Promise<CairnRead> {
   const t0 = nowMs();
   const v = await reader.readDoc(SPACE, DOC, BRANCH, { kind: 'seq', seq });
   const t1 = nowMs();
-  const value = docToJson(v.doc);
+  const value = v.json();
   const ms = nowMs() - t0;
   const jsonMs = nowMs() - t1;
   const text = value && typeof value === 'object' && !Array.isArray(value) ? value.text : undefined;

@@ -8,7 +8,9 @@ import type { Invariant } from '../pipeline/invariants.js';
 import { BranchService } from '../history/branch-service.js';
 import { ServerMerge } from '../history/server-merge.js';
 import type { SnapshotPolicy } from '../history/snapshot-policy.js';
+import { QuarantineService } from '../history/quarantine-service.js';
 import { SnapshotService } from '../history/snapshot-service.js';
+import { KindWorkers } from '../crdt/kind-workers.js';
 import { createHttpApp } from '../server/http-app.js';
 import { CAIRN_VERSION } from './version.js';
 import { DocCache } from '../read/doc-cache.js';
@@ -53,6 +55,8 @@ export interface Cairn {
   /** The read path in wire types (what the routes serve). */
   readonly read: ReadApi;
   readonly snapshots: SnapshotService;
+  /** Finds and records changes that break a document (quarantine). */
+  readonly quarantine: QuarantineService;
   readonly branches: BranchService;
   readonly merge: ServerMerge;
   readonly identity: ServerIdentity;
@@ -88,18 +92,39 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       logger,
       ...(options.clock ? { now: options.clock } : {}),
     });
-    const snapshots = new SnapshotService({
-      backend,
-      pipeline,
-      logger,
-      ...(options.snapshotPolicy ? { policy: options.snapshotPolicy } : {}),
-    });
-    pipeline.onCommitted((committed) => snapshots.onCommitted(committed));
+    // Heavy CRDT work runs on worker threads: reads on one, snapshots and searches on another.
+    const readWorkers = new KindWorkers('reads', logger);
+    const backgroundWorkers = new KindWorkers('background', logger);
+    // Late-bound: the reader, the snapshots and the quarantine need one another.
+    const late: { quarantine?: QuarantineService; snapshots?: SnapshotService } = {};
+    const findBroken = (spaceId: string, branchId: number, seq: number) =>
+      late.quarantine?.findBroken(spaceId, branchId, seq) ?? Promise.resolve(false);
     const reader = new DocReader(backend, {
       cache: new DocCache(limits.materializedCacheBytes),
       logger,
-      onCorruptSnapshot: (spaceId, meta) => snapshots.replaceCorrupt(spaceId, meta),
+      workers: readWorkers,
+      findBroken,
+      onCorruptSnapshot: (spaceId, meta) => late.snapshots?.replaceCorrupt(spaceId, meta),
     });
+    const quarantine = new QuarantineService({
+      backend,
+      pipeline,
+      reader,
+      workers: backgroundWorkers,
+      logger,
+      ...(options.clock ? { now: options.clock } : {}),
+    });
+    const snapshotService = new SnapshotService({
+      backend,
+      pipeline,
+      workers: backgroundWorkers,
+      reader,
+      findBroken,
+      logger,
+      ...(options.snapshotPolicy ? { policy: options.snapshotPolicy } : {}),
+    });
+    Object.assign(late, { quarantine, snapshots: snapshotService });
+    pipeline.onCommitted((committed) => snapshotService.onCommitted(committed));
     const read = createReadApi(reader);
     const branches = new BranchService(pipeline, read, {
       maxForkDepth: limits.maxForkDepth,
@@ -112,7 +137,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         pipeline,
         read,
         branches,
-        snapshots,
+        snapshots: snapshotService,
         merge,
         limits,
         logger,
@@ -129,7 +154,8 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       pipeline,
       reader,
       read,
-      snapshots,
+      snapshots: snapshotService,
+      quarantine,
       branches,
       merge,
       identity,
@@ -139,7 +165,8 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       close: () => {
         closing ??= (async () => {
           await pipeline.close();
-          await snapshots.close();
+          await snapshotService.close();
+          await Promise.all([readWorkers.close(), backgroundWorkers.close()]);
           await backend.close();
         })();
         return closing;

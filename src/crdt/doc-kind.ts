@@ -42,18 +42,6 @@ export interface WriteLocation {
   branch: string;
 }
 
-/** A snapshot builder that runs on a worker thread (see history/snapshot-worker.ts). */
-export interface SnapshotScript {
-  /**
-   * CommonJS source of a worker: it answers each `{id, base?: {bytes, heads}, tail}`
-   * message with `{id, bytes, heads}` (the saved doc and its heads) or
-   * `{id, error}`; the error `BASE_CORRUPT` means the base did not load to its heads.
-   */
-  source: string;
-  /** Its `workerData` (e.g. resolved module paths). */
-  data: Record<string, unknown>;
-}
-
 /**
  * Everything the engine needs from one kind of document. The pipeline,
  * storage, tx chain, read path and snapshot worker are written against this
@@ -99,6 +87,17 @@ export interface DocKind<Doc = unknown> {
   changesOfSaved(saved: Uint8Array): Uint8Array[];
   /** Digest of the changes one write appended, committed to by its tx record (lowercase hex). */
   contentDigest(changes: readonly { hash: string }[]): string;
-  /** How snapshots of this kind are built off the main thread. */
-  snapshotScript(): SnapshotScript;
+  /**
+   * What would make a served version of this doc unusable, or undefined:
+   * its JSON does not convert, or its saved bytes do not load back to its
+   * heads. (Applying alone does not show it: Automerge applies some changes
+   * whose saved document it then cannot load.)
+   */
+  verify(doc: Doc): string | undefined;
+  /**
+   * The module a worker thread runs for this kind: it handles the jobs of
+   * crdt/kind-jobs.ts (building, checking and bisecting documents), so that
+   * work that costs O(document) never runs on the event loop.
+   */
+  readonly workerModule: URL;
 }

@@ -48,12 +48,7 @@ export class ServerMerge {
           docId,
         });
       }
-      const before = (await this.reader.materializeAt(
-        ops,
-        spaceId,
-        dst,
-        dst.branch.seq,
-      )) as AutomergeDoc;
+      const before = (await this.reader.docAt(ops, spaceId, dst, dst.branch.seq)) as AutomergeDoc;
       return { missing, before, sourceHeads: src.branch.heads, baseHeads: dst.branch.heads };
     });
     const outcome = await this.pipeline.commit(spaceId, {

@@ -1,11 +1,10 @@
 import { CairnError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { DocKindName } from '../core/ids.js';
 import { rootRef } from '../crdt/heads.js';
 import { docKind } from '../crdt/kinds.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { CommittedTx } from '../pipeline/space-writer.js';
-import { lineageOf, readHistoryBytes, snapshotsBelow, type Lineage } from '../storage/lineage.js';
+import { lineageOf, snapshotsBelow, type Lineage } from '../storage/lineage.js';
 import { requireBranch, withSpaceReader } from '../storage/space-access.js';
 import type { BranchRecord, SnapshotMeta, SpaceReadOps, StorageBackend } from '../storage/types.js';
 import {
@@ -14,14 +13,26 @@ import {
   snapshotsToDrop,
   type SnapshotPolicy,
 } from './snapshot-policy.js';
-import { BASE_CORRUPT, SnapshotWorker, type SnapshotBase } from './snapshot-worker.js';
+import { BASE_CORRUPT, DOC_BROKEN, type BuildJob, type BuildResult } from '../crdt/kind-jobs.js';
+import type { KindWorkers } from '../crdt/kind-workers.js';
+import type { DocReader } from '../read/doc-reader.js';
+import { readTail } from '../read/quarantine-view.js';
 
 export interface SnapshotServiceOptions {
   backend: StorageBackend;
   pipeline: CommitPipeline;
+  /** Background worker threads: snapshots are built (and checked) there. */
+  workers: KindWorkers;
+  /** What reads leave out (quarantined changes): snapshots leave it out too. */
+  reader: DocReader;
+  /** Finds and quarantines the change a snapshot does not build past (true: one was found). */
+  findBroken: (spaceId: string, branchId: number, seq: number) => Promise<boolean>;
   logger: Logger;
   policy?: Partial<SnapshotPolicy>;
 }
+
+/** Quarantine rounds one snapshot build may go through. */
+const MAX_REPAIRS = 8;
 
 export interface SnapshotStats {
   made: number;
@@ -40,12 +51,15 @@ const MAX_QUEUED_JOBS = 10_000;
 /**
  * Makes snapshots off the commit path: it hears about commits after their
  * receipts went out, keeps per-branch debt, and builds due snapshots one at a
- * time on a worker thread; only the final insert goes through the space's
- * writer queue. Also makes snapshots on request and replaces corrupt ones.
+ * time on a background worker thread — which also checks that the doc
+ * converts to JSON and that its saved bytes load back to its heads, so a
+ * stored snapshot is always a doc that builds; a change that breaks it is
+ * quarantined (QuarantineService) and left out. Only the final insert goes
+ * through the space's writer queue. Also makes snapshots on request and
+ * replaces corrupt ones.
  */
 export class SnapshotService {
   readonly stats: SnapshotStats = { made: 0, failed: 0, corruptReplaced: 0 };
-  private readonly workers = new Map<DocKindName, SnapshotWorker>();
   private readonly debt = new SnapshotDebt();
   private readonly policies = new Map<string, SnapshotPolicy>();
   private readonly defaultPolicy: SnapshotPolicy;
@@ -135,17 +149,6 @@ export class SnapshotService {
     this.closed = true;
     this.queue.length = 0;
     await this.idle();
-    await Promise.all([...this.workers.values()].map((w) => w.close()));
-  }
-
-  /** The snapshot worker of a document kind, started on first use. */
-  private workerFor(kind: DocKindName): SnapshotWorker {
-    let worker = this.workers.get(kind);
-    if (!worker) {
-      worker = new SnapshotWorker(docKind(kind).snapshotScript());
-      this.workers.set(kind, worker);
-    }
-    return worker;
   }
 
   private enqueue(job: Job): void {
@@ -201,19 +204,7 @@ export class SnapshotService {
     pinned: boolean,
   ): Promise<SnapshotMeta> {
     const lineage = await lineageOf(ops, branch);
-    const base = await baseFor(ops, lineage, seq);
-    const worker = this.workerFor(branch.kind);
-    let built;
-    try {
-      built = await worker.build(
-        base?.input,
-        await readHistoryBytes(ops, lineage, (base?.seq ?? 0) + 1, seq),
-      );
-    } catch (err) {
-      if (!(err instanceof Error && err.message === BASE_CORRUPT && base)) throw err;
-      this.replaceCorrupt(spaceId, base.meta);
-      built = await worker.build(undefined, await readHistoryBytes(ops, lineage, 1, seq));
-    }
+    const built = await this.buildChecked(spaceId, ops, branch, lineage, seq);
     const policy = this.policyOf(spaceId);
     const snapshot = {
       branchId: branch.id,
@@ -222,7 +213,7 @@ export class SnapshotService {
       rootRef: rootRef(built.heads),
       pinned,
       createdAt: Date.now(),
-      bytes: built.bytes,
+      bytes: built.saved as Uint8Array,
     };
     const id = await this.options.pipeline.runWrite(spaceId, async (w) => {
       const newId = await w.putSnapshot(snapshot);
@@ -234,21 +225,53 @@ export class SnapshotService {
     const { bytes, ...meta } = snapshot;
     return { ...meta, id, size: bytes.byteLength };
   }
+
+  /**
+   * Saved bytes of the branch at `seq` that load back to their heads, from
+   * the newest snapshot below (a corrupt one is replaced and skipped) and the
+   * tail without quarantined changes; a change that breaks the doc is
+   * quarantined and the build runs again without it.
+   */
+  private async buildChecked(
+    spaceId: string,
+    ops: SpaceReadOps,
+    branch: BranchRecord,
+    lineage: Lineage,
+    seq: number,
+  ): Promise<BuildResult> {
+    const { workers, reader } = this.options;
+    const kind = docKind(branch.kind);
+    let useBase = true;
+    for (let round = 0; ; round++) {
+      const excluded = await reader.excludedAt(ops, spaceId, lineage, seq);
+      const [snap] = useBase ? await snapshotsBelow(ops, lineage, seq, 0) : [];
+      const saved = snap ? await ops.readSnapshotBytes(snap.id) : undefined;
+      const from = snap && saved ? snap.seq : 0;
+      const tail = await readTail(ops, lineage, from + 1, seq, excluded);
+      const job: BuildJob = {
+        op: 'build',
+        tail: tail.bytes,
+        want: { saved: true, verify: true, json: true },
+        cacheBytes: 0,
+        ...(snap && saved ? { base: { saved, heads: snap.heads } } : {}),
+      };
+      const weight = tail.bytes.reduce((n, b) => n + b.byteLength, saved?.byteLength ?? 0);
+      try {
+        return await workers.run<BuildResult>(kind, job, weight);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === BASE_CORRUPT && snap && useBase) {
+          this.replaceCorrupt(spaceId, snap);
+          useBase = false;
+          continue;
+        }
+        if (code !== DOC_BROKEN || round >= MAX_REPAIRS) throw err;
+        if (!(await this.options.findBroken(spaceId, branch.id, seq))) throw err;
+      }
+    }
+  }
 }
 
 function debtKey(spaceId: string, branchId: number): string {
   return JSON.stringify([spaceId, branchId]);
-}
-
-/** The newest snapshot in this history at or below `seq`, as the worker's starting point. */
-async function baseFor(
-  ops: SpaceReadOps,
-  lineage: Lineage,
-  seq: number,
-): Promise<{ seq: number; meta: SnapshotMeta; input: SnapshotBase } | undefined> {
-  const [best] = await snapshotsBelow(ops, lineage, seq, 0);
-  if (!best) return undefined;
-  const bytes = await ops.readSnapshotBytes(best.id);
-  if (!bytes) return undefined;
-  return { seq: best.seq, meta: best, input: { bytes, heads: best.heads } };
 }

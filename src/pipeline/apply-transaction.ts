@@ -180,6 +180,9 @@ async function checkInvariants(
     try {
       const before = await readHistoryBytes(ops, a.lineage, 1, a.existing?.seq ?? 0);
       doc = a.kind.materialize([...before, ...a.added.map((c) => c.bytes)]);
+      // Spaces with invariants pay for a full check: the post-state must be servable.
+      const problem = a.kind.verify(doc);
+      if (problem) throw new Error(problem);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       throw new WriteFailed(

@@ -26,6 +26,10 @@ export const docView = z
     heads,
     rootRef: hex256,
     value: jsonValue,
+    quarantined: z.array(z.string()).optional().meta({
+      description:
+        'changes of this version left out: accepted, but their ops do not apply (and changes depending on them)',
+    }),
   })
   .meta({ id: 'DocView' });
 export type DocView = z.infer<typeof docView>;

@@ -10,6 +10,14 @@ export interface SavedDoc {
   heads: string[];
 }
 
+/** A version built on the read worker: its JSON and heads (the doc stays in the worker). */
+export interface DocView {
+  json: JsonValue;
+  heads: string[];
+  /** Estimated memory (the worker's estimate of the doc; JSON is of the same order). */
+  bytes: number;
+}
+
 interface Entry {
   doc: AnyDoc;
   bytes: number;
@@ -31,10 +39,13 @@ export class DocCache {
   /** Canonical saved bytes of versions (see DocReader.readDocBytes), a quarter of the budget. */
   private readonly saved = new Map<string, SavedDoc>();
   private savedBytes = 0;
+  /** JSON of versions built on the read worker, a quarter of the budget. */
+  private readonly views = new Map<string, DocView>();
+  private viewBytes = 0;
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(readonly maxBytes: number) {}
 
   /** The document's JSON, converted once per materialized doc. Callers must not mutate it. */
   jsonOf(doc: AnyDoc, kind: DocKind): JsonValue {
@@ -70,6 +81,44 @@ export class DocCache {
     }
   }
 
+  getView(key: string): DocView | undefined {
+    const hit = this.views.get(key);
+    if (hit) {
+      this.views.delete(key);
+      this.views.set(key, hit);
+    }
+    return hit;
+  }
+
+  putView(key: string, view: DocView): void {
+    const budget = this.maxBytes / 4;
+    if (view.bytes > budget) return;
+    const old = this.views.get(key);
+    if (old) this.viewBytes -= old.bytes;
+    this.views.delete(key);
+    this.views.set(key, view);
+    this.viewBytes += view.bytes;
+    for (const [k, v] of this.views) {
+      if (this.viewBytes <= budget) break;
+      this.views.delete(k);
+      this.viewBytes -= v.bytes;
+    }
+  }
+
+  /** Forgets everything of a space (its quarantine changed what its versions hold). */
+  dropSpace(spaceId: string): void {
+    const ofSpace = (key: string) => (JSON.parse(key) as [string])[0] === spaceId;
+    for (const key of [...this.entries.keys()].filter(ofSpace)) this.remove(key);
+    for (const [key, v] of [...this.saved].filter(([k]) => ofSpace(k))) {
+      this.saved.delete(key);
+      this.savedBytes -= v.bytes.byteLength;
+    }
+    for (const [key, v] of [...this.views].filter(([k]) => ofSpace(k))) {
+      this.views.delete(key);
+      this.viewBytes -= v.bytes;
+    }
+  }
+
   get bytes(): number {
     return this.totalBytes;
   }
@@ -96,14 +145,14 @@ export class DocCache {
     spaceId: string,
     branchId: number,
     maxSeq: number,
-  ): { seq: number; doc: AnyDoc } | undefined {
+  ): { seq: number; doc: AnyDoc; bytes: number } | undefined {
     let best: number | undefined;
     for (const seq of this.seqsByBranch.get(branchKey(spaceId, branchId)) ?? []) {
       if (seq <= maxSeq && (best === undefined || seq > best)) best = seq;
     }
     if (best === undefined) return undefined;
     const entry = this.entries.get(entryKey(spaceId, branchId, best));
-    return entry ? { seq: best, doc: entry.doc } : undefined;
+    return entry ? { seq: best, doc: entry.doc, bytes: entry.bytes } : undefined;
   }
 
   put(spaceId: string, branchId: number, seq: number, doc: AnyDoc, kind: DocKind): void {

@@ -6,13 +6,8 @@ import type { DocKind } from '../crdt/doc-kind.js';
 import { rootRef } from '../crdt/heads.js';
 import { docKind } from '../crdt/kinds.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
-import {
-  commitsOverlapping,
-  lineageOf,
-  readHistory,
-  readHistoryBytes,
-  type Lineage,
-} from '../storage/lineage.js';
+import type { KindWorkers } from '../crdt/kind-workers.js';
+import { commitsOverlapping, lineageOf, readHistory, type Lineage } from '../storage/lineage.js';
 import { requireBranch, withSpaceReader } from '../storage/space-access.js';
 import type {
   BranchRecord,
@@ -23,8 +18,9 @@ import type {
   StorageBackend,
   TxRecordRow,
 } from '../storage/types.js';
-import type { AnyDoc, DocCache } from './doc-cache.js';
-import { Materializer, ownerOf, type ReadStats } from './materializer.js';
+import type { DocCache } from './doc-cache.js';
+import { BrokenDoc, Materializer, ownerOf, type ReadStats } from './materializer.js';
+import { QuarantineView, readTail } from './quarantine-view.js';
 import { ancestorsInLogOrder, resolveVersion, type Resolved } from './version-resolver.js';
 
 /** A document at one version of one branch. */
@@ -36,10 +32,10 @@ export interface DocVersion {
   epoch: number;
   heads: string[];
   rootRef: string;
-  /** The materialized doc, of the branch's kind (an `Automerge.Doc` for Automerge docs). */
-  doc: AnyDoc;
-  /** The doc's JSON (SPEC §3 `value`), converted once per materialized doc; do not mutate. */
+  /** The doc's JSON (SPEC §3 `value`), converted once per built version; do not mutate. */
   json(): JsonValue;
+  /** Changes of this version left out (quarantined, or depending on one), sorted. */
+  quarantined: string[];
 }
 
 /** A log entry with the epoch and time of the commit that appended it. */
@@ -60,7 +56,18 @@ export interface DocReaderOptions {
   logger?: Logger;
   /** Told about a snapshot that does not load to its recorded heads (it was skipped). */
   onCorruptSnapshot?: (spaceId: string, snapshot: SnapshotMeta, reason: string) => void;
+  /** Worker threads for heavy builds (without them, every build runs on the event loop). */
+  workers?: KindWorkers;
+  /**
+   * Finds and quarantines the change that breaks a version of a branch
+   * (history's QuarantineService); true if it recorded one. Without it, a
+   * version that does not build is an `Internal` error.
+   */
+  findBroken?: (spaceId: string, branchId: number, seq: number) => Promise<boolean>;
 }
+
+/** Quarantine rounds one read may go through before it gives up. */
+const MAX_REPAIRS = 8;
 
 /**
  * The read path: committed state only, materialized lazily in one batch from
@@ -70,12 +77,23 @@ export interface DocReaderOptions {
  */
 export class DocReader {
   private readonly materializer: Materializer;
+  private readonly quarantine = new QuarantineView();
 
   constructor(
     private readonly backend: StorageBackend,
     private readonly options: DocReaderOptions,
   ) {
-    this.materializer = new Materializer(options);
+    this.materializer = new Materializer({ ...options, quarantine: this.quarantine });
+  }
+
+  /** Forgets what is cached of a space (its quarantine changed what its versions hold). */
+  forgetSpace(spaceId: string): Promise<void> {
+    return this.materializer.forgetSpace(spaceId);
+  }
+
+  /** The hashes a version of this history leaves out (quarantined, or depending on one). */
+  excludedAt(ops: SpaceReadOps, spaceId: string, lineage: Lineage, seq: number) {
+    return this.quarantine.excludedAt(ops, spaceId, lineage, seq);
   }
 
   /** How point-in-time reads were served. */
@@ -92,9 +110,15 @@ export class DocReader {
     return { branch, lineage: await lineageOf(ops, branch), kind: docKind(branch.kind) };
   }
 
-  /** The doc after `seq` changes of an open branch's history (cached). */
-  materializeAt(ops: SpaceReadOps, spaceId: string, open: OpenBranch, seq: number) {
-    return this.materializer.materializeAt(ops, spaceId, open.kind, open.lineage, seq);
+  /**
+   * The doc after `seq` changes of an open branch's history, as a doc on the
+   * event loop (server merge needs the doc itself); quarantined changes are
+   * left out, and one found breaking it is quarantined first.
+   */
+  docAt(ops: SpaceReadOps, spaceId: string, open: OpenBranch, seq: number) {
+    return this.repairing(spaceId, open.branch.id, seq, () =>
+      this.materializer.docAt(ops, spaceId, open.kind, open.lineage, seq),
+    );
   }
 
   async readDoc(
@@ -107,22 +131,55 @@ export class DocReader {
       const open = await this.openBranch(ops, docId, name);
       const { branch, lineage, kind } = open;
       const v = await resolveVersion(ops, branch, lineage, selector);
-      const subset = v.onlyAncestorsOf ? await ancestorSubset(ops, lineage, v) : undefined;
-      const doc = subset
-        ? this.materializer.materializeSubset(kind, subset)
-        : await this.materializeAt(ops, spaceId, open, v.seq);
-      const heads = kind.heads(doc);
+      const built = await this.repairing(spaceId, branch.id, v.seq, async () => {
+        const excluded = await this.quarantine.excludedAt(ops, spaceId, lineage, v.seq);
+        const subset = v.onlyAncestorsOf
+          ? await ancestorSubset(ops, lineage, v, excluded)
+          : undefined;
+        if (!subset) return this.materializer.versionAt(ops, spaceId, kind, lineage, v.seq);
+        return { ...(await this.materializer.subset(kind, subset)), excluded };
+      });
       return {
         docId,
         branch: name,
         seq: v.seq,
         epoch: v.epoch,
-        heads,
-        rootRef: rootRef(heads),
-        doc,
-        json: () => this.options.cache.jsonOf(doc, kind),
+        heads: built.heads,
+        rootRef: rootRef(built.heads),
+        json: built.json,
+        quarantined: [...built.excluded].sort(),
       };
     });
+  }
+
+  /**
+   * Runs a build; a version that does not build has a change to quarantine:
+   * it is found and recorded (history's QuarantineService), and the build
+   * runs again without it — so no accepted change makes a version unreadable.
+   */
+  private async repairing<T>(
+    spaceId: string,
+    branchId: number,
+    seq: number,
+    build: () => Promise<T>,
+  ): Promise<T> {
+    for (let round = 0; ; round++) {
+      try {
+        return await build();
+      } catch (err) {
+        if (!(err instanceof BrokenDoc)) throw err;
+        const found =
+          round < MAX_REPAIRS && (await this.options.findBroken?.(spaceId, branchId, seq));
+        if (!found) {
+          throw new CairnError(
+            'Internal',
+            `a version does not build: ${err.message}`,
+            {},
+            { cause: err },
+          );
+        }
+      }
+    }
   }
 
   /**
@@ -138,24 +195,30 @@ export class DocReader {
     docId: string,
     name: string,
     selector: VersionSelector,
-  ): Promise<Omit<DocVersion, 'doc' | 'json'> & { bytes: Uint8Array }> {
+  ): Promise<Omit<DocVersion, 'json'> & { bytes: Uint8Array }> {
     return this.withSpace(spaceId, async (ops) => {
       const { branch, lineage, kind } = await this.openBranch(ops, docId, name);
       const v = await resolveVersion(ops, branch, lineage, selector);
       const { cache } = this.options;
-      const subset = v.onlyAncestorsOf ? await ancestorSubset(ops, lineage, v) : undefined;
       const key = JSON.stringify([
         spaceId,
         ownerOf(lineage, v.seq),
         v.seq,
-        subset ? v.onlyAncestorsOf : null,
+        v.onlyAncestorsOf ?? null,
       ]);
-      let saved = cache.getBytes(key);
-      if (!saved) {
-        const doc = kind.materialize(subset ?? (await readHistoryBytes(ops, lineage, 1, v.seq)));
-        saved = { bytes: kind.save(doc), heads: kind.heads(doc) };
-        cache.putBytes(key, saved);
-      }
+      const { saved, excluded } = await this.repairing(spaceId, branch.id, v.seq, async () => {
+        const excluded = await this.quarantine.excludedAt(ops, spaceId, lineage, v.seq);
+        let saved = cache.getBytes(key);
+        if (!saved) {
+          const subset = v.onlyAncestorsOf
+            ? await ancestorSubset(ops, lineage, v, excluded)
+            : undefined;
+          const all = subset ?? (await readTail(ops, lineage, 1, v.seq, excluded)).bytes;
+          saved = await this.materializer.savedOf(kind, all);
+          cache.putBytes(key, saved);
+        }
+        return { saved, excluded };
+      });
       const { bytes, heads } = saved;
       return {
         docId,
@@ -165,6 +228,7 @@ export class DocReader {
         heads,
         rootRef: rootRef(heads),
         bytes,
+        quarantined: [...excluded].sort(),
       };
     });
   }
@@ -206,9 +270,12 @@ async function ancestorSubset(
   ops: SpaceReadOps,
   lineage: Lineage,
   v: Resolved,
+  excluded: ReadonlySet<string>,
 ): Promise<Uint8Array[] | undefined> {
   const log = await readHistory(ops, lineage, 1, v.seq, Number.MAX_SAFE_INTEGER, true);
-  const keep = ancestorsInLogOrder(log, v.onlyAncestorsOf ?? []);
+  const keep = ancestorsInLogOrder(log, v.onlyAncestorsOf ?? []).filter(
+    (e) => !excluded.has(e.hash),
+  );
   return keep.length === log.length ? undefined : keep.map((e) => e.bytes as Uint8Array);
 }
 

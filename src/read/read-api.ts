@@ -90,7 +90,7 @@ export function createReadApi(reader: DocReader): ReadApi {
     async doc(space, docId, branch, version, paths) {
       const v = await reader.readDoc(space, docId, branch, version);
       const value = paths === undefined ? v.json() : projectPaths(v.json(), parsePaths(paths));
-      return {
+      const view: DocView = {
         docId,
         branch,
         seq: v.seq,
@@ -99,6 +99,8 @@ export function createReadApi(reader: DocReader): ReadApi {
         rootRef: v.rootRef,
         value,
       };
+      if (v.quarantined.length > 0) view.quarantined = v.quarantined;
+      return view;
     },
 
     docBytes: (space, docId, branch, version) => reader.readDocBytes(space, docId, branch, version),

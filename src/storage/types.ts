@@ -176,6 +176,11 @@ export interface SpaceReadOps {
   readSnapshotBytes(id: number): Promise<Uint8Array | undefined>;
   /** The branch's own snapshots, newest (highest seq) first. */
   listSnapshots(branchId: number): Promise<SnapshotMeta[]>;
+  /**
+   * Changes of the space found unusable after they were accepted (their ops
+   * do not apply): hash → why. Reads leave them, and what depends on them, out.
+   */
+  quarantined(): Promise<Map<string, string>>;
 }
 
 /** Writes, available only inside `SpaceStore.writeBatch`. */
@@ -197,6 +202,8 @@ export interface SpaceWriteOps extends SpaceReadOps {
   /** The tx records of a batch, in epoch order, in as few statements as the backend can. */
   appendTxRecords(rows: readonly TxRecordRow[]): Promise<void>;
   putReceipt(clientTxId: string, receipt: StoredReceipt): Promise<void>;
+  /** Records quarantined changes (a hash already recorded keeps its first reason). */
+  quarantine(entries: readonly { hash: string; reason: string; foundAt: number }[]): Promise<void>;
   /** Forgets receipts created before `beforeMs`; returns how many. */
   pruneReceipts(beforeMs: number): Promise<number>;
 }

@@ -400,7 +400,7 @@ describe('history property: point reads against a local full doc', () => {
         const read = await engineReader.readDoc(SPACE, DOC, b.name, { kind: 'seq', seq });
         expect(read.seq, where).toBe(seq);
         expect(read.heads, `${where}: heads`).toEqual(b.headsAt[seq]);
-        expect(docToJson(read.doc), `${where}: value`).toEqual(expected(b, seq));
+        expect(read.json(), `${where}: value`).toEqual(expected(b, seq));
       }
       expect(engineReader.stats.fromSnapshot, tag).toBeGreaterThan(before.fromSnapshot);
       expect(engineReader.stats.corruptSnapshots, tag).toBe(0);
@@ -445,7 +445,7 @@ describe('history property: point reads against a local full doc', () => {
         });
         if (viaSnapshot) servedBySnapshot++;
         expect(first.heads, `${where}: heads`).toEqual(b.headsAt[seq]);
-        expect(docToJson(first.doc), `${where}: value`).toEqual(expected(b, seq));
+        expect(first.json(), `${where}: value`).toEqual(expected(b, seq));
         // Served bytes (`Accept: application/automerge`) on a reader whose doc came from a snapshot.
         const served = await reader.readDocBytes(SPACE, DOC, b.name, { kind: 'seq', seq });
         expect(served.heads, `${where}: served heads`).toEqual(b.headsAt[seq]);
@@ -464,7 +464,7 @@ describe('history property: point reads against a local full doc', () => {
         const cachedBefore = engineReader.stats.fromCache;
         const engineRead = await engineReader.readDoc(SPACE, DOC, b.name, { kind: 'seq', seq });
         expect(engineReader.stats.fromCache, `${where}: engine cache`).toBe(cachedBefore + 1);
-        expect(docToJson(engineRead.doc), `${where}: engine cache value`).toEqual(expected(b, seq));
+        expect(engineRead.json(), `${where}: engine cache value`).toEqual(expected(b, seq));
         const engineBytes = (
           await engineReader.readDocBytes(SPACE, DOC, b.name, { kind: 'seq', seq })
         ).bytes;

@@ -1,6 +1,5 @@
 import * as A from '@automerge/automerge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { saveDoc } from '../../src/crdt/automerge/automerge-doc.js';
 import { DocCache } from '../../src/read/doc-cache.js';
 import { DocReader } from '../../src/read/doc-reader.js';
 import { DEFAULT_SNAPSHOT_POLICY, snapshotsToDrop } from '../../src/history/snapshot-policy.js';
@@ -86,7 +85,7 @@ describe('snapshots', () => {
       const b = await cold.readDoc(SPACE, 'd', 'main', sel);
       const c = await viaSnapshots.readDoc(SPACE, 'd', 'main', sel);
       expect(a.heads).toEqual(b.heads);
-      expect(A.toJS(c.doc)).toEqual(A.toJS(b.doc));
+      expect(c.json()).toEqual(b.json());
       const bytes = [
         await viaSnapshots.readDocBytes(SPACE, 'd', 'main', sel),
         await cold.readDocBytes(SPACE, 'd', 'main', sel),
@@ -94,7 +93,7 @@ describe('snapshots', () => {
       ].map((v) => Buffer.from(v.bytes));
       expect(bytes[1]).toEqual(bytes[0]);
       expect(bytes[2]).toEqual(bytes[0]);
-      expect(Buffer.from(saveDoc(b.doc))).toEqual(bytes[0]);
+      expect([...A.getHeads(A.load(bytes[0] as Uint8Array))].sort()).toEqual(b.heads);
     }
     expect(viaSnapshots.stats.fromSnapshot).toBeGreaterThan(0);
     expect(viaSnapshots.stats.fromCache).toBeGreaterThan(0);
@@ -117,7 +116,7 @@ describe('snapshots', () => {
       onCorruptSnapshot: (space, meta) => engine.cairn.snapshots.replaceCorrupt(space, meta),
     });
     const v = await reader.readDoc(SPACE, 'd', 'main', { kind: 'seq', seq: at });
-    expect((v.doc as { n: number }).n).toBe(at - 1);
+    expect((v.json() as { n: number }).n).toBe(at - 1);
     expect(reader.stats.corruptSnapshots).toBe(1);
     await engine.cairn.snapshots.idle();
     const after = await branchSnapshots();

@@ -494,7 +494,7 @@ class ModelRun {
     expect(v.epoch, `${what}: epoch`).toBe(s.epoch);
     expect(v.seq, `${what}: seq`).toBe(s.seq);
     expect(v.heads, `${what}: heads`).toEqual(s.heads);
-    expect(docToJson(v.doc), `${what}: JSON value`).toEqual(s.json);
+    expect(v.json(), `${what}: JSON value`).toEqual(s.json);
   }
 
   /** The engine's current state of a doc against the model (and its log, when `withLog`). */
@@ -518,7 +518,7 @@ class ModelRun {
     );
     expect(v.epoch, `${docId} epoch of its last commit`).toBe(m.lastEpoch);
     expect(v.rootRef, `${docId} rootRef`).toBe(rootRefOf(m.heads));
-    expect(docToJson(v.doc), `${docId} JSON value`).toEqual(docToJson(m.doc));
+    expect(v.json(), `${docId} JSON value`).toEqual(docToJson(m.doc));
     if (withLog) {
       const { items } = await reader.changes(SPACE, docId, 'main', { fromSeq: 1, limit: 100_000 });
       expect(

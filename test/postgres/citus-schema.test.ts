@@ -285,6 +285,8 @@ describe('the Citus schema lint', () => {
           await ops.getTxRecord(1);
           await ops.getReceipt('one');
           await ops.docKind('doc-a');
+          await ops.quarantine([{ hash: 'ab'.repeat(32), reason: 'lint', foundAt: 1 }]);
+          await ops.quarantined();
           await ops.createBranch({
             docId: 'doc-a',
             name: 'fork',

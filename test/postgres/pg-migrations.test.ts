@@ -25,9 +25,15 @@ import {
 
 dropDatabasesAfterAll();
 
+/** The newest schema version, and the versions from..to. */
+const LATEST = PG_MIGRATIONS.length;
+const steps = (from: number, to = LATEST) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
 describe('PostgreSQL migrations', () => {
-  it('there are five steps: the schema, its Citus distribution, snapshots, write generations, doc kinds', () => {
-    expect(PG_MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3, 4, 5]);
+  it('numbers its steps densely: the schema, Citus distribution, snapshots, write generations, doc kinds, quarantine', () => {
+    expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(steps(1));
+    expect(LATEST).toBe(6);
   });
 
   it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
@@ -43,31 +49,37 @@ describe('PostgreSQL migrations', () => {
       expect(await schemaShape(client)).toEqual(before);
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
         current: 2,
-        latest: 5,
-        pending: [3, 4, 5],
+        latest: LATEST,
+        pending: steps(3),
       });
-      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([3, 4, 5]);
-      expect(await tableNames(client)).toEqual([...v1Tables, 'snapshots'].sort());
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual(steps(3));
+      expect(await tableNames(client)).toEqual([...v1Tables, 'quarantine', 'snapshots'].sort());
       expect(await lintCatalog(client)).toEqual([]);
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
-        current: 5,
-        latest: 5,
+        current: LATEST,
+        latest: LATEST,
         pending: [],
       });
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+      for (const v of steps(3).reverse()) expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(v);
       expect(await schemaShape(client)).toEqual(before);
       expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
       expect(await schemaShape(client)).toEqual(before);
     });
   });
 
-  it('with Citus present, steps 2 and 3 distribute every table on space_id (simulated with stubs)', async () => {
-    const [, step2, step3] = PG_MIGRATIONS as [Migration, Migration, Migration];
+  it('with Citus present, steps 2, 3 and 6 distribute every table on space_id (simulated with stubs)', async () => {
+    const [, step2, step3, , , step6] = PG_MIGRATIONS as Migration[] as [
+      Migration,
+      Migration,
+      Migration,
+      Migration,
+      Migration,
+      Migration,
+    ];
     for (const [name, step] of [
       ['step 2', step2],
       ['step 3', step3],
+      ['step 6', step6],
     ] as const) {
       expect(
         step.up.split(CITUS_GUARD).length - 1,
@@ -110,7 +122,10 @@ describe('PostgreSQL migrations', () => {
         col: 'space_id',
         colocate: 'spaces',
       });
-      // Back to schema 2 first: step 3's down undistributes snapshots, then drops it.
+      // Back to schema 2 first: steps 6 and 3 undistribute their tables, then drop them.
+      expect(await run(step6.down)).toEqual([
+        { fn: 'undistribute', tbl: 'quarantine', col: null, colocate: null },
+      ]);
       expect(await run(step3.down)).toEqual([
         { fn: 'undistribute', tbl: 'snapshots', col: null, colocate: null },
       ]);
@@ -119,19 +134,28 @@ describe('PostgreSQL migrations', () => {
       expect(up2).toEqual([
         ...REFERENCE_TABLES.map((t) => ({ fn: 'reference', tbl: t, col: null, colocate: null })),
         { fn: 'distribute', tbl: 'spaces', col: 'space_id', colocate: 'default' },
-        ...DISTRIBUTED_TABLES.filter((t) => t !== 'spaces' && t !== 'snapshots').map(colocated),
+        ...DISTRIBUTED_TABLES.filter(
+          (t) => t !== 'spaces' && t !== 'snapshots' && t !== 'quarantine',
+        ).map(colocated),
       ]);
       const up3 = await run(step3.up);
       expect(up3).toEqual([colocated('snapshots')]);
       expect(await tableNames(client)).toContain('snapshots');
-      // Over both steps, every distributed table is distributed exactly once, on space_id.
-      const distributed = [...up2, ...up3].filter((c) => c.fn === 'distribute').map((c) => c.tbl);
+      // (Steps 4 and 5 only add columns, and stayed.)
+      const up6 = await run(step6.up);
+      expect(up6).toEqual([colocated('quarantine')]);
+      // Over all steps, every distributed table is distributed exactly once, on space_id.
+      const distributed = [...up2, ...up3, ...up6]
+        .filter((c) => c.fn === 'distribute')
+        .map((c) => c.tbl);
       expect([...distributed].sort()).toEqual([...DISTRIBUTED_TABLES].sort());
       // Down in reverse order undoes all of it.
-      const undone = [...(await run(step3.down)), ...(await run(step2.down))].map(
-        (c) => `${c.fn} ${c.tbl}`,
-      );
-      expect(undone[0]).toBe('undistribute snapshots');
+      const undone = [
+        ...(await run(step6.down)),
+        ...(await run(step3.down)),
+        ...(await run(step2.down)),
+      ].map((c) => `${c.fn} ${c.tbl}`);
+      expect(undone[0]).toBe('undistribute quarantine');
       expect(undone.sort()).toEqual(
         [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES].map((t) => `undistribute ${t}`).sort(),
       );
@@ -141,23 +165,23 @@ describe('PostgreSQL migrations', () => {
     });
   });
 
-  it('migrate down then up works for all five steps', async () => {
+  it('migrate down then up works for every step', async () => {
     const db = await migratedDatabase();
     await withClient(db.url, async (client) => {
       const exec = await pgMigrationExecutor(client);
       const full = await schemaShape(client);
       expect(await migrateUp(exec, PG_MIGRATIONS), 'up is idempotent').toEqual([]);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
-      const v4 = await schemaShape(client);
-      expect(v4).not.toEqual(full);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
-      const v3 = await schemaShape(client);
-      expect(v3).not.toEqual(full);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
+      const shapes = new Set([JSON.stringify(full)]);
+      for (const v of steps(3).reverse()) {
+        expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(v);
+        const shape = JSON.stringify(await schemaShape(client));
+        expect(shapes.has(shape), `down of step ${v} changes the schema`).toBe(false);
+        shapes.add(shape);
+      }
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
         current: 2,
-        latest: 5,
-        pending: [3, 4, 5],
+        latest: LATEST,
+        pending: steps(3),
       });
       const v2 = await schemaShape(client);
       expect(v2).not.toEqual(full);
@@ -165,8 +189,8 @@ describe('PostgreSQL migrations', () => {
       expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
         current: 1,
-        latest: 5,
-        pending: [2, 3, 4, 5],
+        latest: LATEST,
+        pending: steps(2),
       });
       expect(await schemaShape(client)).toEqual(v2);
       expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(1);
@@ -174,21 +198,18 @@ describe('PostgreSQL migrations', () => {
       expect(await migrateDown(exec, PG_MIGRATIONS)).toBeUndefined();
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
         current: 0,
-        latest: 5,
-        pending: [1, 2, 3, 4, 5],
+        latest: LATEST,
+        pending: steps(1),
       });
-      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([1, 2, 3, 4, 5]);
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual(steps(1));
       expect(await schemaShape(client)).toEqual(full);
       expect(await lintCatalog(client)).toEqual([]);
       // Steps down and up again, with data in the tables.
       await client.query("INSERT INTO spaces (space_id, created_at) VALUES ('did:key:z6MkX', 1)");
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
-      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([5]);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(5);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(4);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(3);
-      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(2);
-      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([2, 3, 4, 5]);
+      expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(LATEST);
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual([LATEST]);
+      for (const v of steps(2).reverse()) expect(await migrateDown(exec, PG_MIGRATIONS)).toBe(v);
+      expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual(steps(2));
       expect(await schemaShape(client)).toEqual(full);
       expect((await client.query('SELECT space_id FROM spaces')).rows).toEqual([
         { space_id: 'did:key:z6MkX' },
@@ -197,7 +218,7 @@ describe('PostgreSQL migrations', () => {
     // A backend opens the re-migrated database.
     const backend = await PgBackend.open({ connectionString: db.url, maxConnections: 1 });
     try {
-      expect(await backend.schemaVersion()).toBe(5);
+      expect(await backend.schemaVersion()).toBe(LATEST);
     } finally {
       await backend.close();
     }
@@ -221,7 +242,7 @@ describe('PostgreSQL migrations', () => {
           expect(
             rows.map((r) => r.version),
             `${starts} concurrent starts`,
-          ).toEqual([1, 2, 3, 4, 5]);
+          ).toEqual(steps(1));
           expect(rows.map((r) => r.name)).toEqual(PG_MIGRATIONS.map((m) => m.name));
           const held = await client.query(
             "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
@@ -230,7 +251,7 @@ describe('PostgreSQL migrations', () => {
           expect(held.rowCount, 'the migration lock is released').toBe(0);
           expect(await lintCatalog(client)).toEqual([]);
         });
-        for (const b of backends) expect(await b.schemaVersion()).toBe(5);
+        for (const b of backends) expect(await b.schemaVersion()).toBe(LATEST);
       } finally {
         await Promise.all(backends.map((b) => b.close()));
       }

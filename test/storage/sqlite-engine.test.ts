@@ -88,7 +88,7 @@ describe('SQLite storage', () => {
     for (const [i, space] of spaces.entries()) {
       const v = await engine.cairn.reader.readDoc(space, 'd', 'main', { kind: 'current' });
       expect(v.seq).toBe(1);
-      expect((v.doc as { i: number }).i).toBe(i);
+      expect((v.json() as { i: number }).i).toBe(i);
     }
     expect(await engine.cairn.backend.listSpaces()).toEqual([...spaces].sort());
     expect((engine.cairn.backend as SqliteBackend).openSpaces).toBeLessThanOrEqual(2);

@@ -1,6 +1,5 @@
 import * as A from '@automerge/automerge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docToJson } from '../../src/crdt/automerge/to-json.js';
 import { actorId, b64 } from '../helpers/changes.js';
 import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
 import { loadTrace, traceFile, TRACE_MISSING } from '../helpers/trace-data.js';
@@ -201,7 +200,7 @@ describe('friendsforever trace through the engine', () => {
       const full = A.loadIncremental(A.init<{ text: string }>(), Buffer.concat(bytes));
       expect(full.text === trace.endContent).toBe(true);
       const current = await server.cairn.reader.readDoc(SPACE, DOC, 'main', { kind: 'current' });
-      const value = docToJson(current.doc) as { text?: unknown };
+      const value = current.json() as { text?: unknown };
       expect(current.seq).toBe(n);
       // Not toEqual on 21k-char strings: a mismatch would print both in full.
       expect(typeof value.text).toBe('string');
@@ -225,7 +224,7 @@ describe('friendsforever trace through the engine', () => {
         A.init<{ text: string }>(),
         Buffer.concat(bytes.slice(0, k)),
       );
-      expect((docToJson(half.doc) as { text?: unknown }).text === halfLocal.text).toBe(true);
+      expect((half.json() as { text?: unknown }).text === halfLocal.text).toBe(true);
       expect(half.heads).toEqual(sorted(A.getHeads(halfLocal)));
       const readMs = performance.now() - t2;
 

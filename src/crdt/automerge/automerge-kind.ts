@@ -18,7 +18,6 @@ import {
   type AutomergeDoc,
 } from './automerge-doc.js';
 import { readChangeChunk } from './change-chunk.js';
-import { automergeSnapshotScript } from './snapshot-script.js';
 import { docToJson } from './to-json.js';
 
 /**
@@ -82,6 +81,23 @@ function contentDigest(changes: readonly { hash: string }[]): string {
   return h.digest('hex');
 }
 
+/** JSON converts and the saved bytes load back to the same heads. */
+function verify(doc: AutomergeDoc): string | undefined {
+  try {
+    docToJson(doc);
+  } catch (err) {
+    return `the doc does not convert to JSON: ${(err as Error).message}`;
+  }
+  const heads = docHeads(doc).join();
+  try {
+    if (docHeads(loadDoc(saveDoc(doc))).join() !== heads)
+      return 'the saved doc reloads to other heads';
+  } catch (err) {
+    return `the saved doc does not load again: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
 /** Automerge documents: the first document kind, and the one every route of SPEC §2-§5 serves. */
 export const automergeKind: DocKind<AutomergeDoc> = {
   name: 'automerge',
@@ -96,5 +112,10 @@ export const automergeKind: DocKind<AutomergeDoc> = {
   estimateBytes: estimateDocBytes,
   changesOfSaved,
   contentDigest,
-  snapshotScript: automergeSnapshotScript,
+  verify,
+  // Beside this file: its .ts source under the test runner, its .js build in dist/.
+  workerModule: new URL(
+    import.meta.url.endsWith('.ts') ? './automerge-worker.ts' : './automerge-worker.js',
+    import.meta.url,
+  ),
 };

@@ -148,7 +148,7 @@ function readBody(bytes: Uint8Array, hash: string, maxOps: number): ChangeHeader
   const message = utf8(r.take(r.uleb()));
   const others = r.uleb();
   for (let i = 0; i < others; i++) r.take(r.uleb());
-  const opCount = countOps(r);
+  const opCount = countOps(r, maxOps);
   if (opCount > maxOps) {
     throw new CairnError(
       'LimitExceeded',
@@ -172,8 +172,11 @@ function readBody(bytes: Uint8Array, hash: string, maxOps: number): ChangeHeader
   };
 }
 
-/** Walks the column specs (sorted, none deflated) and counts the action column's rows. */
-function countOps(r: Reader): number {
+/**
+ * Walks the column specs (sorted, none deflated) and counts the action
+ * column's rows, stopping as soon as there are more than `maxOps`.
+ */
+function countOps(r: Reader, maxOps: number): number {
   const columns = r.uleb();
   const specs: { spec: number; length: number }[] = [];
   let total = 0;
@@ -192,21 +195,23 @@ function countOps(r: Reader): number {
   let at = r.at;
   let ops = 0;
   for (const { spec, length } of specs) {
-    if (spec >>> 4 === ACTION_COLUMN_ID) ops = rleRows(new Reader(r.buf, at, at + length));
+    if (spec >>> 4 === ACTION_COLUMN_ID) ops = rleRows(new Reader(r.buf, at, at + length), maxOps);
     at += length;
   }
   return ops;
 }
 
-/** Rows of an RLE column of uLEB values: runs, literal runs and null runs. */
-function rleRows(r: Reader): number {
+/** Rows of an RLE column of uLEB values (runs, literal runs, null runs); stops past `max`. */
+function rleRows(r: Reader, max: number): number {
   let rows = 0;
-  while (r.at < r.end) {
+  while (r.at < r.end && rows <= max) {
     const count = r.sleb();
     if (count > 0) {
       r.uleb();
       rows += count;
     } else if (count < 0) {
+      // A literal run past the limit is not read to its end: the change is refused anyway.
+      if (rows - count > max) return rows - count;
       for (let i = 0; i < -count; i++) r.uleb();
       rows -= count;
     } else {

@@ -11,7 +11,7 @@ const V1_DISTRIBUTED = [
   'receipts',
 ] as const;
 /** Tables distributed by space (colocated) when Citus is present. */
-export const DISTRIBUTED_TABLES = [...V1_DISTRIBUTED, 'snapshots'] as const;
+export const DISTRIBUTED_TABLES = [...V1_DISTRIBUTED, 'snapshots', 'quarantine'] as const;
 /** Small server-wide tables: a Citus reference table, and the migration marker (coordinator-local). */
 export const REFERENCE_TABLES = ['settings'] as const;
 export const LOCAL_TABLES = ['schema_migrations'] as const;
@@ -180,5 +180,24 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // docs written before kinds existed are Automerge docs.
     up: `ALTER TABLE branches ADD COLUMN kind TEXT NOT NULL DEFAULT 'automerge';`,
     down: `ALTER TABLE branches DROP COLUMN kind;`,
+  },
+  {
+    version: 6,
+    name: 'quarantined changes',
+    // Changes accepted (their headers were valid) whose ops turned out not to apply.
+    up: `
+      CREATE TABLE quarantine (
+        space_id TEXT NOT NULL,
+        hash BYTEA NOT NULL,
+        reason TEXT NOT NULL,
+        found_at BIGINT NOT NULL,
+        PRIMARY KEY (space_id, hash)
+      );
+      ${citusGuard(`PERFORM create_distributed_table('quarantine', 'space_id', colocate_with => 'spaces');`)}
+    `,
+    down: `
+      ${citusGuard(`PERFORM undistribute_table('quarantine');`)}
+      DROP TABLE quarantine;
+    `,
   },
 ];

@@ -318,6 +318,18 @@ export class PgSpaceOps implements SpaceWriteOps {
     this.cache?.recordTx(rows[rows.length - 1] as TxRecordRow);
   }
 
+  async quarantined(): Promise<Map<string, string>> {
+    const rows = await this.q('quarantined', []);
+    return new Map(rows.map((r) => [bytesToHex(r.hash as Uint8Array), r.reason as string]));
+  }
+
+  async quarantine(entries: readonly { hash: string; reason: string; foundAt: number }[]) {
+    if (entries.length === 0) return;
+    const hashes = entries.map((e) => hexToBytes(e.hash));
+    const reasons = entries.map((e) => e.reason);
+    await this.q('insertQuarantine', [hashes, reasons, entries[0]?.foundAt ?? Date.now()]);
+  }
+
   async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {
     await this.q('upsertReceipt', [clientTxId, r.epoch, r.receiptJson, r.createdAt]);
   }

@@ -119,6 +119,10 @@ export const SQL = {
       DELETE FROM branch_actors WHERE space_id = $1 AND branch_id IN (SELECT id FROM gone))
     SELECT count(*) AS dropped FROM gone`,
   deleteSnapshots: 'DELETE FROM snapshots WHERE space_id = $1 AND id = ANY($2::bigint[])',
+  quarantined: 'SELECT hash, reason FROM quarantine WHERE space_id = $1',
+  insertQuarantine: `INSERT INTO quarantine (space_id, hash, reason, found_at)
+    SELECT $1, h, r, $4 FROM unnest($2::bytea[], $3::text[]) AS q(h, r)
+    ON CONFLICT (space_id, hash) DO NOTHING`,
   commitCovering: `SELECT e.seq, e.commit_from, e.epoch, e.committed_at, e.commit_heads
     FROM log r JOIN log e ON e.space_id = r.space_id AND e.branch_id = r.branch_id AND e.seq = r.commit_to
     WHERE r.space_id = $1 AND r.branch_id = $2 AND r.seq = $3`,

@@ -119,6 +119,17 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
     up: `ALTER TABLE branches ADD COLUMN kind TEXT NOT NULL DEFAULT 'automerge';`,
     down: `ALTER TABLE branches DROP COLUMN kind;`,
   },
+  {
+    version: 4,
+    name: 'quarantined changes',
+    // Changes accepted (their headers were valid) whose ops turned out not to apply.
+    up: `CREATE TABLE quarantine (
+        hash BLOB PRIMARY KEY,
+        reason TEXT NOT NULL,
+        found_at INTEGER NOT NULL
+      ) WITHOUT ROWID;`,
+    down: `DROP TABLE quarantine;`,
+  },
 ];
 
 /** Schema of the registry file (`cairn.sqlite` in the data dir). */

@@ -376,6 +376,15 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     for (const row of rows) await this.appendTxRecord(row);
   }
 
+  async quarantined(): Promise<Map<string, string>> {
+    const rows = this.s.quarantined.all() as { hash: Buffer; reason: string }[];
+    return new Map(rows.map((r) => [bytesToHex(r.hash), r.reason]));
+  }
+
+  async quarantine(entries: readonly { hash: string; reason: string; foundAt: number }[]) {
+    for (const e of entries) this.s.insertQuarantine.run(hexToBytes(e.hash), e.reason, e.foundAt);
+  }
+
   async putReceipt(clientTxId: string, r: StoredReceipt): Promise<void> {
     this.s.insertReceipt.run(clientTxId, r.epoch, r.receiptJson, r.createdAt);
   }

@@ -101,6 +101,10 @@ export function prepareSpaceStatements(db: Database.Database) {
       p(`INSERT INTO snapshots (branch_id, seq, heads, root_ref, pinned, created_at, size, bytes)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     deleteSnapshot: p('DELETE FROM snapshots WHERE id = ?'),
+    quarantined: p('SELECT hash, reason FROM quarantine'),
+    insertQuarantine: p(
+      'INSERT INTO quarantine (hash, reason, found_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
     insertTx: p(`INSERT INTO tx (epoch, committed_at, tx_hash, prev_tx_hash, body_hash, server_sig,
         server_did, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     // An expired receipt may still be stored (pruning is periodic): replace it.

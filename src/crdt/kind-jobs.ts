@@ -1,0 +1,66 @@
+import type { JsonValue } from '../core/json.js';
+
+/*
+ * The jobs a document kind's worker runs (src/crdt/<kind>/<kind>-worker.ts):
+ * everything that costs O(document) happens there, never on the event loop.
+ */
+
+/** A saved document to start from, with the heads it must load to. */
+export interface SavedBase {
+  saved: Uint8Array;
+  heads: string[];
+}
+
+/**
+ * Builds a document from a base (a saved one, a doc the worker keeps under
+ * `cached`, or nothing) plus a tail of changes in causal order, in one batch.
+ * `want` says what to send back; `verify` saves, reloads and compares heads
+ * (what a snapshot must pass). `cacheAs` keeps the result for later builds.
+ */
+export interface BuildJob {
+  op: 'build';
+  base?: SavedBase | { cached: string };
+  tail: Uint8Array[];
+  want: { json?: boolean; saved?: boolean; verify?: boolean };
+  cacheAs?: string;
+  /** Budget of the worker's cache of built docs, in estimated bytes. */
+  cacheBytes: number;
+}
+
+export interface BuildResult {
+  heads: string[];
+  json?: JsonValue;
+  saved?: Uint8Array;
+  /** Keys the worker's cache dropped (LRU) while keeping this one. */
+  evicted: string[];
+  /** Estimated memory of the built doc (what it costs in the cache). */
+  docBytes: number;
+}
+
+/**
+ * Finds the first change of `tail` that breaks the document built on `base`
+ * (it does not load, does not convert to JSON, or does not survive a save and
+ * reload), by bisection: each step builds a prefix. `null` if none does.
+ */
+export interface BisectJob {
+  op: 'bisect';
+  base?: SavedBase;
+  tail: Uint8Array[];
+}
+
+export interface BisectResult {
+  firstBad: number | null;
+  reason?: string;
+}
+
+/** Forgets cached docs (after their space's quarantine changed what they hold). */
+export interface ForgetJob {
+  op: 'forget';
+  keys: string[];
+}
+
+export type KindJob = BuildJob | BisectJob | ForgetJob;
+
+/** Error codes a build answers with (beside typed CairnErrors). */
+export const BASE_CORRUPT = 'BASE_CORRUPT';
+export const DOC_BROKEN = 'DOC_BROKEN';
