@@ -18,6 +18,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most test time waits on I/O, worker threads and PostgreSQL: two files
+    // at a time on a 2-core machine (the default would be one).
+    maxWorkers: 2,
     projects: [
       {
         extends: true,

@@ -9,6 +9,8 @@ import { DEFAULT_SNAPSHOT_POLICY } from '../src/history/snapshot-policy.js';
 import { parseTxRequest } from '../src/protocol/tx-request.js';
 import { DocCache } from '../src/read/doc-cache.js';
 import { DocReader } from '../src/read/doc-reader.js';
+import { KindWorkers } from '../src/crdt/kind-workers.js';
+import { silentLogger } from '../src/core/logger.js';
 import { SPACES_DIR, spaceFileName } from '../src/storage/sqlite/sqlite-backend.js';
 import type { SpaceReadOps } from '../src/storage/types.js';
 import { loadTrace, traceFile, TRACE_MISSING } from '../test/helpers/trace-data.js';
@@ -485,14 +487,6 @@ async function cairnRead(reader: DocReader, seq: number): Promise<CairnRead> {
   return { ms, jsonMs, text, heads: v.heads };
 }
 
-/** Frees every doc a throwaway reader cached (they are never used again). */
-function freeCache(cache: DocCache, branch: number, seq: number): void {
-  for (let near = cache.nearest(SPACE, branch, seq); near;) {
-    Automerge.free(near.doc);
-    near = near.seq > 1 ? cache.nearest(SPACE, branch, near.seq - 1) : undefined;
-  }
-}
-
 async function runReads(
   cairn: Cairn,
   replay: Replay,
@@ -501,8 +495,8 @@ async function runReads(
   o: HistoryOptions,
 ): Promise<Reads> {
   const n = replay.changes.length;
-  const branch = await branchId(cairn);
   const cacheBytes = cairn.limits.materializedCacheBytes;
+  const workers = new KindWorkers('bench-reads', silentLogger);
   const out: Reads = {
     baseline: [],
     cold: [],
@@ -534,8 +528,9 @@ async function runReads(
   const sample = async (seq: number, rotate: boolean) => {
     const saved = replay.savedAt.get(seq);
     if (!saved) throw new Error(`no saved state for seq ${seq}`);
+    // A fresh reader (empty caches) on the shared read worker: its builds start cold.
     const cache = new DocCache(cacheBytes);
-    const reader = new DocReader(cairn.backend, { cache });
+    const reader = new DocReader(cairn.backend, { cache, workers });
     let base: ReturnType<typeof baselineRead> | undefined;
     if (rotate) base = baselineRead(saved);
     const cold = await cairnRead(reader, seq);
@@ -543,7 +538,6 @@ async function runReads(
     base ??= baselineRead(saved);
     check(seq, cold, base);
     check(seq, warm, base);
-    freeCache(cache, branch, seq);
     return {
       base: base.ms,
       cold: cold.ms,
@@ -586,6 +580,7 @@ async function runReads(
     out.headBaseline.push(s.base);
     out.headFromSnapshot += s.stats.fromSnapshot;
   }
+  await workers.close();
   return out;
 }
 

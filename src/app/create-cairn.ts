@@ -8,6 +8,7 @@ import type { Invariant } from '../pipeline/invariants.js';
 import { BranchService } from '../history/branch-service.js';
 import { ServerMerge } from '../history/server-merge.js';
 import type { SnapshotPolicy } from '../history/snapshot-policy.js';
+import { ImportService } from '../history/import-doc.js';
 import { QuarantineService } from '../history/quarantine-service.js';
 import { SnapshotService } from '../history/snapshot-service.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
@@ -138,6 +139,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         read,
         branches,
         snapshots: snapshotService,
+        imports: new ImportService(pipeline, readWorkers),
         merge,
         limits,
         logger,

@@ -29,7 +29,8 @@ export interface BuildJob {
 
 export interface BuildResult {
   heads: string[];
-  json?: JsonValue;
+  /** The doc's JSON as text (a string crosses threads as one copy, at any nesting depth). */
+  jsonText?: string;
   saved?: Uint8Array;
   /** Keys the worker's cache dropped (LRU) while keeping this one. */
   evicted: string[];
@@ -59,7 +60,32 @@ export interface ForgetJob {
   keys: string[];
 }
 
-export type KindJob = BuildJob | BisectJob | ForgetJob;
+/**
+ * The changes of a saved document (a file to import), in causal order;
+ * `InvalidChange` when the bytes are not a document of the kind.
+ */
+export interface ChangesOfSavedJob {
+  op: 'changesOfSaved';
+  saved: Uint8Array;
+}
+
+/**
+ * The keys that changes `added` set concurrently with the doc built from
+ * `base` + `before`, with their values (winner first): a server merge's report.
+ */
+export interface ConflictsJob {
+  op: 'conflicts';
+  base?: SavedBase;
+  before: Uint8Array[];
+  added: Uint8Array[];
+}
+
+export interface MergeConflictResult {
+  path: (string | number)[];
+  values: JsonValue[];
+}
+
+export type KindJob = BuildJob | BisectJob | ForgetJob | ChangesOfSavedJob | ConflictsJob;
 
 /** Error codes a build answers with (beside typed CairnErrors). */
 export const BASE_CORRUPT = 'BASE_CORRUPT';

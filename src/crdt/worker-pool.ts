@@ -15,19 +15,24 @@ const { parentPort, workerData } = require('node:worker_threads');
   const mod = await import(workerData.moduleUrl);
   parentPort.on('message', async ({ id, job }) => {
     try {
-      const { result, transfer } = await mod.handle(job);
-      parentPort.postMessage({ id, result }, transfer || []);
+      const { result, transfer, retire } = await mod.handle(job);
+      parentPort.postMessage({ id, result, retire }, transfer || []);
     } catch (err) {
-      parentPort.postMessage({ id, error: { code: err && err.code, message: String((err && err.message) || err) } });
+      const error = { code: err && err.code, message: String((err && err.message) || err) };
+      parentPort.postMessage({ id, error, retire: !!(err && err.retire) });
     }
   });
   parentPort.postMessage({ ready: true });
 })().catch((err) => { throw err; });
 `;
 
-/** What a job module exports: one handler for every job it knows. */
+/**
+ * What a job module exports: one handler for every job it knows. `retire`
+ * (on an answer, or on what it throws) asks for the worker to be replaced
+ * once it has answered what it holds (its heap is no longer trusted).
+ */
 export interface JobModule<J, R> {
-  handle(job: J): Promise<{ result: R; transfer?: ArrayBuffer[] }>;
+  handle(job: J): Promise<{ result: R; transfer?: ArrayBuffer[]; retire?: boolean }>;
 }
 
 export interface WorkerPoolOptions {
@@ -67,6 +72,8 @@ export class WorkerPool<J, R> {
   /** A heavy job ran: replace the worker as soon as it is idle. */
   private recycleDue = false;
   private idle: NodeJS.Timeout | undefined;
+  /** Workers that asked to be replaced and still answer what they held. */
+  private readonly retiring = new Set<Worker>();
 
   constructor(private readonly options: WorkerPoolOptions) {}
 

@@ -5,7 +5,7 @@ import { docKind } from '../crdt/kinds.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { DocReader } from '../read/doc-reader.js';
 import { readTailWithHashes } from '../read/quarantine-view.js';
-import { lineageOf, snapshotsBelow } from '../storage/lineage.js';
+import { lineageOf } from '../storage/lineage.js';
 import { withSpaceReader } from '../storage/space-access.js';
 import type { StorageBackend } from '../storage/types.js';
 
@@ -54,24 +54,14 @@ export class QuarantineService {
       if (!branch) return undefined;
       const lineage = await lineageOf(ops, branch);
       const excluded = await reader.excludedAt(ops, spaceId, lineage, seq);
-      const [snap] = await snapshotsBelow(ops, lineage, seq, 0);
-      const saved = snap ? await ops.readSnapshotBytes(snap.id) : undefined;
-      const from = saved && snap ? snap.seq : 0;
-      const tail = await readTailWithHashes(ops, lineage, from + 1, seq, excluded);
-      const job: BisectJob = {
-        op: 'bisect',
-        tail: tail.bytes,
-        ...(saved && snap ? { base: { saved, heads: snap.heads } } : {}),
-      };
-      const result = await workers
-        .run<BisectResult>(docKind(branch.kind), job, tail.bytes.length)
-        .catch(async (err: unknown) => {
-          // A base that does not build: bisect the whole history instead.
-          if ((err as { code?: string }).code !== 'BASE_CORRUPT') throw err;
-          const all = await readTailWithHashes(ops, lineage, 1, seq, excluded);
-          tail.hashes = all.hashes;
-          return workers.run<BisectResult>(docKind(branch.kind), { op: 'bisect', tail: all.bytes });
-        });
+      // From nothing: a version counts as broken when it does not build that way (see reads).
+      const tail = await readTailWithHashes(ops, lineage, 1, seq, excluded);
+      const job: BisectJob = { op: 'bisect', tail: tail.bytes };
+      const result = await workers.run<BisectResult>(
+        docKind(branch.kind),
+        job,
+        weightOf(tail.bytes),
+      );
       if (result.firstBad === null) return undefined;
       return {
         hash: tail.hashes[result.firstBad] as string,
@@ -86,4 +76,8 @@ export class QuarantineService {
     await reader.forgetSpace(spaceId);
     return true;
   }
+}
+
+function weightOf(changes: readonly Uint8Array[]): number {
+  return changes.reduce((n, c) => n + c.byteLength, 0);
 }

@@ -1,6 +1,4 @@
 import { CairnError } from '../core/errors.js';
-import { extend, type AutomergeDoc } from '../crdt/automerge/automerge-doc.js';
-import { newConflicts } from '../crdt/automerge/conflicts.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { TxReceipt } from '../protocol/receipt.js';
 import type { MergeResult } from '../protocol/views.js';
@@ -48,8 +46,7 @@ export class ServerMerge {
           docId,
         });
       }
-      const before = (await this.reader.docAt(ops, spaceId, dst, dst.branch.seq)) as AutomergeDoc;
-      return { missing, before, sourceHeads: src.branch.heads, baseHeads: dst.branch.heads };
+      return { missing, dst, sourceHeads: src.branch.heads, baseHeads: dst.branch.heads };
     });
     const outcome = await this.pipeline.commit(spaceId, {
       reads: [],
@@ -66,8 +63,13 @@ export class ServerMerge {
       ],
     });
     throwIfRefused(outcome);
+    const { dst, missing } = plan;
     const conflicts =
-      plan.missing.length > 0 ? newConflicts(plan.before, extend(plan.before, plan.missing)) : [];
+      missing.length > 0
+        ? await this.reader.withSpace(spaceId, (ops) =>
+            this.reader.mergeConflicts(ops, spaceId, dst, dst.branch.seq, missing),
+          )
+        : [];
     return { ...(outcome as TxReceipt), conflicts };
   }
 }

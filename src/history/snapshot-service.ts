@@ -265,6 +265,11 @@ export class SnapshotService {
           useBase = false;
           continue;
         }
+        if (code === DOC_BROKEN && snap && useBase) {
+          // As reads do: built from nothing before the version counts as broken.
+          useBase = false;
+          continue;
+        }
         if (code !== DOC_BROKEN || round >= MAX_REPAIRS) throw err;
         if (!(await this.options.findBroken(spaceId, branch.id, seq))) throw err;
       }

@@ -7,9 +7,10 @@ import type {
   TxReceipt,
   WriteResult,
 } from '../protocol/receipt.js';
-import { readHistoryBytes } from '../storage/lineage.js';
+import { excludedAt, readTail } from '../storage/exclusion.js';
 import type { ChainTip, SpaceReadOps, SpaceWriteOps } from '../storage/types.js';
 import type { ServerIdentity } from '../auth/server-identity.js';
+import type { KindWorkers } from '../crdt/kind-workers.js';
 import { executeWrite, planWrite, type AppliedWrite, type WritePlan } from './apply-write.js';
 import { invariantContext, type InvariantRegistry } from './invariants.js';
 import type { PreparedTx } from './prepared-tx.js';
@@ -18,6 +19,8 @@ import { chainTx, type UnsignedTxRecord } from './tx-chain.js';
 
 export interface TxContext {
   spaceId: string;
+  /** Worker threads for what invariants need built (never the event loop: see read/materializer). */
+  workers: KindWorkers;
   identity: ServerIdentity;
   invariants: InvariantRegistry;
   idempotencyRetentionMs: number;
@@ -178,11 +181,19 @@ async function checkInvariants(
     if (invariants.length === 0) continue;
     let doc;
     try {
-      const before = await readHistoryBytes(ops, a.lineage, 1, a.existing?.seq ?? 0);
-      doc = a.kind.materialize([...before, ...a.added.map((c) => c.bytes)]);
-      // Spaces with invariants pay for a full check: the post-state must be servable.
-      const problem = a.kind.verify(doc);
-      if (problem) throw new Error(problem);
+      const seq = a.existing?.seq ?? 0;
+      const excluded = await excludedAt(ops, a.lineage, seq, await ops.quarantined());
+      const before = await readTail(ops, a.lineage, 1, seq, excluded);
+      const all = [...before.bytes, ...a.added.map((c) => c.bytes)];
+      // Spaces with invariants pay for a full check, on a worker: the post-state must be
+      // servable (JSON, saved bytes that load back) before the CRDT library sees it here.
+      await ctx.workers.run(a.kind, {
+        op: 'build',
+        tail: all,
+        want: { json: true, verify: true },
+        cacheBytes: 0,
+      });
+      doc = a.kind.materialize(all);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       throw new WriteFailed(

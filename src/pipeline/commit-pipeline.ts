@@ -1,4 +1,5 @@
 import { ChainSigner } from '../auth/chain-signer.js';
+import { KindWorkers } from '../crdt/kind-workers.js';
 import type { ServerIdentity } from '../auth/server-identity.js';
 import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
@@ -16,6 +17,8 @@ export interface CommitPipelineOptions {
   limits: Limits;
   logger: Logger;
   invariants?: InvariantRegistry;
+  /** Worker threads for invariant checks (default: threads of its own, started when needed). */
+  workers?: KindWorkers;
   now?: () => number;
 }
 
@@ -41,8 +44,11 @@ export class CommitPipeline {
   private readonly signer: ChainSigner;
   private closed = false;
 
+  private readonly workers: KindWorkers;
+
   constructor(private readonly options: CommitPipelineOptions) {
     this.invariants = options.invariants ?? new InvariantRegistry();
+    this.workers = options.workers ?? new KindWorkers('commits', options.logger);
     this.signer = new ChainSigner(options.identity, options.logger);
   }
 
@@ -77,6 +83,7 @@ export class CommitPipeline {
     this.closed = true;
     await Promise.all([...this.writers.values()].map((w) => w.flush()));
     await this.signer.close();
+    await this.workers.close();
   }
 
   private writerFor(spaceId: string): SpaceWriter {
@@ -92,6 +99,7 @@ export class CommitPipeline {
       context: {
         spaceId,
         identity,
+        workers: this.workers,
         invariants: this.invariants,
         idempotencyRetentionMs: limits.idempotencyRetentionMs,
         now: this.options.now ?? Date.now,

@@ -1,12 +1,13 @@
 import { assert } from '../core/assert.js';
 import { CairnError } from '../core/errors.js';
 import type { JsonValue } from '../core/json.js';
-import type { Logger } from '../core/logger.js';
+import { silentLogger, type Logger } from '../core/logger.js';
 import type { DocKind } from '../crdt/doc-kind.js';
 import { rootRef } from '../crdt/heads.js';
 import { docKind } from '../crdt/kinds.js';
 import type { VersionSelector } from '../protocol/version-selector.js';
-import type { KindWorkers } from '../crdt/kind-workers.js';
+import type { MergeConflictResult } from '../crdt/kind-jobs.js';
+import { KindWorkers } from '../crdt/kind-workers.js';
 import { commitsOverlapping, lineageOf, readHistory, type Lineage } from '../storage/lineage.js';
 import { requireBranch, withSpaceReader } from '../storage/space-access.js';
 import type {
@@ -56,7 +57,10 @@ export interface DocReaderOptions {
   logger?: Logger;
   /** Told about a snapshot that does not load to its recorded heads (it was skipped). */
   onCorruptSnapshot?: (spaceId: string, snapshot: SnapshotMeta, reason: string) => void;
-  /** Worker threads for heavy builds (without them, every build runs on the event loop). */
+  /**
+   * The read worker threads, where every build runs (default: threads of its
+   * own, started on first use and idle-unref'd, so they never hold the process).
+   */
   workers?: KindWorkers;
   /**
    * Finds and quarantines the change that breaks a version of a branch
@@ -83,7 +87,8 @@ export class DocReader {
     private readonly backend: StorageBackend,
     private readonly options: DocReaderOptions,
   ) {
-    this.materializer = new Materializer({ ...options, quarantine: this.quarantine });
+    const workers = options.workers ?? new KindWorkers('reads', options.logger ?? silentLogger);
+    this.materializer = new Materializer({ ...options, workers, quarantine: this.quarantine });
   }
 
   /** Forgets what is cached of a space (its quarantine changed what its versions hold). */
@@ -111,14 +116,17 @@ export class DocReader {
   }
 
   /**
-   * The doc after `seq` changes of an open branch's history, as a doc on the
-   * event loop (server merge needs the doc itself); quarantined changes are
-   * left out, and one found breaking it is quarantined first.
+   * What merging `added` into an open branch at `seq` reports: the keys both
+   * sides set differently (SPEC §4 server merge), computed on the read worker.
    */
-  docAt(ops: SpaceReadOps, spaceId: string, open: OpenBranch, seq: number) {
-    return this.repairing(spaceId, open.branch.id, seq, () =>
-      this.materializer.docAt(ops, spaceId, open.kind, open.lineage, seq),
-    );
+  mergeConflicts(
+    ops: SpaceReadOps,
+    spaceId: string,
+    open: OpenBranch,
+    seq: number,
+    added: Uint8Array[],
+  ): Promise<MergeConflictResult[]> {
+    return this.materializer.conflicts(ops, spaceId, open.kind, open.lineage, seq, added);
   }
 
   async readDoc(

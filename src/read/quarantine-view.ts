@@ -1,11 +1,12 @@
 import { LruMap } from '../core/lru-map.js';
-import { findInHistory, readHistory, readHistoryBytes, type Lineage } from '../storage/lineage.js';
+import { excludedAt } from '../storage/exclusion.js';
+import type { Lineage } from '../storage/lineage.js';
 import type { SpaceReadOps } from '../storage/types.js';
+
+export { readTail, readTailWithHashes } from '../storage/exclusion.js';
 
 /** Spaces whose quarantine lists are kept in memory (each usually empty). */
 const SPACES_KEPT = 10_000;
-
-const NONE: ReadonlySet<string> = new Set();
 
 /**
  * The quarantined changes of each space, read once and kept until the
@@ -29,55 +30,13 @@ export class QuarantineView {
     this.bySpace.delete(spaceId);
   }
 
-  /**
-   * The hashes of this history's seqs 1..seq that reads leave out: the
-   * quarantined ones and, transitively, every change depending on one.
-   */
+  /** What a version of this history leaves out (see storage/exclusion.ts). */
   async excludedAt(
     ops: SpaceReadOps,
     spaceId: string,
     lineage: Lineage,
     seq: number,
   ): Promise<ReadonlySet<string>> {
-    const quarantined = await this.of(ops, spaceId);
-    if (quarantined.size === 0) return NONE;
-    const found = await findInHistory(ops, lineage, [...quarantined.keys()]);
-    const first = Math.min(...[...found.values()].filter((s) => s <= seq));
-    if (!Number.isFinite(first)) return NONE;
-    const excluded = new Set<string>();
-    const entries = await readHistory(ops, lineage, first, seq, Number.MAX_SAFE_INTEGER, false);
-    for (const e of entries) {
-      if (quarantined.has(e.hash) || e.deps.some((d) => excluded.has(d))) excluded.add(e.hash);
-    }
-    return excluded;
+    return excludedAt(ops, lineage, seq, await this.of(ops, spaceId));
   }
-}
-
-/** The changes of seqs from..to of a history, in log order, without the excluded ones. */
-export async function readTail(
-  ops: SpaceReadOps,
-  lineage: Lineage,
-  fromSeq: number,
-  toSeq: number,
-  excluded: ReadonlySet<string>,
-): Promise<{ bytes: Uint8Array[]; hashes?: string[] }> {
-  if (fromSeq > toSeq) return { bytes: [] };
-  if (excluded.size === 0) return { bytes: await readHistoryBytes(ops, lineage, fromSeq, toSeq) };
-  const entries = await readHistory(ops, lineage, fromSeq, toSeq, Number.MAX_SAFE_INTEGER, true);
-  const kept = entries.filter((e) => !excluded.has(e.hash));
-  return { bytes: kept.map((e) => e.bytes as Uint8Array), hashes: kept.map((e) => e.hash) };
-}
-
-/** The change bytes and hashes of seqs from..to (for finding which one breaks a doc). */
-export async function readTailWithHashes(
-  ops: SpaceReadOps,
-  lineage: Lineage,
-  fromSeq: number,
-  toSeq: number,
-  excluded: ReadonlySet<string>,
-): Promise<{ bytes: Uint8Array[]; hashes: string[] }> {
-  if (fromSeq > toSeq) return { bytes: [], hashes: [] };
-  const entries = await readHistory(ops, lineage, fromSeq, toSeq, Number.MAX_SAFE_INTEGER, true);
-  const kept = entries.filter((e) => !excluded.has(e.hash));
-  return { bytes: kept.map((e) => e.bytes as Uint8Array), hashes: kept.map((e) => e.hash) };
 }

@@ -5,12 +5,14 @@ import {
   DOC_BROKEN,
   type BuildJob,
   type BuildResult,
+  type ConflictsJob,
+  type MergeConflictResult,
   type SavedBase,
 } from '../crdt/kind-jobs.js';
 import type { KindWorkers } from '../crdt/kind-workers.js';
 import { snapshotsBelow, type Lineage } from '../storage/lineage.js';
 import type { SnapshotMeta, SpaceReadOps } from '../storage/types.js';
-import type { DocCache } from './doc-cache.js';
+import { viewJson, type DocCache, type DocView } from './doc-cache.js';
 import { brokenDoc, cacheKey } from './materializer.js';
 import { readTail } from './quarantine-view.js';
 import { WorkerDocIndex } from './worker-doc-index.js';
@@ -18,7 +20,7 @@ import { WorkerDocIndex } from './worker-doc-index.js';
 /** A version built on the read worker. */
 export interface WorkerVersion {
   heads: string[];
-  json: JsonValue;
+  json(): JsonValue;
   fromSnapshot: boolean;
 }
 
@@ -78,12 +80,7 @@ export class WorkerBuilds {
       const key = cacheKey(spaceId, lineage, seq);
       try {
         const built = await this.run(kind, { base, tail: tail.bytes, key });
-        this.cache.putView(key, {
-          json: built.json as JsonValue,
-          heads: built.heads,
-          bytes: built.docBytes,
-        });
-        return { heads: built.heads, json: built.json as JsonValue, fromSnapshot: !!snap };
+        return this.viewOf(key, built, !!snap);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (attempt >= 3) throw err;
@@ -93,6 +90,10 @@ export class WorkerBuilds {
         } else if (code === 'NOT_CACHED') {
           // The worker was replaced (recycled when idle or after a heavy job): it holds nothing.
           this.index.clear();
+        } else if (code === DOC_BROKEN && base) {
+          // Automerge applies some changes onto a doc that it loads fine in one batch:
+          // before the version counts as broken, it is built from nothing.
+          return this.fresh(ops, spaceId, kind, lineage, seq, ctx.excluded);
         } else if (code === DOC_BROKEN) {
           throw brokenDoc((err as Error).message);
         } else {
@@ -100,6 +101,62 @@ export class WorkerBuilds {
         }
       }
     }
+  }
+
+  /** Caches a built version's JSON text (parsed on first use). */
+  private viewOf(key: string, built: BuildResult, fromSnapshot: boolean): WorkerVersion {
+    const view: DocView = {
+      jsonText: built.jsonText ?? 'null',
+      heads: built.heads,
+      bytes: built.docBytes,
+    };
+    this.cache.putView(key, view);
+    return { heads: built.heads, json: () => viewJson(view), fromSnapshot };
+  }
+
+  /** The version built from nothing: its whole history in one batch (the build reads fall back to). */
+  private async fresh(
+    ops: SpaceReadOps,
+    spaceId: string,
+    kind: DocKind,
+    lineage: Lineage,
+    seq: number,
+    excluded: ReadonlySet<string>,
+  ): Promise<WorkerVersion> {
+    const tail = await readTail(ops, lineage, 1, seq, excluded);
+    const key = cacheKey(spaceId, lineage, seq);
+    try {
+      const built = await this.run(kind, { base: undefined, tail: tail.bytes, key });
+      return this.viewOf(key, built, false);
+    } catch (err) {
+      if ((err as { code?: string }).code === DOC_BROKEN) throw brokenDoc((err as Error).message);
+      throw err;
+    }
+  }
+
+  /**
+   * The keys that `added` sets concurrently with the version at `seq` (a
+   * server merge's report), from the newest snapshot below and the tail.
+   */
+  async conflicts(
+    ops: SpaceReadOps,
+    kind: DocKind,
+    lineage: Lineage,
+    seq: number,
+    excluded: ReadonlySet<string>,
+    added: Uint8Array[],
+  ): Promise<MergeConflictResult[]> {
+    const [snap] = await snapshotsBelow(ops, lineage, seq, 0);
+    const saved = snap ? await ops.readSnapshotBytes(snap.id) : undefined;
+    const from = snap && saved ? snap.seq : 0;
+    const before = await readTail(ops, lineage, from + 1, seq, excluded);
+    const job: ConflictsJob = {
+      op: 'conflicts',
+      before: before.bytes,
+      added,
+      ...(snap && saved ? { base: { saved, heads: snap.heads } } : {}),
+    };
+    return this.workers.run<MergeConflictResult[]>(kind, job, weightOf(before.bytes));
   }
 
   /** Builds exactly these changes, uncached (byte reads, heads selectors). */

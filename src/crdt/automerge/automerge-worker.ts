@@ -1,4 +1,6 @@
 import * as Automerge from '@automerge/automerge';
+import { CairnError } from '../../core/errors.js';
+import { jsonText } from '../../core/json.js';
 import {
   BASE_CORRUPT,
   DOC_BROKEN,
@@ -6,36 +8,63 @@ import {
   type BisectResult,
   type BuildJob,
   type BuildResult,
+  type ConflictsJob,
   type KindJob,
+  type MergeConflictResult,
   type SavedBase,
 } from '../kind-jobs.js';
 import { docHeads, estimateDocBytes, type AutomergeDoc } from './automerge-doc.js';
+import { newConflicts } from './conflicts.js';
+import { WorkerDocCache } from './worker-doc-cache.js';
 import { docToJson } from './to-json.js';
 
 /*
- * The Automerge kind's worker (run by crdt/worker-pool.ts): builds documents
- * off the event loop, keeps the ones it is asked to (an LRU bounded by
- * estimated bytes), and finds the change that breaks a document.
+ * The Automerge kind's worker (run by crdt/worker-pool.ts): every Automerge
+ * call on stored or incoming data runs here, never on the event loop. An
+ * op that does not apply makes Automerge panic; a panic leaks what it had
+ * allocated, so after PANIC_BUDGET of them the worker asks to be retired (a
+ * fresh one takes over) instead of running on a heap that only grows.
  */
 
-const cache = new Map<string, { doc: AutomergeDoc; bytes: number }>();
-let cacheTotal = 0;
+const PANIC_BUDGET = 16;
+let panics = 0;
+const cache = new WorkerDocCache();
 
-export async function handle(
-  job: KindJob,
-): Promise<{ result: BuildResult | BisectResult | null; transfer?: ArrayBuffer[] }> {
+type Answer = { result: unknown; transfer?: ArrayBuffer[]; retire?: boolean };
+
+export async function handle(job: KindJob): Promise<Answer> {
+  try {
+    return { ...run(job), ...(panics >= PANIC_BUDGET ? { retire: true } : {}) };
+  } catch (err) {
+    noteFailure(err);
+    if (panics >= PANIC_BUDGET) Object.assign(err as object, { retire: true });
+    throw err;
+  }
+}
+
+function run(job: KindJob): Answer {
   switch (job.op) {
     case 'build': {
       const result = build(job);
-      const transfer = result.saved ? [result.saved.buffer as ArrayBuffer] : [];
-      return { result, transfer };
+      return { result, transfer: result.saved ? [result.saved.buffer as ArrayBuffer] : [] };
     }
     case 'bisect':
       return { result: bisect(job) };
     case 'forget':
-      for (const key of job.keys) drop(key);
+      for (const key of job.keys) cache.drop(key);
       return { result: null };
+    case 'changesOfSaved':
+      return { result: changesOfSaved(job.saved) };
+    case 'conflicts':
+      return { result: conflicts(job) };
   }
+}
+
+/** Counts Automerge's panics (ops that do not apply end in one). */
+function noteFailure(err: unknown): void {
+  const name = (err as { name?: string }).name;
+  const ctor = (err as { constructor?: { name?: string } }).constructor?.name;
+  if (name === 'PanicError' || ctor === 'RuntimeError') panics++;
 }
 
 function failure(code: string, message: string): Error {
@@ -45,23 +74,12 @@ function failure(code: string, message: string): Error {
 const concat = (parts: readonly Uint8Array[]) =>
   parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
 
-/** The base as a doc of its own (a clone when it comes from the cache). */
-function startFrom(base: BuildJob['base']): AutomergeDoc {
-  if (!base) return Automerge.init();
-  if ('cached' in base) {
-    const hit = cache.get(base.cached);
-    if (!hit) throw failure('NOT_CACHED', `no cached doc ${base.cached}`);
-    touch(base.cached, hit);
-    return Automerge.clone(hit.doc);
-  }
-  return loadBase(base);
-}
-
 function loadBase(base: SavedBase): AutomergeDoc {
   let doc: AutomergeDoc;
   try {
     doc = Automerge.load(base.saved);
   } catch (err) {
+    noteFailure(err);
     throw failure(BASE_CORRUPT, `the base does not load: ${(err as Error).message}`);
   }
   if (docHeads(doc).join() !== [...base.heads].sort().join()) {
@@ -70,19 +88,34 @@ function loadBase(base: SavedBase): AutomergeDoc {
   return doc;
 }
 
+/** Base + tail as reads build it: one load from nothing, else applied onto the base. */
+function assemble(base: BuildJob['base'], tail: readonly Uint8Array[]): AutomergeDoc {
+  let doc: AutomergeDoc;
+  if (!base) return tail.length > 0 ? Automerge.load(concat(tail)) : Automerge.init();
+  if ('cached' in base) {
+    const hit = cache.get(base.cached);
+    if (!hit) throw failure('NOT_CACHED', `no cached doc ${base.cached}`);
+    doc = Automerge.clone(hit);
+  } else doc = loadBase(base);
+  return tail.length > 0 ? Automerge.loadIncremental(doc, concat(tail)) : doc;
+}
+
 function build(job: BuildJob): BuildResult {
-  let doc = startFrom(job.base);
+  let doc: AutomergeDoc;
   try {
-    if (job.tail.length > 0) doc = Automerge.loadIncremental(doc, concat(job.tail));
+    doc = assemble(job.base, job.tail);
   } catch (err) {
+    if ((err as { code?: string }).code) throw err;
+    noteFailure(err);
     throw failure(DOC_BROKEN, `the changes do not load: ${(err as Error).message}`);
   }
   const heads = docHeads(doc);
   const result: BuildResult = { heads, evicted: [], docBytes: estimateDocBytes(doc) };
   if (job.want.json) {
     try {
-      result.json = docToJson(doc);
+      result.jsonText = jsonText(docToJson(doc));
     } catch (err) {
+      noteFailure(err);
       throw failure(DOC_BROKEN, `the doc does not convert to JSON: ${(err as Error).message}`);
     }
   }
@@ -91,8 +124,9 @@ function build(job: BuildJob): BuildResult {
     if (job.want.verify) verifySaved(saved, heads);
     if (job.want.saved) result.saved = saved;
   }
-  if (job.cacheAs !== undefined)
-    result.evicted = keep(job.cacheAs, doc, result.docBytes, job.cacheBytes);
+  if (job.cacheAs !== undefined) {
+    result.evicted = cache.keep(job.cacheAs, doc, result.docBytes, job.cacheBytes);
+  }
   return result;
 }
 
@@ -102,6 +136,7 @@ function verifySaved(saved: Uint8Array, heads: string[]): void {
   try {
     reloaded = Automerge.load(saved);
   } catch (err) {
+    noteFailure(err);
     throw failure(DOC_BROKEN, `the saved doc does not load again: ${(err as Error).message}`);
   }
   if (docHeads(reloaded).join() !== heads.join()) {
@@ -109,21 +144,28 @@ function verifySaved(saved: Uint8Array, heads: string[]): void {
   }
 }
 
-/** Why base + these changes break, or undefined if they do not. */
+/**
+ * Why these changes break, or undefined if they do not: loaded from nothing
+ * in one batch (the build a read falls back to when any other fails),
+ * converted to JSON, saved and reloaded.
+ */
 function brokenBy(base: SavedBase | undefined, changes: readonly Uint8Array[]): string | undefined {
   try {
-    let doc = base ? Automerge.load(base.saved) : Automerge.init();
-    if (changes.length > 0) doc = Automerge.loadIncremental(doc, concat(changes));
+    let doc: AutomergeDoc;
+    if (base) doc = Automerge.loadIncremental(Automerge.load(base.saved), concat(changes));
+    else doc = changes.length > 0 ? Automerge.load(concat(changes)) : Automerge.init();
     docToJson(doc);
     verifySaved(Automerge.save(doc), docHeads(doc));
     return undefined;
   } catch (err) {
+    noteFailure(err);
     return (err as Error).message;
   }
 }
 
 function bisect(job: BisectJob): BisectResult {
   if (job.base && brokenBy(job.base, []) !== undefined) {
+    // A base that does not build on its own is no base.
     throw failure(BASE_CORRUPT, 'the base does not build on its own');
   }
   const whole = brokenBy(job.base, job.tail);
@@ -144,30 +186,17 @@ function bisect(job: BisectJob): BisectResult {
   return { firstBad: bad - 1, reason };
 }
 
-function touch(key: string, entry: { doc: AutomergeDoc; bytes: number }): void {
-  cache.delete(key);
-  cache.set(key, entry);
-}
-
-function drop(key: string): void {
-  const entry = cache.get(key);
-  if (!entry) return;
-  cache.delete(key);
-  cacheTotal -= entry.bytes;
-}
-
-/** Keeps a doc (if it fits the budget at all), evicting the least recently used; returns those. */
-function keep(key: string, doc: AutomergeDoc, bytes: number, budget: number): string[] {
-  drop(key);
-  if (bytes > budget) return [key];
-  cache.set(key, { doc, bytes });
-  cacheTotal += bytes;
-  const evicted: string[] = [];
-  for (const [k, e] of cache) {
-    if (cacheTotal <= budget) break;
-    cache.delete(k);
-    cacheTotal -= e.bytes;
-    evicted.push(k);
+function changesOfSaved(saved: Uint8Array): Uint8Array[] {
+  try {
+    return Automerge.getAllChanges(Automerge.load(saved));
+  } catch (err) {
+    noteFailure(err);
+    throw new CairnError('InvalidChange', `not an Automerge document: ${(err as Error).message}`);
   }
-  return evicted;
+}
+
+function conflicts(job: ConflictsJob): MergeConflictResult[] {
+  const before = assemble(job.base, job.before);
+  const after = Automerge.loadIncremental(Automerge.clone(before), concat(job.added));
+  return newConflicts(before, after);
 }

@@ -1,7 +1,6 @@
 import type { Hono } from 'hono';
 import { CairnError } from '../../core/errors.js';
 import { isStorableText, parseBranchName } from '../../core/ids.js';
-import { importDoc } from '../../history/import-doc.js';
 import { AUTOMERGE_MEDIA_TYPE, routeSpec } from '../../protocol/api.js';
 import { parseMakeSnapshot } from '../../protocol/branch-request.js';
 import { parseUint } from '../../protocol/version-selector.js';
@@ -12,7 +11,7 @@ import type { RouteDeps } from './route-deps.js';
 
 /** SPEC §3 history and doc listing, §5 snapshots and import. */
 export function mountHistoryRoutes(app: Hono, deps: RouteDeps): void {
-  const { read, snapshots, pipeline, limits } = deps;
+  const { read, snapshots, imports, limits } = deps;
 
   mountRoute(app, routeSpec('listHistory'), async ({ c, params, query }) => {
     const { space, docId } = params as { space: string; docId: string };
@@ -56,6 +55,6 @@ export function mountHistoryRoutes(app: Hono, deps: RouteDeps): void {
     const bytes = body as Uint8Array;
     if (bytes.byteLength === 0)
       throw new CairnError('ValidationError', 'the body must be Automerge document bytes');
-    return c.json(await importDoc(pipeline, space, docId, parseBranchName(query.branch), bytes));
+    return c.json(await imports.importDoc(space, docId, parseBranchName(query.branch), bytes));
   });
 }

@@ -1,6 +1,7 @@
 import type { Limits } from '../../core/limits.js';
 import type { Logger } from '../../core/logger.js';
 import type { BranchService } from '../../history/branch-service.js';
+import type { ImportService } from '../../history/import-doc.js';
 import type { ServerMerge } from '../../history/server-merge.js';
 import type { SnapshotService } from '../../history/snapshot-service.js';
 import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
@@ -11,6 +12,7 @@ export interface RouteDeps {
   pipeline: CommitPipeline;
   read: ReadApi;
   branches: BranchService;
+  imports: ImportService;
   snapshots: SnapshotService;
   merge: ServerMerge;
   limits: Limits;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stringifyDeep } from '../../src/server/json-body.js';
+import { stringifyDeep } from '../../src/core/json.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 
 function randomJson(rng: SeededRandom, depth: number): unknown {
