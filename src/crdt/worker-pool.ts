@@ -58,11 +58,25 @@ interface Pending {
   owner: Worker;
 }
 
+/** A worker's answer to one job (`retire`: replace it once it has answered what it holds). */
+interface Answer {
+  id?: number;
+  result?: unknown;
+  error?: { code?: string; message: string };
+  retire?: boolean;
+}
+
+const DEFAULT_RECYCLE_WEIGHT = 16 * 1024 * 1024;
+const DEFAULT_IDLE_RECYCLE_MS = 30_000;
+
 /**
  * One worker thread running a job module, started on first use and unref'd
  * while idle (it never keeps the process alive). Jobs queue in order; a
  * crashed worker fails its jobs with `Internal` and is replaced on the next
  * job. Heavy CRDT work runs here so that it never blocks the event loop.
+ * A worker is replaced — its memory given back, since a WebAssembly heap
+ * never shrinks — when it has been idle `idleRecycleMs`, after a job heavier
+ * than `recycleAfterWeight`, or when it asks to retire.
  */
 export class WorkerPool<J, R> {
   private worker: Worker | undefined;
@@ -74,6 +88,8 @@ export class WorkerPool<J, R> {
   private idle: NodeJS.Timeout | undefined;
   /** Workers that asked to be replaced and still answer what they held. */
   private readonly retiring = new Set<Worker>();
+  /** Workers started so far, counting replacements (for tests and metrics). */
+  started = 0;
 
   constructor(private readonly options: WorkerPoolOptions) {}
 
@@ -84,10 +100,13 @@ export class WorkerPool<J, R> {
     clearTimeout(this.idle);
     worker.ref();
     const id = this.nextId++;
+    // Without a transfer list, views are sent compacted: cloning a view
+    // copies its whole buffer (a 100-byte change cut from a 10 MiB body).
+    const message = { id, job: options.transfer ? job : compactViews(job) };
     return new Promise<R>((resolve, reject) => {
       const entry = { resolve: resolve as (v: unknown) => void, reject, owner: worker };
       this.pending.set(id, { ...entry, weight: options.weight ?? 0 });
-      worker.postMessage({ id, job }, options.transfer ?? []);
+      worker.postMessage(message, options.transfer ?? []);
     });
   }
 
@@ -98,7 +117,12 @@ export class WorkerPool<J, R> {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.stop(new CairnError('StorageUnavailable', `${this.options.name} worker closed`));
+    clearTimeout(this.idle);
+    const err = new CairnError('StorageUnavailable', `${this.options.name} worker closed`);
+    const retiring = [...this.retiring];
+    this.retiring.clear();
+    for (const w of retiring) this.failAll(err, w);
+    await Promise.all([this.stop(err), ...retiring.map((w) => w.terminate())]);
   }
 
   private start(): Worker {
@@ -106,35 +130,41 @@ export class WorkerPool<J, R> {
     const href = moduleUrl.href;
     const tsxUrl = href.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : '';
     const w = new Worker(BOOT, { eval: true, name, workerData: { moduleUrl: href, tsxUrl } });
-    w.on(
-      'message',
-      (m: { id?: number; result?: unknown; error?: { code?: string; message: string } }) => {
-        if (m.id === undefined) return;
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        if (this.pendingOf(w) === 0) w.unref();
-        if (!p) return;
-        if (m.error) p.reject(toError(m.error));
-        else p.resolve(m.result);
-        if (p.weight > (this.options.recycleAfterWeight ?? 64 * 1024 * 1024))
-          this.recycleDue = true;
-        if (this.recycleDue && this.worker === w && this.pendingOf(w) === 0) {
-          // Its memory is given back; the next job starts a fresh worker.
-          this.recycleDue = false;
-          this.worker = undefined;
-          void w.terminate();
-        }
-      },
-    );
+    this.started++;
+    w.on('message', (m: Answer) => this.answered(w, m));
     w.on('error', (err) => {
       logger.error({ err, worker: name }, 'worker failed');
       void this.stop(new CairnError('Internal', `${name} worker failed: ${err.message}`), w);
     });
     w.on('exit', () => {
       if (this.worker === w) this.worker = undefined;
+      this.retiring.delete(w);
       this.failAll(new CairnError('Internal', `${name} worker exited`), w);
     });
     return w;
+  }
+
+  private answered(w: Worker, m: Answer): void {
+    if (m.id === undefined) return;
+    const p = this.pending.get(m.id);
+    this.pending.delete(m.id);
+    if (m.retire && !this.retiring.has(w)) {
+      // New jobs go to a fresh worker; this one ends once it has answered.
+      this.options.logger.warn({ worker: this.options.name }, 'worker retired');
+      if (this.worker === w) this.worker = undefined;
+      this.retiring.add(w);
+    }
+    if (p) {
+      if (m.error) p.reject(toError(m.error));
+      else p.resolve(m.result);
+      if (p.weight > (this.options.recycleAfterWeight ?? DEFAULT_RECYCLE_WEIGHT))
+        this.recycleDue = true;
+    }
+    if (this.pendingOf(w) > 0) return;
+    w.unref();
+    if (this.retiring.delete(w)) void w.terminate();
+    else if (this.recycleDue) this.recycle(w);
+    else if (this.worker === w) this.idleTimer(w);
   }
 
   /** Replaces an idle worker: its memory is given back; the next job starts a fresh one. */
@@ -147,7 +177,8 @@ export class WorkerPool<J, R> {
 
   private idleTimer(w: Worker): void {
     clearTimeout(this.idle);
-    this.idle = setTimeout(() => this.recycle(w), this.options.idleRecycleMs ?? 30_000);
+    const ms = this.options.idleRecycleMs ?? DEFAULT_IDLE_RECYCLE_MS;
+    this.idle = setTimeout(() => this.recycle(w), ms);
     this.idle.unref();
   }
 
@@ -174,6 +205,24 @@ export class WorkerPool<J, R> {
       p.reject(err);
     }
   }
+}
+
+/**
+ * A copy of a job in which every byte view that does not span its whole
+ * buffer is its own compact copy (jobs are small trees of plain objects,
+ * arrays and byte arrays).
+ */
+export function compactViews<T>(value: T, depth = 0): T {
+  if (value instanceof Uint8Array) {
+    const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength;
+    return (whole ? value : new Uint8Array(value)) as T;
+  }
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v: unknown) => compactViews(v, depth + 1)) as T;
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = compactViews(v, depth + 1);
+  return out as T;
 }
 
 /** An error from a job: a typed one keeps its code. */

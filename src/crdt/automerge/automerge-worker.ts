@@ -20,26 +20,40 @@ import { docToJson } from './to-json.js';
 
 /*
  * The Automerge kind's worker (run by crdt/worker-pool.ts): every Automerge
- * call on stored or incoming data runs here, never on the event loop. An
- * op that does not apply makes Automerge panic; a panic leaks what it had
- * allocated, so after PANIC_BUDGET of them the worker asks to be retired (a
- * fresh one takes over) instead of running on a heap that only grows.
+ * call on stored or incoming data runs here, never on the event loop. The
+ * worker asks to be retired (a fresh one takes over) instead of running on a
+ * heap that only grows: after PANIC_BUDGET panics (an op that does not apply
+ * makes Automerge panic, and a panic leaks what it had allocated), and when
+ * its WebAssembly heap — which never shrinks — has grown past what its doc
+ * cache may hold plus HEAP_HEADROOM_BYTES (one heavy build's memory is given
+ * back once it has answered).
  */
 
 const PANIC_BUDGET = 16;
+const HEAP_HEADROOM_BYTES = 192 * 1024 * 1024;
 let panics = 0;
+/** The largest doc-cache budget a job has named (the heap this worker may keep). */
+let cacheBudgetBytes = 0;
 const cache = new WorkerDocCache();
 
 type Answer = { result: unknown; transfer?: ArrayBuffer[]; retire?: boolean };
 
 export async function handle(job: KindJob): Promise<Answer> {
+  if (job.op === 'build') cacheBudgetBytes = Math.max(cacheBudgetBytes, job.cacheBytes);
   try {
-    return { ...run(job), ...(panics >= PANIC_BUDGET ? { retire: true } : {}) };
+    return { ...run(job), ...(shouldRetire() ? { retire: true } : {}) };
   } catch (err) {
     noteFailure(err);
-    if (panics >= PANIC_BUDGET) Object.assign(err as object, { retire: true });
+    if (shouldRetire()) Object.assign(err as object, { retire: true });
     throw err;
   }
+}
+
+function shouldRetire(): boolean {
+  if (panics >= PANIC_BUDGET) return true;
+  // Estimated cache bytes understate the heap about twofold; WebAssembly
+  // memory counts as the isolate's external memory.
+  return process.memoryUsage().external > 2 * cacheBudgetBytes + HEAP_HEADROOM_BYTES;
 }
 
 function run(job: KindJob): Answer {
