@@ -25,7 +25,12 @@ export async function listen(cairn: Cairn, host: string, port: number): Promise<
     if (closing) response.headers.set('connection', 'close');
     return response;
   };
-  const server = serve({ fetch, hostname: host, port }) as Server;
+  // autoCleanupIncoming off: @hono/node-server would drain an unread upload
+  // for at most 500 ms and then destroy the socket, after an answer that said
+  // keep-alive; Node's own server reads the rest of a declared body instead
+  // (bounded by its requestTimeout; bodies of unknown or much larger size are
+  // answered with Connection: close, see server/http-app.ts).
+  const server = serve({ fetch, hostname: host, port, autoCleanupIncoming: false }) as Server;
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve();
     server.once('listening', () => resolve());

@@ -15,9 +15,10 @@ import type { RouteDeps } from './routes/route-deps.js';
 import { mountTxRoutes } from './routes/tx-routes.js';
 
 /**
- * What @hono/node-server drains of an upload after an early answer, before
- * it destroys the socket (its MAX_DRAIN_BYTES); an oversize upload with more
- * left than this is answered with `Connection: close`.
+ * How much of an upload the server reads and discards after answering it
+ * early (`listen` leaves that to Node's HTTP server, which reads the rest of
+ * a declared body); an oversize upload with more left than this is answered
+ * with `Connection: close` instead.
  */
 const SERVER_DRAIN_BYTES = 64 * 1024 * 1024;
 
@@ -55,6 +56,19 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
     }
     await next();
   });
+  app.use('*', async (c, next) => {
+    // A declared size over the limit is answered before anything touches
+    // the body: reading `body` (as bodyLimit does) starts a web stream on the
+    // upload that then stalls the server's drain of the rest, and the
+    // connection was dropped after a keep-alive answer (regression test in
+    // test/e2e/process-behaviour.test.ts).
+    const declared = Number(c.req.header('content-length'));
+    if (declared > limits.maxRequestBytes && !c.req.header('transfer-encoding')) {
+      return tooLarge(c, deps);
+    }
+    await next();
+  });
+  // Bodies of unknown size (chunked) are counted as they arrive.
   app.use('*', bodyLimit({ maxSize: limits.maxRequestBytes, onError: (c) => tooLarge(c, deps) }));
 
   const openapi = openApiDocument({ version: deps.version, ...(basePath ? { basePath } : {}) });

@@ -120,4 +120,40 @@ describe('a 413 for a body over the limit', () => {
     expect(answer.connection).toBe('close');
     await server.stop();
   });
+
+  // Regression: the answer said keep-alive, then the socket was destroyed ~0.5 s later.
+  it('keeps a keep-alive connection usable after a 413 for a body with a Content-Length', async () => {
+    const server = await startServer({ dataDir: path.join(temp.dir, 'keep-alive') });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, route: string, body?: Buffer) =>
+      new Promise<{ status: number; connection?: string; port?: number; reused: boolean }>(
+        (resolve, reject) => {
+          const req = http.request(`${server.url}${route}`, { method, agent }, (res) => {
+            res.resume();
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                ...(res.headers.connection ? { connection: res.headers.connection } : {}),
+                ...(req.socket?.localPort ? { port: req.socket.localPort } : {}),
+                reused: req.reusedSocket,
+              }),
+            );
+          });
+          req.on('error', reject);
+          req.end(body);
+        },
+      );
+    const big = Buffer.alloc(17 * 1024 * 1024, 0x20);
+    const refused = await send('POST', '/v1/did:key:z6MkKeepAlive/tx', big);
+    expect(refused.status).toBe(413);
+    expect(refused.connection).toBe('keep-alive');
+    // Longer than the ~0.5 s after which the socket used to be destroyed.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const next = await send('GET', '/healthz');
+    expect(next.status).toBe(200);
+    expect(next.reused).toBe(true);
+    expect(next.port).toBe(refused.port);
+    agent.destroy();
+    await server.stop();
+  });
 });
