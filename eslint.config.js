@@ -27,11 +27,11 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'test/**', 'scripts/**'],
+    files: ['src/cli/**', 'bench/**', 'test/**', 'scripts/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['scripts/**/*.mjs', '*.js'],
+    files: ['scripts/**/*.mjs', 'examples/**/*.mjs', '*.js'],
     languageOptions: { globals: globals.node },
   },
   ...layerRules,

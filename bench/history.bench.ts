@@ -112,9 +112,23 @@ export async function benchHistory(o: HistoryOptions): Promise<boolean | undefin
       });
       console.log('');
 
-      const reads = await runReads(cairn, replay, samples, headSeqs, o);
+      // A trace cut short by the generation or ingest cap is read only up to
+      // what was committed (regression: the first sample used to be read
+      // whether or not it existed, and the read phase crashed).
+      const readable = Math.min(n, ingest.committed);
+      if (readable < 1) {
+        console.log('  point-in-time reads skipped: nothing was committed');
+        return false;
+      }
+      const reads = await runReads(cairn, replay, readable, samples, headSeqs, o);
       const readsMet = printReads(reads, o);
-      await printStages(cairn, replay, stageSeqs, headSeqs[headSeqs.length - 1] as number);
+      await printStages(
+        cairn,
+        replay,
+        readable,
+        stageSeqs,
+        headSeqs[headSeqs.length - 1] as number,
+      );
       console.log('');
 
       await cairn.close();
@@ -490,11 +504,12 @@ async function cairnRead(reader: DocReader, seq: number): Promise<CairnRead> {
 async function runReads(
   cairn: Cairn,
   replay: Replay,
+  readable: number,
   samples: number[],
   headSeqs: number[],
   o: HistoryOptions,
 ): Promise<Reads> {
-  const n = replay.changes.length;
+  const n = readable;
   const cacheBytes = cairn.limits.materializedCacheBytes;
   const workers = new KindWorkers('bench-reads', silentLogger);
   const out: Reads = {
@@ -548,7 +563,7 @@ async function runReads(
   };
 
   // The process's first large read, untimed (reported): JIT and WebAssembly warm-up.
-  const mid = samples[0] as number;
+  const mid = samples.find((seq) => seq <= n) ?? n;
   const first = await sample(mid, false);
   out.firstRead = { cold: first.cold, baseline: first.base, seq: mid };
 
@@ -659,6 +674,7 @@ function printReads(r: Reads, o: HistoryOptions): boolean {
 async function printStages(
   cairn: Cairn,
   replay: Replay,
+  readable: number,
   logSeqs: number[],
   headSeq: number,
 ): Promise<void> {
@@ -666,7 +682,7 @@ async function printStages(
   const lines: string[] = [];
   await withOps(cairn, async (ops) => {
     for (const seq of [...logSeqs, headSeq]) {
-      if (seq > replay.changes.length) continue;
+      if (seq > readable || seq < 1) continue;
       const saved = replay.savedAt.get(seq) as Uint8Array;
       const snap = (await ops.listSnapshots(branch)).find((s) => s.seq <= seq);
       let t = nowMs();

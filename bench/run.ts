@@ -12,8 +12,12 @@
  * trace as one change per keystroke: ingest rate early vs late, point-in-time
  * reads (cold, warm) beside `Automerge.load`, bytes on disk per change.
  *
- * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres` or `history`: run
- * one section), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
+ * The Stall section (issue "Integrity under hostile input", bench/stall.bench.ts)
+ * times a second client's commits and `/healthz` while a server child
+ * process takes a 3 MiB-string change and a cold read of a near-limit one.
+ *
+ * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history` or
+ * `stall`: run one section), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
  * point-in-time samples, default 200 / 90), BENCH_RUNS (runs per figure; default 5 for the SQLite target
  * configuration, 3 for the others), BENCH_SECONDS (timed window per figure,
  * default 2), BENCH_WRITERS (default 64), BENCH_PG_PROFILE=1 (per-statement
@@ -23,7 +27,9 @@ import os from 'node:os';
 import { measureEngineCommits, type EngineRate } from './engine-commit.bench.js';
 import { benchHistory, DEFAULT_HISTORY_OPTIONS } from './history.bench.js';
 import { benchPostgres } from './postgres-commit.bench.js';
+import { benchStall } from './stall.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
+import { withPreDefenceDecoder } from './lib/pre-defence-decoder.js';
 import { printTable, type Row } from './lib/report.js';
 import { measureSpecFloor } from './lib/spec-floor.js';
 import { median, nowMs, type Phase, type Rate } from './lib/timing.js';
@@ -45,8 +51,8 @@ const SECONDS = envNumber('BENCH_SECONDS', 2, 0.2, 20);
 const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
 const WARMUP_SECONDS = 0.3;
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (!['', 'sqlite', 'postgres', 'history'].includes(ONLY)) {
-  throw new Error('BENCH_ONLY must be sqlite, postgres or history (or unset for all)');
+if (!['', 'sqlite', 'postgres', 'history', 'stall'].includes(ONLY)) {
+  throw new Error('BENCH_ONLY must be sqlite, postgres, history or stall (or unset for all)');
 }
 const HISTORY_READS = Math.round(
   envNumber('BENCH_HISTORY_READS', DEFAULT_HISTORY_OPTIONS.reads, 1, 10_000),
@@ -80,13 +86,16 @@ const rawPhase: Phase = {
   measure: { maxOps: RAW_MAX_TX, seconds: SECONDS },
 };
 
-type Figure = 'raw' | 'floor' | 'seq' | 'concurrent';
+type Figure = 'raw' | 'floor' | 'seq' | 'concurrent' | 'seqBefore' | 'concurrentBefore';
 
 interface RunResult {
   raw: Rate;
   floor: Rate;
   seq: EngineRate;
   concurrent: EngineRate;
+  /** The engine with the pre-defence commit decoder (measured with `before`). */
+  seqBefore?: EngineRate;
+  concurrentBefore?: EngineRate;
 }
 
 async function runOnce(
@@ -94,9 +103,11 @@ async function runOnce(
   run: number,
   seqChain: Chain,
   writerChains: Chain[],
+  before: boolean,
 ): Promise<RunResult> {
   const out: Partial<RunResult> = {};
   const figures: Figure[] = ['raw', 'floor', 'seq', 'concurrent'];
+  if (before) figures.push('seqBefore', 'concurrentBefore');
   // Rotate the order from run to run so drift on a noisy machine hits every figure alike.
   for (let i = 0; i < figures.length; i++) {
     const figure = figures[(i + run) % figures.length];
@@ -106,11 +117,28 @@ async function runOnce(
     if (figure === 'concurrent') {
       out.concurrent = await measureEngineCommits(sync, writerChains, concurrentPhase);
     }
+    if (figure === 'seqBefore') {
+      out.seqBefore = await withPreDefenceDecoder(() =>
+        measureEngineCommits(sync, [seqChain], seqPhase),
+      );
+    }
+    if (figure === 'concurrentBefore') {
+      out.concurrentBefore = await withPreDefenceDecoder(() =>
+        measureEngineCommits(sync, writerChains, concurrentPhase),
+      );
+    }
   }
   if (!out.raw || !out.floor || !out.seq || !out.concurrent) {
     throw new Error('a figure was not measured');
   }
-  return { raw: out.raw, floor: out.floor, seq: out.seq, concurrent: out.concurrent };
+  return {
+    raw: out.raw,
+    floor: out.floor,
+    seq: out.seq,
+    concurrent: out.concurrent,
+    ...(out.seqBefore ? { seqBefore: out.seqBefore } : {}),
+    ...(out.concurrentBefore ? { concurrentBefore: out.concurrentBefore } : {}),
+  };
 }
 
 function k(n: number): string {
@@ -122,10 +150,11 @@ async function benchSync(
   runs: number,
   seqChain: Chain,
   writerChains: Chain[],
-): Promise<Row[]> {
+  before = false,
+): Promise<{ rows: Row[]; results: RunResult[] }> {
   const results: RunResult[] = [];
   for (let run = 0; run < runs; run++) {
-    results.push(await runOnce(sync, run, seqChain, writerChains));
+    results.push(await runOnce(sync, run, seqChain, writerChains, before));
   }
   const raw = results.map((r) => r.raw.perSecond);
   const floor = results.map((r) => r.floor.perSecond);
@@ -139,7 +168,7 @@ async function benchSync(
   const target = sync === 'full';
   const seqs = results.map((r) => r.seq);
   const concs = results.map((r) => r.concurrent);
-  return [
+  const rows: Row[] = [
     { label: 'raw better-sqlite3, 1 row/tx', perSecond: raw, note: 'baseline' },
     {
       label: 'SPEC floor, sequential',
@@ -162,11 +191,63 @@ async function benchSync(
       note: `${batch(concs)}, ${docs(concs)} each`,
     },
   ];
+  return { rows, results };
+}
+
+/**
+ * Issue "Integrity under hostile input": the commit path with its defence
+ * (checksum, hash and op-count checks in a header-only decoder) beside the
+ * same engine with the decoder it replaced, as ratios to the SPEC floor of
+ * the same run (steadier across machines than ratios to raw SQLite).
+ */
+function defenceRows(results: readonly RunResult[]): Row[] {
+  const floor = results.map((r) => r.floor.perSecond);
+  const row = (label: string, pick: (r: RunResult) => EngineRate | undefined): number[] =>
+    results.map((r) => {
+      const rate = pick(r);
+      if (!rate) throw new Error(`${label} was not measured`);
+      return rate.perSecond;
+    });
+  const perFloor = (values: number[]) => values.map((v, i) => v / (floor[i] as number));
+  const seqBefore = row('seqBefore', (r) => r.seqBefore);
+  const seqAfter = row('seq', (r) => r.seq);
+  const concBefore = row('concurrentBefore', (r) => r.concurrentBefore);
+  const concAfter = row('concurrent', (r) => r.concurrent);
+  const cost = (before: number[], after: number[]) =>
+    `after/before ${median(after.map((a, i) => a / (before[i] as number))).toFixed(2)}×`;
+  return [
+    { label: 'SPEC floor, sequential', perSecond: floor, note: 'baseline' },
+    {
+      label: 'before the defence, sequential',
+      perSecond: seqBefore,
+      ratios: perFloor(seqBefore),
+      note: 'Automerge.decodeChange: no checksum, no op limit',
+    },
+    {
+      label: 'after, sequential',
+      perSecond: seqAfter,
+      ratios: perFloor(seqAfter),
+      target: { text: '≥ 0.50×', met: (r: number) => r >= 0.5 },
+      note: cost(seqBefore, seqAfter),
+    },
+    {
+      label: `before the defence, ${WRITERS} writers`,
+      perSecond: concBefore,
+      ratios: perFloor(concBefore),
+    },
+    {
+      label: `after, ${WRITERS} writers`,
+      perSecond: concAfter,
+      ratios: perFloor(concAfter),
+      target: { text: '≥ 2.50×', met: (r: number) => r >= 2.5 },
+      note: cost(concBefore, concAfter),
+    },
+  ];
 }
 
 async function main(): Promise<void> {
   const t0 = nowMs();
-  const commitSections = ONLY !== 'history';
+  const commitSections = ONLY === '' || ONLY === 'sqlite' || ONLY === 'postgres';
   const seqChain = commitSections
     ? makeChain(1, 'bench-seq', SEQ_WARMUP_TX + SEQ_MAX_TX)
     : undefined;
@@ -180,7 +261,7 @@ async function main(): Promise<void> {
   console.log(
     commitSections
       ? 'cairn bench — single-change transactions through the engine (SQLite, PostgreSQL)'
-      : 'cairn bench — history',
+      : `cairn bench — ${ONLY}`,
   );
   console.log(
     `node ${process.version}, ${os.cpus().length} cpus, ${os.platform()}, temp dir ${os.tmpdir()}`,
@@ -221,28 +302,40 @@ async function main(): Promise<void> {
     });
     console.log('');
   }
+  let stallMet: boolean | undefined;
+  if (ONLY === '' || ONLY === 'stall') {
+    stallMet = await benchStall();
+    console.log('');
+  }
   const verdicts = [
     met === undefined ? '' : `targets (SQLite, FULL): ${met ? 'MET' : 'NOT MET'}; `,
     historyMet === undefined ? '' : `targets (History): ${historyMet ? 'MET' : 'NOT MET'}; `,
+    stallMet === undefined ? '' : `targets (Stall): ${stallMet ? 'MET' : 'NOT MET'}; `,
   ];
   console.log(`${verdicts.join('')}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
 }
 
 /** The SQLite section (issue "Foundation" targets); returns whether the targets were met. */
 async function benchSqlite(seqChain: Chain, writerChains: Chain[]): Promise<boolean> {
-  const full = await benchSync('full', TARGET_RUNS, seqChain, writerChains);
+  const full = await benchSync('full', TARGET_RUNS, seqChain, writerChains, true);
   const met = printTable(
     `SQLite synchronous=FULL, WAL — engine default, TARGET configuration (${TARGET_RUNS} runs)`,
-    full,
+    full.rows,
+  );
+  console.log('');
+  const defenceMet = printTable(
+    'SQLite FULL — commit-path cost of the integrity defence, same runs (ratios to the SPEC floor)',
+    defenceRows(full.results),
+    'ours/floor',
   );
   console.log('');
   const normal = await benchSync('normal', INFO_RUNS, seqChain, writerChains);
   printTable(
     `SQLite synchronous=NORMAL, WAL — engine sync:'normal', for information only, NOT the target (${INFO_RUNS} runs)`,
-    normal,
+    normal.rows,
   );
   console.log('');
-  return met;
+  return met && defenceMet;
 }
 
 main().catch((err: unknown) => {

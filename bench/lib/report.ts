@@ -24,13 +24,14 @@ function pad(text: string, width: number, right = false): string {
 
 /**
  * A compact fixed-width table; returns whether every target row was met.
+ * `ratioHeader` names what the ratios compare to (default: raw).
  * The target columns are left out when no row has a target.
  */
-export function printTable(title: string, rows: readonly Row[]): boolean {
+export function printTable(title: string, rows: readonly Row[], ratioHeader = 'ours/raw'): boolean {
   const withTargets = rows.some((r) => r.target);
   const keep = (cells: string[]) =>
     withTargets ? cells : [...cells.slice(0, 3), ...cells.slice(5)];
-  const header = keep(['', 'tx/s median [min–max]', 'ours/raw', 'target', 'met', '']);
+  const header = keep(['', 'tx/s median [min–max]', ratioHeader, 'target', 'met', '']);
   const lines = rows.map((r) => {
     const ratio = r.ratios ? median(r.ratios) : undefined;
     const met = r.target && ratio !== undefined ? r.target.met(ratio) : undefined;
