@@ -9,7 +9,8 @@
  * and as bytes. Printed: the probe's latencies while quiet and during the
  * heavy requests (targets: commit p99 < 50 ms, `/healthz` never over 50 ms),
  * what each heavy request answered and took, and the server's RSS (peak,
- * after, and after its workers idled out).
+ * after, and after its workers idled out). BENCH_STALL_NODE_ARGS passes
+ * flags to the server's node (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn } from 'node:child_process';
 import * as Automerge from '@automerge/automerge';
@@ -163,7 +164,8 @@ export async function benchStall(): Promise<boolean> {
       `${(DEFAULT_LIMITS.maxChangeOps - 1_000).toLocaleString('en-US')}-char string ${(under.byteLength / 1024).toFixed(0)} KiB`,
   );
   return withTempDir('cairn-bench-stall-', async (dataDir) => {
-    const server: ServerChild = await startServerChild(dataDir);
+    const nodeArgs = (process.env.BENCH_STALL_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const server: ServerChild = await startServerChild(dataDir, nodeArgs);
     try {
       const rssStart = server.statusBytes('VmRSS');
       const probe = startProbe(server.url);

@@ -18,12 +18,18 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
-/** Starts `node dist/cli/main.js serve --auth off --port 0 --data <dataDir>` and waits for "listening". */
-export async function startServerChild(dataDir: string): Promise<ServerChild> {
+/**
+ * Starts `node dist/cli/main.js serve --auth off --port 0 --data <dataDir>`
+ * and waits for "listening". `nodeArgs` go to node itself (e.g. `--cpu-prof`).
+ */
+export async function startServerChild(
+  dataDir: string,
+  nodeArgs: readonly string[] = [],
+): Promise<ServerChild> {
   if (!fs.existsSync(CLI_ENTRY)) throw new Error(`${CLI_ENTRY} not found: run npm run build`);
   const child = spawn(
     process.execPath,
-    [CLI_ENTRY, 'serve', '--auth', 'off', '--port', '0', '--data', dataDir],
+    [...nodeArgs, CLI_ENTRY, 'serve', '--auth', 'off', '--port', '0', '--data', dataDir],
     {
       env: { ...process.env, CAIRN_SERVER_KEY: SERVER_KEY, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],

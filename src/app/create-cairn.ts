@@ -13,6 +13,7 @@ import { QuarantineService } from '../history/quarantine-service.js';
 import { SnapshotService } from '../history/snapshot-service.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
 import { createHttpApp } from '../server/http-app.js';
+import { TxBodyParser } from '../server/tx-body-parser.js';
 import { CAIRN_VERSION } from './version.js';
 import { DocCache } from '../read/doc-cache.js';
 import { DocReader } from '../read/doc-reader.js';
@@ -133,6 +134,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     });
     const merge = new ServerMerge(reader, pipeline, options.enableServerMerge ?? false);
     let closing: Promise<void> | undefined;
+    const txBodies = new TxBodyParser(logger);
     const app = createHttpApp(
       {
         pipeline,
@@ -142,6 +144,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         imports: new ImportService(pipeline, readWorkers),
         merge,
         limits,
+        txBodies,
         logger,
         version: CAIRN_VERSION,
         ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
@@ -168,7 +171,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         closing ??= (async () => {
           await pipeline.close();
           await snapshotService.close();
-          await Promise.all([readWorkers.close(), backgroundWorkers.close()]);
+          await Promise.all([readWorkers.close(), backgroundWorkers.close(), txBodies.close()]);
           await backend.close();
         })();
         return closing;

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { CairnError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import { CairnError, ERROR_CODES, type ErrorCode, type ErrorDetails } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
 /**
@@ -18,7 +18,7 @@ const { parentPort, workerData } = require('node:worker_threads');
       const { result, transfer, retire } = await mod.handle(job);
       parentPort.postMessage({ id, result, retire }, transfer || []);
     } catch (err) {
-      const error = { code: err && err.code, message: String((err && err.message) || err) };
+      const error = { code: err && err.code, message: String((err && err.message) || err), details: err && err.details };
       parentPort.postMessage({ id, error, retire: !!(err && err.retire) });
     }
   });
@@ -62,7 +62,8 @@ interface Pending {
 interface Answer {
   id?: number;
   result?: unknown;
-  error?: { code?: string; message: string };
+  /** A thrown error: a CairnError keeps its code and details. */
+  error?: { code?: string; message: string; details?: ErrorDetails };
   retire?: boolean;
 }
 
@@ -226,9 +227,9 @@ export function compactViews<T>(value: T, depth = 0): T {
 }
 
 /** An error from a job: a typed one keeps its code. */
-function toError(e: { code?: string; message: string }): Error {
+function toError(e: NonNullable<Answer['error']>): Error {
   if (e.code && (ERROR_CODES as readonly string[]).includes(e.code)) {
-    return new CairnError(e.code as ErrorCode, e.message);
+    return new CairnError(e.code as ErrorCode, e.message, e.details ?? {});
   }
   const err = new Error(e.message);
   if (e.code) Object.assign(err, { code: e.code });

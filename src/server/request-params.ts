@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
+import { nextTurn, SLICE_BODY_CHARS } from './next-turn.js';
 
 /** All single-valued query parameters; a repeated one is a `ValidationError`. */
 export function singleQuery(c: Context): Record<string, string> {
@@ -14,12 +15,20 @@ export function singleQuery(c: Context): Record<string, string> {
   return out;
 }
 
-/** The JSON body; an empty body is `undefined` when `allowEmpty`. */
-export async function readJson(c: Context, allowEmpty = false): Promise<unknown> {
-  const text = await c.req.text();
-  if (allowEmpty && text.trim() === '') return undefined;
+/**
+ * A JSON body's value; an empty body is `undefined` when `allowEmpty`.
+ * `large` is whether the body is big enough to be handled in slices (see
+ * next-turn.ts).
+ */
+export async function parseJsonBody(
+  text: string,
+  allowEmpty = false,
+): Promise<{ json: unknown; large: boolean }> {
+  const large = text.length >= SLICE_BODY_CHARS;
+  if (allowEmpty && text.trim() === '') return { json: undefined, large };
+  if (large) await nextTurn();
   try {
-    return JSON.parse(text);
+    return { json: JSON.parse(text) as unknown, large };
   } catch {
     throw new CairnError('ValidationError', 'request body is not valid JSON');
   }

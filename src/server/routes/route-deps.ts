@@ -6,6 +6,7 @@ import type { ServerMerge } from '../../history/server-merge.js';
 import type { SnapshotService } from '../../history/snapshot-service.js';
 import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
 import type { ReadApi } from '../../read/read-api.js';
+import type { TxBodyParser } from '../tx-body-parser.js';
 
 /** What the HTTP routes need from the engine: wire-level services only, no storage. */
 export interface RouteDeps {
@@ -16,6 +17,8 @@ export interface RouteDeps {
   snapshots: SnapshotService;
   merge: ServerMerge;
   limits: Limits;
+  /** Parses big transaction bodies on a worker thread. */
+  txBodies: TxBodyParser;
   /** The package version (for /openapi.json). */
   version: string;
   /** Origins allowed by CORS (`*` for any); none: CORS off. */
