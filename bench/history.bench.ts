@@ -563,16 +563,20 @@ async function runReads(
   };
 
   // The process's first large read, untimed (reported): JIT and WebAssembly warm-up.
-  const mid = samples.find((seq) => seq <= n) ?? n;
-  const first = await sample(mid, false);
-  out.firstRead = { cold: first.cold, baseline: first.base, seq: mid };
+  // Only seqs that were committed and have a saved baseline state are read.
+  const canRead = (seq: number) => seq >= 1 && seq <= n && replay.savedAt.has(seq);
+  const mid = samples.find(canRead);
+  if (mid !== undefined) {
+    const first = await sample(mid, false);
+    out.firstRead = { cold: first.cold, baseline: first.base, seq: mid };
+  }
 
   const start = nowMs();
   const deadline = start + o.readSeconds * 1000;
   const seen = new Set<number>();
   for (let i = 0; i < samples.length && nowMs() < deadline; i++) {
     const seq = samples[i] as number;
-    if (seq > n) continue;
+    if (!canRead(seq)) continue;
     const s = await sample(seq, i % 2 === 1);
     out.baseline.push(s.base);
     out.cold.push(s.cold);
@@ -589,7 +593,7 @@ async function runReads(
 
   // Near the head, where the kept snapshots are: the snapshot path of a cold read.
   for (const seq of headSeqs) {
-    if (seq > n || seq < 1) continue;
+    if (!canRead(seq)) continue;
     const s = await sample(seq, false);
     out.headCold.push(s.cold);
     out.headBaseline.push(s.base);
@@ -682,8 +686,8 @@ async function printStages(
   const lines: string[] = [];
   await withOps(cairn, async (ops) => {
     for (const seq of [...logSeqs, headSeq]) {
-      if (seq > readable || seq < 1) continue;
-      const saved = replay.savedAt.get(seq) as Uint8Array;
+      const saved = replay.savedAt.get(seq);
+      if (seq > readable || seq < 1 || !saved) continue;
       const snap = (await ops.listSnapshots(branch)).find((s) => s.seq <= seq);
       let t = nowMs();
       const lap = () => {

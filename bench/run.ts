@@ -18,7 +18,9 @@
  *
  * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history` or
  * `stall`: run one section), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
- * point-in-time samples, default 200 / 90), BENCH_RUNS (runs per figure; default 5 for the SQLite target
+ * point-in-time samples, default 200 / 90), BENCH_HISTORY_GEN_SECONDS /
+ * BENCH_HISTORY_INGEST_SECONDS (caps of the trace's generation and ingest,
+ * default 90 / 150; a trace cut short is read up to what was committed), BENCH_RUNS (runs per figure; default 5 for the SQLite target
  * configuration, 3 for the others), BENCH_SECONDS (timed window per figure,
  * default 2), BENCH_WRITERS (default 64), BENCH_PG_PROFILE=1 (per-statement
  * timings of the PostgreSQL engine path), CAIRN_PG_BIN (PostgreSQL binaries).
@@ -62,6 +64,18 @@ const HISTORY_READ_SECONDS = envNumber(
   DEFAULT_HISTORY_OPTIONS.readSeconds,
   1,
   600,
+);
+const HISTORY_GEN_SECONDS = envNumber(
+  'BENCH_HISTORY_GEN_SECONDS',
+  DEFAULT_HISTORY_OPTIONS.genMaxSeconds,
+  1,
+  3600,
+);
+const HISTORY_INGEST_SECONDS = envNumber(
+  'BENCH_HISTORY_INGEST_SECONDS',
+  DEFAULT_HISTORY_OPTIONS.ingestMaxSeconds,
+  1,
+  3600,
 );
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === '1';
 
@@ -299,6 +313,8 @@ async function main(): Promise<void> {
       ...DEFAULT_HISTORY_OPTIONS,
       reads: HISTORY_READS,
       readSeconds: HISTORY_READ_SECONDS,
+      genMaxSeconds: HISTORY_GEN_SECONDS,
+      ingestMaxSeconds: HISTORY_INGEST_SECONDS,
     });
     console.log('');
   }
