@@ -11,6 +11,7 @@ const shared = [
   'test/model/**/*.test.ts',
   'test/trace/**/*.test.ts',
   'test/e2e/**/*.test.ts',
+  'test/live/**/*.test.ts',
 ];
 
 export default defineConfig({

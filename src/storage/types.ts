@@ -162,6 +162,13 @@ export interface SpaceReadOps {
   commitsEndingIn(branchId: number, fromSeq: number, toSeq: number): Promise<CommitRecord[]>;
   /** The last commit of the branch with epoch ≤ `epoch`. */
   lastCommitUpTo(branchId: number, epoch: number): Promise<CommitRecord | undefined>;
+  /**
+   * The tx records with `afterEpoch` < epoch ≤ `upToEpoch`, in epoch order,
+   * at most `limit`. Each record's body lists the writes of its commit (doc,
+   * branch, seq range, heads after): the live feed reads what an epoch
+   * committed from here, by the chain's primary key (no index of its own).
+   */
+  txRecordsAfter(afterEpoch: number, upToEpoch: number, limit: number): Promise<TxRecordRow[]>;
   /** Epoch of the last commit of the space at or before `ms`, or 0. */
   epochAtTime(ms: number): Promise<number>;
   getTxRecord(epoch: number): Promise<TxRecordRow | undefined>;

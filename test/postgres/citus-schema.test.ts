@@ -281,6 +281,7 @@ describe('the Citus schema lint', () => {
           await ops.commitCovering(id, 1);
           await ops.commitsEndingIn(id, 1, 2);
           await ops.lastCommitUpTo(id, 1);
+          await ops.txRecordsAfter(0, 2, 10);
           await ops.epochAtTime(Date.now());
           await ops.getTxRecord(1);
           await ops.getReceipt('one');

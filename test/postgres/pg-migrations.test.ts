@@ -244,8 +244,11 @@ describe('PostgreSQL migrations', () => {
             `${starts} concurrent starts`,
           ).toEqual(steps(1));
           expect(rows.map((r) => r.name)).toEqual(PG_MIGRATIONS.map((m) => m.name));
+          // pg_locks lists the whole cluster: other test files migrate their
+          // own databases at the same time (this flaked before the filter).
           const held = await client.query(
-            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
             [MIGRATION_LOCK_KEY],
           );
           expect(held.rowCount, 'the migration lock is released').toBe(0);

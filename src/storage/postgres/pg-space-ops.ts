@@ -221,6 +221,16 @@ export class PgSpaceOps implements SpaceWriteOps {
     return toTxRecord((await this.q('txRecord', [epoch]))[0]);
   }
 
+  async txRecordsAfter(
+    afterEpoch: number,
+    upToEpoch: number,
+    limit: number,
+  ): Promise<TxRecordRow[]> {
+    return (await this.q('txRecordsAfter', [afterEpoch, upToEpoch, limit])).map(
+      (r) => toTxRecord(r) as TxRecordRow,
+    );
+  }
+
   async getReceipt(clientTxId: string): Promise<StoredReceipt | undefined> {
     return toReceipt((await this.q('receipt', [clientTxId]))[0]);
   }

@@ -132,6 +132,8 @@ export const SQL = {
     'SELECT max(seq) AS seq FROM log WHERE space_id = $1 AND branch_id = $2 AND epoch <= $3',
   epochAtTime: 'SELECT max(epoch) AS epoch FROM tx WHERE space_id = $1 AND committed_at <= $2',
   txRecord: 'SELECT * FROM tx WHERE space_id = $1 AND epoch = $2',
+  txRecordsAfter:
+    'SELECT * FROM tx WHERE space_id = $1 AND epoch > $2 AND epoch <= $3 ORDER BY epoch LIMIT $4',
   receipt:
     'SELECT epoch, receipt, created_at FROM receipts WHERE space_id = $1 AND client_tx_id = $2',
   insertBranch: `INSERT INTO branches (space_id, id, doc_id, name, kind, parent_id, fork_seq, fork_heads, created_at)

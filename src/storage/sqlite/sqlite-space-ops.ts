@@ -225,6 +225,16 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     return toTxRecord(this.s.txRecord.get(epoch) as Row | undefined);
   }
 
+  async txRecordsAfter(
+    afterEpoch: number,
+    upToEpoch: number,
+    limit: number,
+  ): Promise<TxRecordRow[]> {
+    return (this.s.txRecordsAfter.all(afterEpoch, upToEpoch, limit) as Row[]).map(
+      (r) => toTxRecord(r) as TxRecordRow,
+    );
+  }
+
   async getReceipt(clientTxId: string): Promise<StoredReceipt | undefined> {
     return toReceipt(this.s.receipt.get(clientTxId) as Row | undefined);
   }

@@ -79,6 +79,7 @@ export function prepareSpaceStatements(db: Database.Database) {
     epochAt: one('SELECT epoch FROM log WHERE branch_id = ? AND seq = ?'),
     txTime: one('SELECT committed_at FROM tx WHERE epoch = ?'),
     txRecord: p('SELECT * FROM tx WHERE epoch = ?'),
+    txRecordsAfter: p('SELECT * FROM tx WHERE epoch > ? AND epoch <= ? ORDER BY epoch LIMIT ?'),
     receipt: p('SELECT epoch, receipt, created_at FROM receipts WHERE client_tx_id = ?'),
     // writes
     insertBranch:
