@@ -33,6 +33,16 @@ export interface Limits {
   defaultPageItems: number;
   /** Estimated memory of materialized docs kept for hot reads. */
   materializedCacheBytes: number;
+  /** Delivery frames queued for one live connection before they are coalesced (SPEC §6). */
+  maxDeliveryQueue: number;
+  /** Bytes of delivery frames queued for one live connection before they are coalesced. */
+  maxDeliveryQueueBytes: number;
+  /** Transactions one live connection may have awaiting receipts (SPEC §6). */
+  maxInFlightTx: number;
+  /** Subscriptions one live connection may hold. */
+  maxSubscriptionsPerConnection: number;
+  /** Largest frame a live client may send (a transaction body, like `maxRequestBytes`). */
+  maxFrameBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -78,6 +88,20 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   // Hot docs stay materialized (a cold read of a long history costs a full
   // load); 256 MiB is a small share of a server's memory.
   materializedCacheBytes: 256 * 1024 * 1024,
+  // SPEC §6: 1,000 frames is seconds of a busy doc's commits; past it a slow
+  // client gets one catch-up per doc instead of a queue that grows.
+  maxDeliveryQueue: 1000,
+  // A frame count alone does not bound memory (one frame can hold a 4 MiB
+  // change): 8 MiB per connection keeps 1,000 slow clients under 8 GiB.
+  maxDeliveryQueueBytes: 8 * 1024 * 1024,
+  // SPEC §6: enough pipelined transactions to fill several group-commit
+  // batches (256 each) from one connection.
+  maxInFlightTx: 1024,
+  // Each subscription costs a registry entry and a cursor; an editor watches
+  // a handful of docs, an indexer uses the whole-space feed instead.
+  maxSubscriptionsPerConnection: 1000,
+  // The same bound as an HTTP body: a frame is buffered whole before parsing.
+  maxFrameBytes: 16 * 1024 * 1024,
 });
 
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
