@@ -12,7 +12,14 @@ import { ImportService } from '../history/import-doc.js';
 import { QuarantineService } from '../history/quarantine-service.js';
 import { SnapshotService } from '../history/snapshot-service.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
+import { LiveHub } from '../live/live-hub.js';
+import { EpochFeed } from '../read/epoch-feed.js';
 import { createHttpApp } from '../server/http-app.js';
+import {
+  createLiveEndpoint,
+  type LiveEndpoint,
+  type UpgradeHandler,
+} from '../server/live-upgrade.js';
 import { TxBodyParser } from '../server/tx-body-parser.js';
 import { CAIRN_VERSION } from './version.js';
 import { DocCache } from '../read/doc-cache.js';
@@ -50,6 +57,13 @@ export interface CairnOptions {
 export interface Cairn {
   /** Fetch-style handler for the routes of SPEC §2-§3. */
   fetch: (request: Request) => Response | Promise<Response>;
+  /**
+   * The WebSocket endpoint of SPEC §6 (`GET {basePath}/v1/:space/ws`) as a
+   * Node `upgrade` listener: `server.on('upgrade', cairn.handleUpgrade)`.
+   */
+  handleUpgrade: UpgradeHandler;
+  /** The live endpoint's state (open connections). */
+  readonly live: LiveEndpoint;
   readonly app: Hono;
   readonly backend: StorageBackend;
   readonly pipeline: CommitPipeline;
@@ -128,6 +142,12 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     Object.assign(late, { quarantine, snapshots: snapshotService });
     pipeline.onCommitted((committed) => snapshotService.onCommitted(committed));
     const read = createReadApi(reader);
+    const hub = new LiveHub(new EpochFeed(backend), logger);
+    pipeline.onCommitted((batch) => hub.committed(batch));
+    const live = createLiveEndpoint(
+      { hub, read, pipeline, limits, serverDid: identity.did, logger },
+      options.basePath,
+    );
     const branches = new BranchService(pipeline, read, {
       maxForkDepth: limits.maxForkDepth,
       ...(options.clock ? { now: options.clock } : {}),
@@ -154,6 +174,8 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     );
     return {
       fetch: (request) => app.fetch(request),
+      handleUpgrade: live.handleUpgrade,
+      live,
       app,
       backend,
       pipeline,
@@ -169,6 +191,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         pipeline.invariants.register(parseSpaceId(spaceId), invariant),
       close: () => {
         closing ??= (async () => {
+          live.close();
           await pipeline.close();
           await snapshotService.close();
           await Promise.all([readWorkers.close(), backgroundWorkers.close(), txBodies.close()]);

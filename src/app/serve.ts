@@ -31,6 +31,7 @@ export async function listen(cairn: Cairn, host: string, port: number): Promise<
   // (bounded by its requestTimeout; bodies of unknown or much larger size are
   // answered with Connection: close, see server/http-app.ts).
   const server = serve({ fetch, hostname: host, port, autoCleanupIncoming: false }) as Server;
+  server.on('upgrade', cairn.handleUpgrade);
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve();
     server.once('listening', () => resolve());

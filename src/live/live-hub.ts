@@ -1,0 +1,49 @@
+import type { Logger } from '../core/logger.js';
+import type { CommittedTx } from '../pipeline/space-writer.js';
+import type { EpochFeed } from '../read/epoch-feed.js';
+import { SpaceFeed } from './space-feed.js';
+
+/**
+ * Every live connection's way to its space's feed: one `SpaceFeed` per space
+ * with a connection, made on the first and dropped with the last, told of
+ * each commit after it is durable (the pipeline's commit listener).
+ */
+export class LiveHub {
+  private readonly feeds = new Map<string, SpaceFeed>();
+
+  constructor(
+    readonly epochs: EpochFeed,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The space's feed, held until `release`. */
+  acquire(spaceId: string): SpaceFeed {
+    let feed = this.feeds.get(spaceId);
+    if (!feed) this.feeds.set(spaceId, (feed = new SpaceFeed(spaceId, this.epochs, this.logger)));
+    feed.holders++;
+    return feed;
+  }
+
+  release(feed: SpaceFeed): void {
+    feed.holders--;
+    if (feed.holders === 0 && this.feeds.get(feed.spaceId) === feed) {
+      this.feeds.delete(feed.spaceId);
+    }
+  }
+
+  /** The pipeline's commit listener: committed batches, in commit order. */
+  committed(batch: readonly CommittedTx[]): void {
+    let last: CommittedTx | undefined;
+    for (const tx of batch) {
+      // A batch is one space's; its last epoch covers the rest.
+      if (last && last.spaceId !== tx.spaceId) this.feeds.get(last.spaceId)?.committed(last.epoch);
+      last = tx;
+    }
+    if (last) this.feeds.get(last.spaceId)?.committed(last.epoch);
+  }
+
+  /** Spaces with a feed (for tests and metrics). */
+  get spaces(): number {
+    return this.feeds.size;
+  }
+}

@@ -1,0 +1,137 @@
+import type { Logger } from '../core/logger.js';
+import { encodeBase64 } from '../protocol/base64.js';
+import type { CommittedEpoch, EpochFeed } from '../read/epoch-feed.js';
+
+/** One doc entry of a `deliver` frame, encoded once and shared by every subscriber. */
+export interface DeliveredEntry {
+  docId: string;
+  branch: string;
+  seqFrom: number;
+  seqTo: number;
+  /** The entry as JSON text (SPEC §6 `docs[i]`). */
+  json: string;
+}
+
+/** A connection as the feed sees it: where one epoch's entries go. */
+export interface FeedSubscriber {
+  deliver(epoch: number, entries: DeliveredEntry[]): void;
+}
+
+/** Epochs read per storage round trip while catching up. */
+const EPOCHS_PER_READ = 256;
+
+const docKey = (docId: string, branch: string) => JSON.stringify([docId, branch]);
+
+/**
+ * The live feed of one space: which connections watch which (doc, branch),
+ * and a single chain of work that hands out every committed epoch in order —
+ * each epoch read once from storage (after its durable commit), each doc
+ * entry encoded once, then given to each subscriber. Work that must be
+ * ordered with the deliveries (a subscription's initial state) runs in the
+ * same chain.
+ */
+export class SpaceFeed {
+  /** Every epoch ≤ this has been handed out (undefined until first read). */
+  private lastEpoch: number | undefined;
+  private wantedEpoch = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly watchers = new Map<string, Set<FeedSubscriber>>();
+  /** Connections holding this feed (the hub drops it at 0). */
+  holders = 0;
+
+  constructor(
+    readonly spaceId: string,
+    private readonly epochs: EpochFeed,
+    private readonly logger: Logger,
+  ) {}
+
+  watch(subscriber: FeedSubscriber, docId: string, branch: string): void {
+    const key = docKey(docId, branch);
+    let set = this.watchers.get(key);
+    if (!set) this.watchers.set(key, (set = new Set()));
+    set.add(subscriber);
+  }
+
+  unwatch(subscriber: FeedSubscriber, docId: string, branch: string): void {
+    const key = docKey(docId, branch);
+    const set = this.watchers.get(key);
+    set?.delete(subscriber);
+    if (set?.size === 0) this.watchers.delete(key);
+  }
+
+  /** A commit of `epoch` is durable: hand out everything up to it. */
+  committed(epoch: number): void {
+    this.wantedEpoch = Math.max(this.wantedEpoch, epoch);
+    void this.run(() => this.catchUp());
+  }
+
+  /**
+   * Runs `task` after every delivery already due, before any later one; it
+   * gets the epoch up to which deliveries have been handed out.
+   */
+  run<T>(task: (deliveredUpTo: number) => Promise<T>): Promise<T> {
+    const result = this.chain.then(async () => task(await this.deliveredUpTo()));
+    // The chain goes on whatever one task does; its caller sees the failure.
+    this.chain = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private async deliveredUpTo(): Promise<number> {
+    this.lastEpoch ??= await this.epochs.currentEpoch(this.spaceId);
+    return this.lastEpoch;
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      let from = await this.deliveredUpTo();
+      while (from < this.wantedEpoch) {
+        const batch = await this.epochs.committedAfter(
+          this.spaceId,
+          from,
+          this.wantedEpoch,
+          EPOCHS_PER_READ,
+          (docId, branch) => this.watchers.has(docKey(docId, branch)),
+        );
+        for (const e of batch) this.dispatch(e);
+        // No record in range: the epochs are not visible yet, or never will be.
+        from = batch.length > 0 ? (batch.at(-1) as CommittedEpoch).epoch : this.wantedEpoch;
+        this.lastEpoch = from;
+      }
+    } catch (err) {
+      // Nothing is skipped: the next commit retries from the same epoch.
+      this.logger.error({ err, spaceId: this.spaceId }, 'live feed read failed');
+    }
+  }
+
+  private dispatch(e: CommittedEpoch): void {
+    const bySubscriber = new Map<FeedSubscriber, DeliveredEntry[]>();
+    for (const w of e.writes) {
+      const set = this.watchers.get(docKey(w.docId, w.branch));
+      if (!set) continue;
+      const entry: DeliveredEntry = {
+        docId: w.docId,
+        branch: w.branch,
+        seqFrom: w.seqFrom,
+        seqTo: w.seqTo,
+        json: JSON.stringify({
+          docId: w.docId,
+          branch: w.branch,
+          seq: w.seqTo,
+          heads: w.heads,
+          rootRef: w.rootRef,
+          kind: 'changes',
+          body: w.changes.map(encodeBase64),
+        }),
+      };
+      for (const s of set) {
+        const list = bySubscriber.get(s);
+        if (list) list.push(entry);
+        else bySubscriber.set(s, [entry]);
+      }
+    }
+    for (const [s, entries] of bySubscriber) s.deliver(e.epoch, entries);
+  }
+}

@@ -1,0 +1,109 @@
+import WebSocket from 'ws';
+
+/** A frame the server sent, parsed. */
+export interface ServerFrame {
+  type: string;
+  id?: string | number | null;
+  ok?: Record<string, unknown>;
+  error?: { code: string; message: string; [k: string]: unknown };
+  epoch?: number;
+  docs?: {
+    docId: string;
+    branch: string;
+    seq: number;
+    heads: string[];
+    kind: string;
+    body: string[] | string;
+  }[];
+}
+
+const WAIT_MS = 15_000;
+
+/**
+ * A raw client of `GET /v1/:space/ws` for tests: sends frames, keeps every
+ * frame received in order, and waits (bounded) for answers and deliveries.
+ */
+export class LiveTestClient {
+  readonly frames: ServerFrame[] = [];
+  private nextId = 1;
+  private waiters: (() => void)[] = [];
+  closed: { code: number; reason: string } | undefined;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.frames.push(JSON.parse(String(data)) as ServerFrame);
+      this.wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: String(reason) };
+      this.wake();
+    });
+  }
+
+  static async connect(baseUrl: string, space: string): Promise<LiveTestClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/${space}/ws`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new LiveTestClient(ws);
+  }
+
+  /** Sends an invocation; resolves with its `task/return`. */
+  async call(cmd: string, args: unknown = {}): Promise<ServerFrame> {
+    const id = this.nextId++;
+    this.sendJson({ id, cmd, args });
+    return this.waitFor((f) => f.type === 'task/return' && f.id === id);
+  }
+
+  async hello(clientId = 'test-client'): Promise<ServerFrame> {
+    return this.call('/storage/hello', { clientId });
+  }
+
+  sendJson(value: unknown): void {
+    this.ws.send(JSON.stringify(value));
+  }
+
+  sendRaw(data: string | Buffer): void {
+    this.ws.send(data);
+  }
+
+  /** Deliver frames received so far. */
+  deliveries(): ServerFrame[] {
+    return this.frames.filter((f) => f.type === 'deliver');
+  }
+
+  /** The first frame (received or to come) matching `pred`, within 15 s. */
+  async waitFor(pred: (f: ServerFrame) => boolean): Promise<ServerFrame> {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const found = this.frames.find(pred);
+      if (found) return found;
+      if (this.closed) throw new Error(`socket closed (${this.closed.code}) before the frame came`);
+      if (Date.now() > deadline) throw new Error('frame did not come within 15 s');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Waits until `count` frames match `pred`. */
+  async waitForCount(pred: (f: ServerFrame) => boolean, count: number): Promise<ServerFrame[]> {
+    await this.waitFor(() => this.frames.filter(pred).length >= count);
+    return this.frames.filter(pred);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,206 @@
+import * as A from '@automerge/automerge';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listen, type RunningServer } from '../../src/app/serve.js';
+import { b64, hashOf, Replica, write } from '../helpers/changes.js';
+import { OTHER_SPACE, SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
+import { LiveTestClient, type ServerFrame } from '../helpers/live-client.js';
+
+/**
+ * The WebSocket protocol of SPEC §6 over real sockets, on the backend under
+ * test: deliveries after the durable commit, one per epoch, in order; one
+ * task/return per invocation whatever the frame; pipelined transactions.
+ */
+
+let engine: TestEngine | undefined;
+let server: RunningServer | undefined;
+const clients: LiveTestClient[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await server?.close(0);
+  server = undefined;
+  await engine?.close();
+  engine = undefined;
+});
+
+async function start(): Promise<{ e: TestEngine; url: string }> {
+  engine = await startEngine();
+  server = await listen(engine.cairn, '127.0.0.1', 0);
+  return { e: engine, url: `http://127.0.0.1:${server.port}` };
+}
+
+async function client(url: string, space = SPACE): Promise<LiveTestClient> {
+  const c = await LiveTestClient.connect(url, space);
+  clients.push(c);
+  expect((await c.hello()).ok).toMatchObject({ epoch: expect.any(Number) });
+  return c;
+}
+
+/** Applies every delivery of `docId` to a fresh doc (as a client would), in one call each. */
+function replay(frames: ServerFrame[], docId: string): A.Doc<Record<string, unknown>> {
+  let doc = A.init<Record<string, unknown>>();
+  for (const f of frames) {
+    for (const d of f.docs ?? []) {
+      if (d.docId !== docId) continue;
+      if (d.kind === 'snapshot')
+        doc = A.merge(doc, A.load(Buffer.from(d.body as string, 'base64')));
+      else
+        [doc] = A.applyChanges(
+          doc,
+          (d.body as string[]).map((s) => Buffer.from(s, 'base64')),
+        );
+    }
+  }
+  return doc;
+}
+
+describe('GET /v1/:space/ws', () => {
+  it('two subscribers see every commit exactly once per epoch, in order, after it is durable', async () => {
+    const { e, url } = await start();
+    const writer = new Replica(1);
+    await e.ok({ writes: [write('doc', [writer.change((d) => (d.n = 0))])] });
+    const [a, b] = [await client(url), await client(url)];
+    for (const c of [a, b]) {
+      const sub = await c.call('/storage/subscribe', { docId: 'doc' });
+      expect(sub.ok).toMatchObject({ complete: true, exists: true, epoch: 1 });
+    }
+    const epochs: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const before = writer.heads;
+      const r = await e.ok({ writes: [write('doc', [writer.change((d) => (d.n = i))], before)] });
+      epochs.push(r.epoch);
+    }
+    for (const c of [a, b]) {
+      const got = await c.waitForCount((f) => f.type === 'deliver', 21);
+      expect(got[0]!.docs![0]!.kind).toBe('snapshot');
+      expect(got.slice(1).map((f) => f.epoch)).toEqual(epochs);
+      expect(
+        got.slice(1).every((f) => f.docs!.length === 1 && f.docs![0]!.kind === 'changes'),
+      ).toBe(true);
+      expect(A.toJS(replay(got, 'doc'))).toEqual({ n: 20 });
+      expect(A.getHeads(replay(got, 'doc'))).toEqual(writer.heads);
+    }
+  });
+
+  it('delivers a commit of a doc that did not exist when it was subscribed', async () => {
+    const { e, url } = await start();
+    const c = await client(url);
+    const sub = await c.call('/storage/subscribe', { docId: 'later' });
+    expect(sub.ok).toMatchObject({ complete: true, exists: false });
+    const r = new Replica(2);
+    await e.ok({ writes: [write('later', [r.change((d) => (d.x = 1))])] });
+    const f = await c.waitFor((x) => x.type === 'deliver');
+    expect(f.docs![0]).toMatchObject({ docId: 'later', seq: 1, kind: 'changes' });
+  });
+
+  it('a get-only session gets the state once and no pushes; unsubscribe stops deliveries', async () => {
+    const { e, url } = await start();
+    const w = new Replica(3);
+    await e.ok({ writes: [write('doc', [w.change((d) => (d.v = 1))])] });
+    const getter = await client(url);
+    const got = await getter.call('/storage/get', { docId: 'doc' });
+    expect(got.ok).toEqual({ complete: true, epoch: 1 });
+    expect(getter.deliveries()).toHaveLength(1);
+    expect((await getter.call('/storage/get', { docId: 'nope' })).error?.code).toBe('DocNotFound');
+
+    const leaver = await client(url);
+    const control = await client(url);
+    const sub = await leaver.call('/storage/subscribe', { docId: 'doc' });
+    await control.call('/storage/subscribe', { docId: 'doc' });
+    const left = await leaver.call('/storage/unsubscribe', {
+      subscriptionId: sub.ok!.subscriptionId,
+    });
+    expect(left.ok).toEqual({ ok: true });
+    const before = w.heads;
+    await e.ok({ writes: [write('doc', [w.change((d) => (d.v = 2))], before)] });
+    // The control subscriber got epoch 2: the same dispatch would have reached the others.
+    await control.waitFor((f) => f.type === 'deliver' && f.epoch === 2);
+    expect(getter.deliveries()).toHaveLength(1);
+    expect(leaver.deliveries()).toHaveLength(1); // its initial state only
+  });
+
+  it('never delivers across spaces', async () => {
+    const { e, url } = await start();
+    const here = await client(url, SPACE);
+    const there = await client(url, OTHER_SPACE);
+    await here.call('/storage/subscribe', { docId: 'same' });
+    await there.call('/storage/subscribe', { docId: 'same' });
+    const r = new Replica(4);
+    await e.ok({ writes: [write('same', [r.change((d) => (d.s = 1))])] }, OTHER_SPACE);
+    await there.waitFor((f) => f.type === 'deliver');
+    const r2 = new Replica(5);
+    await e.ok({ writes: [write('same', [r2.change((d) => (d.t = 1))])] }, SPACE);
+    const mine = await here.waitFor((f) => f.type === 'deliver');
+    expect(mine.docs![0]!.heads).toEqual(r2.heads);
+    expect(here.deliveries()).toHaveLength(1);
+    expect(there.deliveries()).toHaveLength(1);
+  });
+
+  it('answers every malformed frame, unknown command or bad transaction with one error task/return, and stays usable', async () => {
+    const { url } = await start();
+    const c = await LiveTestClient.connect(url, SPACE);
+    clients.push(c);
+    const early = await c.call('/storage/subscribe', { docId: 'x' });
+    expect(early.error?.message).toMatch(/hello first/);
+    await c.hello();
+    c.sendRaw('{not json');
+    c.sendRaw('[1,2]');
+    c.sendRaw(Buffer.from([1, 2, 3]));
+    const nulls = await c.waitForCount((f) => f.type === 'task/return' && f.id === null, 3);
+    expect(nulls.map((f) => f.error?.code)).toEqual([
+      'ValidationError',
+      'ValidationError',
+      'ValidationError',
+    ]);
+    const cases: [string, unknown, string][] = [
+      ['/storage/nope', {}, 'ValidationError'],
+      ['/storage/get', { docId: '' }, 'ValidationError'],
+      ['/storage/unsubscribe', { subscriptionId: 's99' }, 'ValidationError'],
+      [
+        '/storage/tx',
+        { writes: [{ docId: 'd', baseHeads: [], changes: ['%%%'] }] },
+        'ValidationError',
+      ],
+      [
+        '/storage/tx',
+        { writes: [{ docId: 'd', baseHeads: [], changes: [b64(new Uint8Array([1, 2]))] }] },
+        'InvalidChange',
+      ],
+      ['/storage/hello', { clientId: 'again' }, 'ValidationError'],
+    ];
+    for (const [cmd, args, code] of cases) {
+      const answer = await c.call(cmd, args);
+      expect(answer.error?.code, cmd).toBe(code);
+    }
+    // Still usable: a good transaction commits.
+    const r = new Replica(6);
+    const ok = await c.call('/storage/tx', { writes: [write('d', [r.change((d) => (d.k = 1))])] });
+    expect(ok.ok).toMatchObject({ ok: true, epoch: 1 });
+    const answers = c.frames.filter((f) => f.type === 'task/return');
+    // One answer per frame sent: 1 early + hello + 3 bad frames + the cases + the good tx.
+    expect(answers).toHaveLength(1 + 1 + 3 + cases.length + 1);
+  });
+
+  it('commits 200 pipelined transactions from one connection in the order sent', async () => {
+    const { e, url } = await start();
+    const c = await client(url);
+    const r = new Replica(7);
+    let base: string[] = [];
+    const sent = [];
+    for (let i = 0; i < 200; i++) {
+      const change = r.change((d) => (d.i = i));
+      sent.push(c.call('/storage/tx', { writes: [write('pipe', [change], base)] }));
+      base = [hashOf(change)];
+    }
+    const answers = await Promise.all(sent);
+    expect(answers.every((a) => a.ok?.ok === true)).toBe(true);
+    const epochs = answers.map((a) => a.ok!.epoch as number);
+    expect(epochs).toEqual([...epochs].sort((x, y) => x - y));
+    expect(new Set(epochs).size).toBe(200);
+    const heads = await e.cairn.read.heads(SPACE, 'pipe', 'main');
+    expect(heads.seq).toBe(200);
+    // Receipts came back in the order sent.
+    const order = c.frames.filter((f) => f.type === 'task/return').map((f) => f.id as number);
+    expect(order.slice(1)).toEqual([...order.slice(1)].sort((x, y) => x - y));
+  });
+});
