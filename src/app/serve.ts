@@ -45,6 +45,9 @@ export async function listen(cairn: Cairn, host: string, port: number): Promise<
     close: (graceMs = DEFAULT_SHUTDOWN_GRACE_MS) => {
       closed ??= (async () => {
         closing = true;
+        // Upgraded (WebSocket) sockets are not the HTTP server's to close, and
+        // it waits for them: close them first (1001) or shutdown hangs.
+        cairn.live.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const grace = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -34,6 +34,11 @@ export interface LiveDeps {
 /** SPEC §6: no writes while the socket buffers more than this. */
 const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
 const FLUSH_RETRY_MS = 10;
+/**
+ * A resuming subscription gets at most this many missed changes as changes;
+ * more, and the saved doc is smaller and faster to apply (one load).
+ */
+const MAX_CATCH_UP_CHANGES = 1000;
 /** Close code of a client whose deliveries are over budget (SPEC §6); it resumes on reconnect. */
 export const CLOSE_OVER_BUDGET = 4008;
 
@@ -73,6 +78,8 @@ export class LiveConnection implements FeedSubscriber {
   private txReplies: Promise<void> = Promise.resolve();
   /** The highest epoch the client acknowledged. */
   lastAck = 0;
+  /** What the client said it holds at `hello` (0: nothing); subscriptions resume from it. */
+  private sinceEpoch = 0;
   clientId: string | undefined;
 
   constructor(
@@ -152,17 +159,24 @@ export class LiveConnection implements FeedSubscriber {
     }
   }
 
-  private async hello(args: { clientId: string; encoding?: 'json' | 'cbor' | undefined }) {
+  private async hello(args: {
+    clientId: string;
+    sinceEpoch?: number | undefined;
+    encoding?: 'json' | 'cbor' | undefined;
+  }) {
     if (this.helloDone) throw new CairnError('ValidationError', 'hello was already sent');
     if (args.encoding === 'cbor') {
       throw new CairnError('ValidationError', 'encoding "cbor" is not available yet: use "json"');
     }
     this.helloDone = true;
     this.clientId = args.clientId;
+    const epoch = await this.deps.hub.epochs.currentEpoch(this.spaceId);
+    // An epoch this space has not reached is not from it: resume from nothing.
+    this.sinceEpoch = (args.sinceEpoch ?? 0) <= epoch ? (args.sinceEpoch ?? 0) : 0;
     const { limits } = this.deps;
     return {
       serverDid: this.deps.serverDid,
-      epoch: await this.deps.hub.epochs.currentEpoch(this.spaceId),
+      epoch,
       limits: {
         maxInFlightTx: limits.maxInFlightTx,
         maxDeliveryQueue: limits.maxDeliveryQueue,
@@ -193,10 +207,10 @@ export class LiveConnection implements FeedSubscriber {
     this.subs.set(subscriptionId, sub);
     this.feed.watch(this, docId, branch);
     return this.feed.run(async (epoch) => {
-      const state = await this.state(docId, branch);
+      const state = (await this.catchUp(docId, branch)) ?? (await this.state(docId, branch));
       if (state && this.subs.has(subscriptionId)) {
         sub.seq = state.seq;
-        this.pushDelivery(epoch, [state.json]);
+        if (state.json) this.pushDelivery(epoch, [state.json]);
       }
       sub.ready = true;
       return { complete: true, epoch, subscriptionId, exists: state !== undefined };
@@ -212,6 +226,36 @@ export class LiveConnection implements FeedSubscriber {
     );
     if (!still) this.feed.unwatch(this, sub.docId, sub.branch);
     return { ok: true };
+  }
+
+  /**
+   * For a client resuming from `sinceEpoch`: only the changes it missed, as
+   * one `changes` entry (none when it missed nothing); undefined when a
+   * snapshot must be sent instead (SPEC §6: the gap is too large or unknown).
+   */
+  private async catchUp(docId: string, branch: string) {
+    if (this.sinceEpoch === 0) return undefined;
+    const missed = await this.deps.hub.epochs.changesSince(
+      this.spaceId,
+      docId,
+      branch,
+      this.sinceEpoch,
+      MAX_CATCH_UP_CHANGES,
+    );
+    if (!missed) return undefined;
+    const json =
+      missed.changes.length === 0
+        ? undefined
+        : JSON.stringify({
+            docId,
+            branch,
+            seq: missed.seq,
+            heads: missed.heads,
+            rootRef: missed.rootRef,
+            kind: 'changes',
+            body: missed.changes.map(encodeBase64),
+          });
+    return { seq: missed.seq, json };
   }
 
   /** The doc's current state as a snapshot entry, or undefined if it does not exist. */

@@ -15,6 +15,17 @@ export interface CommittedWrite {
   changes: Uint8Array[];
 }
 
+/** A branch's changes after a point, to bring a resuming client up to date. */
+export interface CatchUp {
+  /** The first seq of `changes` (the client holds everything before it). */
+  seqFrom: number;
+  /** The branch's seq now (the last of `changes`). */
+  seq: number;
+  heads: string[];
+  rootRef: string;
+  changes: Uint8Array[];
+}
+
 /** What one epoch of a space committed (writes that appended nothing are left out). */
 export interface CommittedEpoch {
   epoch: number;
@@ -63,6 +74,34 @@ export class EpochFeed {
       return epochs;
     });
     return out ?? [];
+  }
+
+  /**
+   * What a client that holds the branch as of `sinceEpoch` misses: the
+   * branch's changes after its last own commit at or before that epoch, up
+   * to now. Undefined when that cannot be said in at most `maxChanges`
+   * changes (no own commit by then, the doc does not exist, or the gap is
+   * larger): the caller sends the whole state instead.
+   */
+  async changesSince(
+    spaceId: string,
+    docId: string,
+    branchName: string,
+    sinceEpoch: number,
+    maxChanges: number,
+  ): Promise<CatchUp | undefined> {
+    return this.withSpace(spaceId, async (ops) => {
+      const branch = await ops.getBranch(docId, branchName);
+      if (!branch) return undefined;
+      const held = await ops.lastCommitUpTo(branch.id, sinceEpoch);
+      if (!held || branch.seq - held.seqTo > maxChanges) return undefined;
+      const heads = [...branch.heads].sort();
+      const changes =
+        branch.seq > held.seqTo
+          ? await ops.readBranchBytes(branch.id, held.seqTo + 1, branch.seq)
+          : [];
+      return { seqFrom: held.seqTo + 1, seq: branch.seq, heads, rootRef: rootRef(heads), changes };
+    });
   }
 
   /** Runs `fn` on an existing space's committed state; undefined if the space does not exist. */

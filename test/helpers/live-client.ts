@@ -91,6 +91,22 @@ export class LiveTestClient {
     }
   }
 
+  /** Waits (at most 15 s) for the server to close the socket; its code and reason. */
+  async waitClosed(): Promise<{ code: number; reason: string }> {
+    const deadline = Date.now() + WAIT_MS;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('socket not closed within 15 s');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.closed;
+  }
+
   /** Waits until `count` frames match `pred`. */
   async waitForCount(pred: (f: ServerFrame) => boolean, count: number): Promise<ServerFrame[]> {
     await this.waitFor(() => this.frames.filter(pred).length >= count);

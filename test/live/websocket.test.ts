@@ -181,6 +181,16 @@ describe('GET /v1/:space/ws', () => {
     expect(answers).toHaveLength(1 + 1 + 3 + cases.length + 1);
   });
 
+  // Regression: upgraded sockets kept the HTTP server's close() waiting forever.
+  it('shutting down closes open WebSockets with 1001 instead of waiting for them', async () => {
+    const { url } = await start();
+    const c = await client(url);
+    await c.call('/storage/subscribe', { docId: 'doc' });
+    await server?.close(0);
+    server = undefined;
+    expect((await c.waitClosed()).code).toBe(1001);
+  });
+
   it('commits 200 pipelined transactions from one connection in the order sent', async () => {
     const { e, url } = await start();
     const c = await client(url);
