@@ -15,6 +15,8 @@ export interface LiveEndpoint {
   handleUpgrade: UpgradeHandler;
   /** Open connections (for tests and metrics). */
   readonly connections: number;
+  /** Each open connection's undelivered frames and bytes (for tests and metrics). */
+  queues(): { frames: number; bytes: number }[];
   /** Closes every connection (1001, going away) and stops the keepalive. */
   close(): void;
 }
@@ -74,6 +76,7 @@ export function createLiveEndpoint(deps: LiveDeps, basePath = ''): LiveEndpoint 
     get connections() {
       return live.size;
     },
+    queues: () => [...live.values()].map((e) => e.conn.queued),
     close() {
       closing = true;
       clearInterval(keepalive);
