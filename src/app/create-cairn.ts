@@ -93,12 +93,13 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
   const logger = options.logger ?? silentLogger;
   const limits = resolveLimits(options.limits);
   const backend: StorageBackend = options.databaseUrl
-    ? await PgBackend.open({ connectionString: options.databaseUrl })
+    ? await PgBackend.open({ connectionString: options.databaseUrl, logger })
     : await SqliteBackend.open({
         dataDir: options.dataDir ?? './data',
         sync: options.sync ?? 'full',
         maxOpenSpaces: limits.maxOpenSpaces,
       });
+  let stopWatching: (() => Promise<void>) | undefined;
   try {
     const identity = await loadServerIdentity(backend, options.serverKey);
     const pipeline = new CommitPipeline({
@@ -144,6 +145,11 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     const read = createReadApi(reader);
     const hub = new LiveHub(new EpochFeed(backend), logger);
     pipeline.onCommitted((batch) => hub.committed(batch));
+    // Several processes on one PostgreSQL database: their commits too.
+    stopWatching = await backend.watchCommits?.({
+      commit: (spaceId, epoch) => hub.committedElsewhere(spaceId, epoch),
+      resync: () => hub.resync(),
+    });
     const live = createLiveEndpoint(
       { hub, read, pipeline, limits, serverDid: identity.did, logger },
       options.basePath,
@@ -195,12 +201,14 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
           await pipeline.close();
           await snapshotService.close();
           await Promise.all([readWorkers.close(), backgroundWorkers.close(), txBodies.close()]);
+          await stopWatching?.();
           await backend.close();
         })();
         return closing;
       },
     };
   } catch (err) {
+    await stopWatching?.();
     await backend.close();
     throw err;
   }

@@ -42,6 +42,16 @@ export class LiveHub {
     if (last) this.feeds.get(last.spaceId)?.committed(last.epoch);
   }
 
+  /** A commit announced by another process (PostgreSQL NOTIFY), durable like ours. */
+  committedElsewhere(spaceId: string, epoch: number): void {
+    this.feeds.get(spaceId)?.committed(epoch);
+  }
+
+  /** Announcements may have been lost (the listener reconnected): every feed catches up. */
+  resync(): void {
+    for (const feed of this.feeds.values()) feed.resync();
+  }
+
   /** Spaces with a feed (for tests and metrics). */
   get spaces(): number {
     return this.feeds.size;

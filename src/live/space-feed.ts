@@ -65,6 +65,14 @@ export class SpaceFeed {
     void this.run(() => this.catchUp());
   }
 
+  /** Notifications may have been missed: read the space's current epoch and catch up to it. */
+  resync(): void {
+    void this.run(async () => {
+      this.wantedEpoch = Math.max(this.wantedEpoch, await this.epochs.currentEpoch(this.spaceId));
+      await this.catchUp();
+    });
+  }
+
   /**
    * Runs `task` after every delivery already due, before any later one; it
    * gets the epoch up to which deliveries have been handed out.

@@ -259,5 +259,19 @@ export interface StorageBackend {
   putSettingIfAbsent(key: string, value: string): Promise<string>;
   /** Schema version of the backend's databases (for /debug and `cairn migrate status`). */
   schemaVersion(): Promise<number>;
+  /**
+   * Commits made by other processes on the same database (PostgreSQL): calls
+   * `commit(spaceId, epoch)` after each, and `resync()` after a gap in which
+   * notifications may have been missed (then every live reader re-reads the
+   * current epochs). Absent on backends only one process can write (SQLite).
+   * Returns a stop function.
+   */
+  watchCommits?(handlers: CommitWatcher): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** What `StorageBackend.watchCommits` reports to. */
+export interface CommitWatcher {
+  commit(spaceId: string, epoch: number): void;
+  resync(): void;
 }

@@ -1,9 +1,11 @@
 import pg from 'pg';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { PgCommitListener } from './pg-commit-listener.js';
 import { assert } from '../../core/assert.js';
 import { isSpaceId } from '../../core/ids.js';
 import { LruMap } from '../../core/lru-map.js';
 import { migrateUp, migrationStatus } from '../migrations.js';
-import type { SpaceLease, StorageBackend } from '../types.js';
+import type { CommitWatcher, SpaceLease, StorageBackend } from '../types.js';
 import { mapPgError } from './pg-errors.js';
 import { PG_MIGRATIONS } from './pg-migrations.js';
 import { pgMigrationExecutor, withMigrationLock } from './pg-migrator.js';
@@ -13,6 +15,7 @@ export interface PgBackendOptions {
   connectionString: string;
   /** Connections in the pool (default 10). */
   maxConnections?: number;
+  logger?: Logger;
 }
 
 const INT8_OID = 20;
@@ -43,7 +46,10 @@ export class PgBackend implements StorageBackend {
    */
   private readonly stores = new LruMap<string, PgSpaceStore>(STORES_KEPT);
 
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: PgBackendOptions,
+  ) {}
 
   static async open(options: PgBackendOptions): Promise<PgBackend> {
     const pool = new pg.Pool({
@@ -69,7 +75,7 @@ export class PgBackend implements StorageBackend {
       await pool.end();
       throw mapPgError(err);
     }
-    return new PgBackend(pool);
+    return new PgBackend(pool, options);
   }
 
   async acquireSpace(
@@ -119,6 +125,17 @@ export class PgBackend implements StorageBackend {
     } finally {
       client.release();
     }
+  }
+
+  /** Commits announced by every process on this database (this one's too). */
+  async watchCommits(watcher: CommitWatcher): Promise<() => Promise<void>> {
+    const listener = new PgCommitListener(
+      this.options.connectionString,
+      watcher,
+      this.options.logger ?? silentLogger,
+    );
+    await listener.start();
+    return () => listener.stop();
   }
 
   async close(): Promise<void> {

@@ -47,6 +47,8 @@ const RECEIPT_STATEMENTS: ReadonlySet<keyof typeof SQL> = new Set([
 
 /** All SQL of one space on PostgreSQL. */
 export class PgSpaceOps implements SpaceWriteOps {
+  /** The newest epoch this batch appended a tx record for (announced at COMMIT). */
+  lastAppendedEpoch: number | undefined;
   private readonly queue = new PgWriteQueue();
 
   /**
@@ -324,6 +326,7 @@ export class PgSpaceOps implements SpaceWriteOps {
   /** Queues the records; they go with the batch's last log rows (see PgWriteQueue). */
   async appendTxRecords(rows: readonly TxRecordRow[]): Promise<void> {
     if (rows.length === 0) return;
+    this.lastAppendedEpoch = (rows[rows.length - 1] as TxRecordRow).epoch;
     this.queue.queueTxRecords(rows);
     this.cache?.recordTx(rows[rows.length - 1] as TxRecordRow);
   }

@@ -51,7 +51,7 @@ export class PgSpaceStore implements SpaceStore {
       const { result, commit } = await fn(ops);
       if (commit) await ops.flush();
       if (!commit && cached) this.cache.clear();
-      await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+      await client.query(commit ? commitStatement(client, this.spaceId, ops) : 'ROLLBACK');
       if (commit && cached) this.cacheGen = gen;
       return result;
     } catch (err) {
@@ -102,4 +102,18 @@ export class PgSpaceStore implements SpaceStore {
     }
     return Number((found.rows[0] as { write_gen: string | number }).write_gen);
   }
+}
+
+/** The channel commits are announced on (`PgBackend.watchCommits` listens). */
+export const COMMITS_CHANNEL = 'cairn_commits';
+
+/**
+ * COMMIT, preceded by a NOTIFY of the batch's last epoch when it appended tx
+ * records: delivered to listeners only if the transaction commits, and sent
+ * in the same round trip (a simple-query pair), so it costs no extra wait.
+ */
+function commitStatement(client: pg.PoolClient, spaceId: string, ops: PgSpaceOps): string {
+  if (ops.lastAppendedEpoch === undefined) return 'COMMIT';
+  const payload = client.escapeLiteral(`${ops.lastAppendedEpoch} ${spaceId}`);
+  return `SELECT pg_notify('${COMMITS_CHANNEL}', ${payload}); COMMIT`;
 }
