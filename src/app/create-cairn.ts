@@ -170,6 +170,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         imports: new ImportService(pipeline, readWorkers),
         merge,
         limits,
+        hub,
         txBodies,
         logger,
         version: CAIRN_VERSION,

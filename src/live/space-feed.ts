@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import { encodeBase64 } from '../protocol/base64.js';
-import type { CommittedEpoch, EpochFeed } from '../read/epoch-feed.js';
+import type { CommittedEpoch, CommittedWrite, EpochFeed } from '../read/epoch-feed.js';
 
 /** One doc entry of a `deliver` frame, encoded once and shared by every subscriber. */
 export interface DeliveredEntry {
@@ -36,6 +36,8 @@ export class SpaceFeed {
   private wantedEpoch = 0;
   private chain: Promise<void> = Promise.resolve();
   private readonly watchers = new Map<string, Set<FeedSubscriber>>();
+  /** Subscribers of every doc of the space (the SSE `docs=*` feed). */
+  private readonly everything = new Set<FeedSubscriber>();
   /** Connections holding this feed (the hub drops it at 0). */
   holders = 0;
 
@@ -57,6 +59,20 @@ export class SpaceFeed {
     const set = this.watchers.get(key);
     set?.delete(subscriber);
     if (set?.size === 0) this.watchers.delete(key);
+  }
+
+  /** Every doc of the space, every branch. */
+  watchAll(subscriber: FeedSubscriber): void {
+    this.everything.add(subscriber);
+  }
+
+  unwatchAll(subscriber: FeedSubscriber): void {
+    this.everything.delete(subscriber);
+  }
+
+  /** Whether anyone watches this (doc, branch): only then are its change bytes read. */
+  isWatched(docId: string, branch: string): boolean {
+    return this.everything.size > 0 || this.watchers.has(docKey(docId, branch));
   }
 
   /** A commit of `epoch` is durable: hand out everything up to it. */
@@ -101,7 +117,7 @@ export class SpaceFeed {
           from,
           this.wantedEpoch,
           EPOCHS_PER_READ,
-          (docId, branch) => this.watchers.has(docKey(docId, branch)),
+          (docId, branch) => this.isWatched(docId, branch),
         );
         for (const e of batch) this.dispatch(e);
         // No record in range: the epochs are not visible yet, or never will be.
@@ -118,23 +134,9 @@ export class SpaceFeed {
     const bySubscriber = new Map<FeedSubscriber, DeliveredEntry[]>();
     for (const w of e.writes) {
       const set = this.watchers.get(docKey(w.docId, w.branch));
-      if (!set) continue;
-      const entry: DeliveredEntry = {
-        docId: w.docId,
-        branch: w.branch,
-        seqFrom: w.seqFrom,
-        seqTo: w.seqTo,
-        json: JSON.stringify({
-          docId: w.docId,
-          branch: w.branch,
-          seq: w.seqTo,
-          heads: w.heads,
-          rootRef: w.rootRef,
-          kind: 'changes',
-          body: w.changes.map(encodeBase64),
-        }),
-      };
-      for (const s of set) {
+      if (!set && this.everything.size === 0) continue;
+      const entry = changesEntry(w);
+      for (const s of new Set([...(set ?? []), ...this.everything])) {
         const list = bySubscriber.get(s);
         if (list) list.push(entry);
         else bySubscriber.set(s, [entry]);
@@ -142,4 +144,23 @@ export class SpaceFeed {
     }
     for (const [s, entries] of bySubscriber) s.deliver(e.epoch, entries);
   }
+}
+
+/** A committed write as a `changes` entry of a deliver frame (SPEC §6), encoded once. */
+export function changesEntry(w: CommittedWrite): DeliveredEntry {
+  return {
+    docId: w.docId,
+    branch: w.branch,
+    seqFrom: w.seqFrom,
+    seqTo: w.seqTo,
+    json: JSON.stringify({
+      docId: w.docId,
+      branch: w.branch,
+      seq: w.seqTo,
+      heads: w.heads,
+      rootRef: w.rootRef,
+      kind: 'changes',
+      body: w.changes.map(encodeBase64),
+    }),
+  };
 }

@@ -299,6 +299,25 @@ export const ROUTES: readonly RouteSpec[] = [
     errors: [...COMMON, 'SnapshotNotFound'],
   },
   {
+    id: 'subscribeSse',
+    method: 'get',
+    path: '/v1/:space/subscribe',
+    tag: 'live',
+    summary: 'Server-Sent Events: the deliveries of some docs, or of the whole space',
+    description:
+      'An `event: deliver` per epoch (`id:` the epoch, `data:` a deliver frame as on the ' +
+      'WebSocket), after the durable commit. `docs=*` follows every doc of the space (all ' +
+      'branches). Resume with the `Last-Event-ID` header: every commit after that epoch comes ' +
+      'first, none missed, none twice; without it, named docs start with their current state.',
+    params: spaceParams,
+    query: z.object({
+      docs: z.string().meta({ description: 'comma-separated doc ids, or * for every doc' }),
+      branch: text('branch of the named docs (default main)'),
+    }),
+    ok: { 200: { description: 'an event stream', body: { binary: 'text/event-stream' } } },
+    errors: [...COMMON, 'LimitExceeded'],
+  },
+  {
     id: 'importDoc',
     method: 'post',
     path: '/v1/:space/docs/:docId/import',

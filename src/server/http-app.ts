@@ -11,6 +11,7 @@ import { allowedMethods } from './route-match.js';
 import { mountBranchRoutes } from './routes/branch-routes.js';
 import { mountDocRoutes } from './routes/doc-routes.js';
 import { mountHistoryRoutes } from './routes/history-routes.js';
+import { mountLiveRoutes } from './routes/live-routes.js';
 import type { RouteDeps } from './routes/route-deps.js';
 import { mountTxRoutes } from './routes/tx-routes.js';
 
@@ -77,6 +78,7 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   mountTxRoutes(app, deps);
   mountHistoryRoutes(app, deps);
   mountDocRoutes(app, deps);
+  mountLiveRoutes(app, deps);
   mountBranchRoutes(app, deps);
 
   app.notFound((c) => {

@@ -5,6 +5,7 @@ import type { ImportService } from '../../history/import-doc.js';
 import type { ServerMerge } from '../../history/server-merge.js';
 import type { SnapshotService } from '../../history/snapshot-service.js';
 import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
+import type { LiveHub } from '../../live/live-hub.js';
 import type { ReadApi } from '../../read/read-api.js';
 import type { TxBodyParser } from '../tx-body-parser.js';
 
@@ -17,6 +18,8 @@ export interface RouteDeps {
   snapshots: SnapshotService;
   merge: ServerMerge;
   limits: Limits;
+  /** Live feeds per space (the SSE route subscribes through it). */
+  hub: LiveHub;
   /** Parses big transaction bodies on a worker thread. */
   txBodies: TxBodyParser;
   /** The package version (for /openapi.json). */
