@@ -1,6 +1,6 @@
 /** The embedding API of cairn (SPEC §8 "Embedding"). */
 export { createCairn, type Cairn, type CairnOptions } from './app/create-cairn.js';
-export { listen, type RunningServer } from './app/serve.js';
+export { listen, toNodeListener, type RunningServer } from './app/serve.js';
 export type { Invariant, InvariantContext } from './pipeline/invariants.js';
 export { CairnError, ERROR_CODES, type ErrorCode } from './core/errors.js';
 export { DEFAULT_LIMITS, type Limits } from './core/limits.js';

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener, serve } from '@hono/node-server';
 import type { Cairn } from './create-cairn.js';
 
 export interface RunningServer {
@@ -59,3 +60,18 @@ export async function listen(cairn: Cairn, host: string, port: number): Promise<
     },
   };
 }
+
+/**
+ * A Node `request` listener serving cairn's HTTP routes, for a host's own
+ * `node:http` server (with `server.on('upgrade', cairn.handleUpgrade)` for
+ * the WebSocket). Mount it under the `basePath` cairn was created with.
+ */
+export function toNodeListener(
+  cairn: Cairn,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  // Node's server reads the rest of an upload cairn answered early (see listen).
+  return getRequestListener((request: Request) => cairn.fetch(request), {
+    autoCleanupIncoming: false,
+  });
+}
+
