@@ -153,7 +153,7 @@ export class LiveConnection implements FeedSubscriber {
       case '/storage/get':
         return this.get(inv.args.docId, inv.args.branch ?? 'main');
       case '/storage/subscribe':
-        return this.subscribe(inv.args.docId, inv.args.branch ?? 'main', inv.args.type);
+        return this.subscribe(inv.args.docId, inv.args.branch ?? 'main', inv.args);
       case '/storage/unsubscribe':
         return this.unsubscribe(inv.args.subscriptionId);
     }
@@ -195,8 +195,12 @@ export class LiveConnection implements FeedSubscriber {
     });
   }
 
-  private subscribe(docId: string, branch: string, type: string | undefined) {
-    if (type === 'yjs') throw new CairnError('ValidationError', 'Yjs documents are not served yet');
+  private subscribe(
+    docId: string,
+    branch: string,
+    args: { type?: string | undefined; sinceEpoch?: number | undefined },
+  ) {
+    if (args.type === 'yjs') throw new CairnError('ValidationError', 'Yjs documents are not served yet');
     if (this.subs.size >= this.deps.limits.maxSubscriptionsPerConnection) {
       throw new CairnError('LimitExceeded', 'too many subscriptions on this connection', {
         limit: 'maxSubscriptionsPerConnection',
@@ -207,7 +211,11 @@ export class LiveConnection implements FeedSubscriber {
     this.subs.set(subscriptionId, sub);
     this.feed.watch(this, docId, branch);
     return this.feed.run(async (epoch) => {
-      const state = (await this.catchUp(docId, branch)) ?? (await this.state(docId, branch));
+      const since = args.sinceEpoch ?? this.sinceEpoch;
+      // An epoch this space has not reached is not from it: send the whole state.
+      const known = since <= (await this.deps.hub.epochs.currentEpoch(this.spaceId));
+      const state =
+        (await this.catchUp(docId, branch, known ? since : 0)) ?? (await this.state(docId, branch));
       if (state && this.subs.has(subscriptionId)) {
         sub.seq = state.seq;
         if (state.json) this.pushDelivery(epoch, [state.json]);
@@ -233,13 +241,13 @@ export class LiveConnection implements FeedSubscriber {
    * one `changes` entry (none when it missed nothing); undefined when a
    * snapshot must be sent instead (SPEC §6: the gap is too large or unknown).
    */
-  private async catchUp(docId: string, branch: string) {
-    if (this.sinceEpoch === 0) return undefined;
+  private async catchUp(docId: string, branch: string, sinceEpoch: number) {
+    if (sinceEpoch === 0) return undefined;
     const missed = await this.deps.hub.epochs.changesSince(
       this.spaceId,
       docId,
       branch,
-      this.sinceEpoch,
+      sinceEpoch,
       MAX_CATCH_UP_CHANGES,
     );
     if (!missed) return undefined;

@@ -30,6 +30,8 @@ export const subscribeArgs = z.strictObject({
   docId,
   branch: branchName.optional(),
   type: z.enum(['automerge', 'yjs']).optional(),
+  /** The epoch up to which the client holds this doc (overrides hello's; 0: nothing). */
+  sinceEpoch: uint.optional(),
 });
 
 export const unsubscribeArgs = z.strictObject({ subscriptionId: z.string().min(1).max(128) });
