@@ -74,4 +74,3 @@ export function toNodeListener(
     autoCleanupIncoming: false,
   });
 }
-

@@ -200,7 +200,8 @@ export class LiveConnection implements FeedSubscriber {
     branch: string,
     args: { type?: string | undefined; sinceEpoch?: number | undefined },
   ) {
-    if (args.type === 'yjs') throw new CairnError('ValidationError', 'Yjs documents are not served yet');
+    if (args.type === 'yjs')
+      throw new CairnError('ValidationError', 'Yjs documents are not served yet');
     if (this.subs.size >= this.deps.limits.maxSubscriptionsPerConnection) {
       throw new CairnError('LimitExceeded', 'too many subscriptions on this connection', {
         limit: 'maxSubscriptionsPerConnection',
