@@ -2,7 +2,7 @@ import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
-import { encodeBase64 } from '../protocol/base64.js';
+import { cborDeliverFrame, decodeCborFrame, encodeCborFrame } from '../protocol/live-cbor.js';
 import {
   parseClientFrame,
   taskError,
@@ -12,11 +12,16 @@ import {
 import { txRequestFrom, type RawTx } from '../protocol/tx-request.js';
 import type { ReadApi } from '../read/read-api.js';
 import type { LiveHub } from './live-hub.js';
-import type { DeliveredEntry, FeedSubscriber, SpaceFeed } from './space-feed.js';
+import {
+  deliveredEntry,
+  type DeliveredEntry,
+  type FeedSubscriber,
+  type SpaceFeed,
+} from './space-feed.js';
 
 /** The socket as a connection needs it (a `ws` WebSocket in the server). */
 export interface LiveSocket {
-  send(text: string): void;
+  send(data: string | Uint8Array): void;
   /** Bytes accepted by `send` and not yet written to the network. */
   readonly bufferedAmount: number;
   close(code: number, reason: string): void;
@@ -53,7 +58,7 @@ interface Subscription {
 
 /** Outgoing frames in order; deliveries count against the queue limits, answers do not. */
 interface Outgoing {
-  text: string;
+  data: string | Uint8Array;
   delivery: boolean;
 }
 
@@ -68,6 +73,8 @@ export class LiveConnection implements FeedSubscriber {
   private readonly subs = new Map<string, Subscription>();
   private nextSub = 1;
   private helloDone = false;
+  /** `hello {encoding: "cbor"}`: binary CBOR frames both ways (JSON text is still read). */
+  private cbor = false;
   private closed = false;
   private readonly out: Outgoing[] = [];
   private queuedDeliveries = 0;
@@ -99,16 +106,31 @@ export class LiveConnection implements FeedSubscriber {
       this.reply(taskError(null, new CairnError('ValidationError', 'frame is not JSON')));
       return;
     }
+    this.onFrame(value);
+  }
+
+  private onFrame(value: unknown): void {
     const frame = parseClientFrame(value);
     if (frame.type === 'ack') this.lastAck = Math.max(this.lastAck, frame.epoch);
     else if (frame.type === 'refused') this.reply(taskError(frame.id, frame.error));
     else this.invoke(frame.invocation);
   }
 
-  /** A binary frame: only a connection that chose CBOR may send them. */
-  onBinary(): void {
-    const err = new CairnError('ValidationError', 'binary frames need hello {encoding: "cbor"}');
-    this.reply(taskError(null, err));
+  /** A binary frame: CBOR, on a connection that chose it at hello. */
+  onBinary(bytes: Uint8Array): void {
+    if (!this.cbor) {
+      const err = new CairnError('ValidationError', 'binary frames need hello {encoding: "cbor"}');
+      this.reply(taskError(null, err));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = decodeCborFrame(bytes);
+    } catch {
+      this.reply(taskError(null, new CairnError('ValidationError', 'frame is not CBOR')));
+      return;
+    }
+    this.onFrame(value);
   }
 
   /** The socket closed: everything the connection held is let go. */
@@ -124,7 +146,7 @@ export class LiveConnection implements FeedSubscriber {
 
   /** From the feed: one epoch's entries for docs this connection watches. */
   deliver(epoch: number, entries: DeliveredEntry[]): void {
-    const docs: string[] = [];
+    const docs: DeliveredEntry[] = [];
     for (const e of entries) {
       let wanted = false;
       for (const s of this.subs.values()) {
@@ -132,7 +154,7 @@ export class LiveConnection implements FeedSubscriber {
         s.seq = e.seqTo;
         wanted = true;
       }
-      if (wanted) docs.push(e.json);
+      if (wanted) docs.push(e);
     }
     if (docs.length > 0) this.pushDelivery(epoch, docs);
   }
@@ -165,9 +187,8 @@ export class LiveConnection implements FeedSubscriber {
     encoding?: 'json' | 'cbor' | undefined;
   }) {
     if (this.helloDone) throw new CairnError('ValidationError', 'hello was already sent');
-    if (args.encoding === 'cbor') {
-      throw new CairnError('ValidationError', 'encoding "cbor" is not available yet: use "json"');
-    }
+    // From the hello's own answer on, frames to the client are CBOR.
+    this.cbor = args.encoding === 'cbor';
     this.helloDone = true;
     this.clientId = args.clientId;
     const epoch = await this.deps.hub.epochs.currentEpoch(this.spaceId);
@@ -190,7 +211,7 @@ export class LiveConnection implements FeedSubscriber {
     return this.feed.run(async (epoch) => {
       const state = await this.state(docId, branch);
       if (!state) throw new CairnError('DocNotFound', `no doc ${docId} (branch ${branch})`);
-      this.pushDelivery(epoch, [state.json]);
+      this.pushDelivery(epoch, [state.entry]);
       return { complete: true, epoch };
     });
   }
@@ -219,7 +240,7 @@ export class LiveConnection implements FeedSubscriber {
         (await this.catchUp(docId, branch, known ? since : 0)) ?? (await this.state(docId, branch));
       if (state && this.subs.has(subscriptionId)) {
         sub.seq = state.seq;
-        if (state.json) this.pushDelivery(epoch, [state.json]);
+        if (state.entry) this.pushDelivery(epoch, [state.entry]);
       }
       sub.ready = true;
       return { complete: true, epoch, subscriptionId, exists: state !== undefined };
@@ -252,35 +273,41 @@ export class LiveConnection implements FeedSubscriber {
       MAX_CATCH_UP_CHANGES,
     );
     if (!missed) return undefined;
-    const json =
+    const entry =
       missed.changes.length === 0
         ? undefined
-        : JSON.stringify({
-            docId,
-            branch,
-            seq: missed.seq,
-            heads: missed.heads,
-            rootRef: missed.rootRef,
-            kind: 'changes',
-            body: missed.changes.map(encodeBase64),
-          });
-    return { seq: missed.seq, json };
+        : deliveredEntry(
+            {
+              docId,
+              branch,
+              seq: missed.seq,
+              heads: missed.heads,
+              rootRef: missed.rootRef,
+              kind: 'changes',
+              body: missed.changes,
+            },
+            missed.seqFrom,
+          );
+    return { seq: missed.seq, entry };
   }
 
   /** The doc's current state as a snapshot entry, or undefined if it does not exist. */
   private async state(docId: string, branch: string) {
     try {
       const v = await this.deps.read.docBytes(this.spaceId, docId, branch, { kind: 'current' });
-      const json = JSON.stringify({
-        docId,
-        branch,
-        seq: v.seq,
-        heads: v.heads,
-        rootRef: v.rootRef,
-        kind: 'snapshot',
-        body: encodeBase64(v.bytes),
-      });
-      return { seq: v.seq, json };
+      const entry = deliveredEntry(
+        {
+          docId,
+          branch,
+          seq: v.seq,
+          heads: v.heads,
+          rootRef: v.rootRef,
+          kind: 'snapshot',
+          body: v.bytes,
+        },
+        1,
+      );
+      return { seq: v.seq, entry };
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'DocNotFound' || code === 'BranchNotFound') return undefined;
@@ -325,15 +352,22 @@ export class LiveConnection implements FeedSubscriber {
   }
 
   private reply(answer: TaskReturn): void {
-    this.push({ text: JSON.stringify(answer), delivery: false });
+    const data = this.cbor ? encodeCborFrame(answer) : JSON.stringify(answer);
+    this.push({ data, delivery: false });
   }
 
-  private pushDelivery(epoch: number, docs: string[]): void {
-    const text = `{"type":"deliver","epoch":${epoch},"docs":[${docs.join(',')}]}`;
+  private pushDelivery(epoch: number, docs: DeliveredEntry[]): void {
+    const data = this.cbor
+      ? cborDeliverFrame(
+          epoch,
+          docs.map((d) => d.cbor()),
+        )
+      : `{"type":"deliver","epoch":${epoch},"docs":[${docs.map((d) => d.json).join(',')}]}`;
+    const size = sizeOf(data);
     const { maxDeliveryQueue, maxDeliveryQueueBytes } = this.deps.limits;
     if (
       this.queuedDeliveries + 1 > maxDeliveryQueue ||
-      this.queuedBytes + text.length > maxDeliveryQueueBytes
+      this.queuedBytes + size > maxDeliveryQueueBytes
     ) {
       // The client is not reading fast enough: it reconnects and resumes
       // from what it acknowledged (coalescing into one catch-up per doc
@@ -343,8 +377,8 @@ export class LiveConnection implements FeedSubscriber {
       return;
     }
     this.queuedDeliveries++;
-    this.queuedBytes += text.length;
-    this.push({ text, delivery: true });
+    this.queuedBytes += size;
+    this.push({ data, delivery: true });
   }
 
   private push(frame: Outgoing): void {
@@ -359,9 +393,9 @@ export class LiveConnection implements FeedSubscriber {
       const frame = this.out.shift() as Outgoing;
       if (frame.delivery) {
         this.queuedDeliveries--;
-        this.queuedBytes -= frame.text.length;
+        this.queuedBytes -= sizeOf(frame.data);
       }
-      this.socket.send(frame.text);
+      this.socket.send(frame.data);
     }
     if (this.out.length > 0 && !this.flushTimer && !this.closed) {
       this.flushTimer = setTimeout(() => this.flush(), FLUSH_RETRY_MS);
@@ -380,3 +414,6 @@ function asCairnError(err: unknown, logger: Logger): CairnError {
   logger.error({ err }, 'live command failed');
   return new CairnError('Internal', 'internal error');
 }
+
+const sizeOf = (data: string | Uint8Array) =>
+  typeof data === 'string' ? data.length : data.byteLength;

@@ -1,8 +1,9 @@
 import type { Logger } from '../core/logger.js';
 import { encodeBase64 } from '../protocol/base64.js';
+import { encodeCborFrame } from '../protocol/live-cbor.js';
 import type { CommittedEpoch, CommittedWrite, EpochFeed } from '../read/epoch-feed.js';
 
-/** One doc entry of a `deliver` frame, encoded once and shared by every subscriber. */
+/** One doc entry of a `deliver` frame, encoded once per encoding and shared by every subscriber. */
 export interface DeliveredEntry {
   docId: string;
   branch: string;
@@ -10,6 +11,35 @@ export interface DeliveredEntry {
   seqTo: number;
   /** The entry as JSON text (SPEC §6 `docs[i]`). */
   json: string;
+  /** The entry as one CBOR item (bytes as byte strings), made on first use. */
+  cbor(): Uint8Array;
+}
+
+/** A deliver-frame entry's fields; `body` holds raw bytes (base64 only in JSON). */
+export interface EntryFields {
+  docId: string;
+  branch: string;
+  seq: number;
+  heads: string[];
+  rootRef: string;
+  kind: 'changes' | 'snapshot';
+  body: Uint8Array[] | Uint8Array;
+}
+
+/** An entry in both encodings, each encoded at most once. */
+export function deliveredEntry(fields: EntryFields, seqFrom: number): DeliveredEntry {
+  const body = Array.isArray(fields.body)
+    ? fields.body.map(encodeBase64)
+    : encodeBase64(fields.body as Uint8Array);
+  let cbor: Uint8Array | undefined;
+  return {
+    docId: fields.docId,
+    branch: fields.branch,
+    seqFrom,
+    seqTo: fields.seq,
+    json: JSON.stringify({ ...fields, body }),
+    cbor: () => (cbor ??= encodeCborFrame(fields)),
+  };
 }
 
 /** A connection as the feed sees it: where one epoch's entries go. */
@@ -146,21 +176,18 @@ export class SpaceFeed {
   }
 }
 
-/** A committed write as a `changes` entry of a deliver frame (SPEC §6), encoded once. */
+/** A committed write as a `changes` entry of a deliver frame (SPEC §6). */
 export function changesEntry(w: CommittedWrite): DeliveredEntry {
-  return {
-    docId: w.docId,
-    branch: w.branch,
-    seqFrom: w.seqFrom,
-    seqTo: w.seqTo,
-    json: JSON.stringify({
+  return deliveredEntry(
+    {
       docId: w.docId,
       branch: w.branch,
       seq: w.seqTo,
       heads: w.heads,
       rootRef: w.rootRef,
       kind: 'changes',
-      body: w.changes.map(encodeBase64),
-    }),
-  };
+      body: w.changes,
+    },
+    w.seqFrom,
+  );
 }

@@ -49,7 +49,7 @@ export function createLiveEndpoint(deps: LiveDeps, basePath = ''): LiveEndpoint 
     ws.on('pong', () => (entry.alive = true));
     ws.on('message', (data, isBinary) => {
       entry.alive = true;
-      if (isBinary) conn.onBinary();
+      if (isBinary) conn.onBinary(toBytes(data));
       else conn.onText(String(data));
     });
     const gone = () => {
@@ -106,4 +106,10 @@ function spaceOf(url: string, basePath: string): string | null | undefined {
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** A `ws` message as one byte array (it may come as a Buffer, a list of them, or an ArrayBuffer). */
+function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 }

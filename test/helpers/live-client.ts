@@ -1,8 +1,11 @@
+import { decode } from 'cborg';
 import WebSocket from 'ws';
 
 /** A frame the server sent, parsed. */
 export interface ServerFrame {
   type: string;
+  /** Whether it came as a binary (CBOR) frame. */
+  binary?: boolean;
   id?: string | number | null;
   ok?: Record<string, unknown>;
   error?: { code: string; message: string; [k: string]: unknown };
@@ -13,7 +16,7 @@ export interface ServerFrame {
     seq: number;
     heads: string[];
     kind: string;
-    body: string[] | string;
+    body: string[] | string | Uint8Array[] | Uint8Array;
   }[];
 }
 
@@ -31,7 +34,9 @@ export class LiveTestClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.frames.push(JSON.parse(String(data)) as ServerFrame);
+      // Binary frames are CBOR (after hello {encoding: "cbor"}).
+      const frame = isBinary ? decode(data as Buffer) : JSON.parse(String(data));
+      this.frames.push({ ...(frame as ServerFrame), binary: isBinary });
       this.wake();
     });
     ws.on('close', (code, reason) => {

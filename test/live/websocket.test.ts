@@ -1,4 +1,5 @@
 import * as A from '@automerge/automerge';
+import { encode } from 'cborg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen, type RunningServer } from '../../src/app/serve.js';
 import { b64, hashOf, Replica, write } from '../helpers/changes.js';
@@ -189,6 +190,46 @@ describe('GET /v1/:space/ws', () => {
     await server?.close(0);
     server = undefined;
     expect((await c.waitClosed()).code).toBe(1001);
+  });
+
+  it('hello {encoding: "cbor"} switches to binary CBOR frames with raw change bytes', async () => {
+    const { e, url } = await start();
+    const w = new Replica(8);
+    await e.ok({ writes: [write('doc', [w.change((d) => (d.t = 'x'.repeat(300)))])] });
+    const json = await client(url); // a JSON session, to compare sizes
+    const c = await LiveTestClient.connect(url, SPACE);
+    clients.push(c);
+    const hello = await c.call('/storage/hello', { clientId: 'cbor', encoding: 'cbor' });
+    expect(hello.binary).toBe(true);
+    expect(hello.ok).toMatchObject({ epoch: 1 });
+    // Commands may now come as CBOR too, with raw bytes for changes.
+    c.sendRaw(
+      Buffer.from(encode({ id: 'sub', cmd: '/storage/subscribe', args: { docId: 'doc' } })),
+    );
+    await c.waitFor((f) => f.type === 'task/return' && f.id === 'sub');
+    await json.call('/storage/subscribe', { docId: 'doc' });
+    const base = w.heads;
+    const change = w.change((d) => (d.t = 'y'.repeat(300)));
+    const raw = {
+      id: 'tx',
+      cmd: '/storage/tx',
+      args: { writes: [{ docId: 'doc', baseHeads: base, changes: [change] }] },
+    };
+    c.sendRaw(Buffer.from(encode(raw)));
+    const receipt = await c.waitFor((f) => f.type === 'task/return' && f.id === 'tx');
+    expect(receipt.ok).toMatchObject({ ok: true, epoch: 2 });
+    const got = await c.waitFor((f) => f.type === 'deliver' && f.epoch === 2);
+    expect(got.binary).toBe(true);
+    const body = got.docs![0]!.body as Uint8Array[];
+    expect(body[0]).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(body[0]!)).toEqual(Buffer.from(change));
+    // A third less than the same frame in JSON (base64).
+    const inJson = await json.waitFor((f) => f.type === 'deliver' && f.epoch === 2);
+    expect(encode(got).byteLength).toBeLessThan(JSON.stringify(inJson).length * 0.8);
+    // Bytes that are not CBOR get one error answer; the session goes on.
+    c.sendRaw(Buffer.from([0xff, 0xff]));
+    const bad = await c.waitFor((f) => f.type === 'task/return' && f.id === null);
+    expect(bad.error?.code).toBe('ValidationError');
   });
 
   it('commits 200 pipelined transactions from one connection in the order sent', async () => {
