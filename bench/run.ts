@@ -16,8 +16,12 @@
  * times a second client's commits and `/healthz` while a server child
  * process takes a 3 MiB-string change and a cold read of a near-limit one.
  *
- * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history` or
- * `stall`: run one section), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
+ * The Idle section (issue "Live sync", bench/live-idle.bench.ts) holds
+ * BENCH_IDLE_CONNECTIONS (default 10,000) subscribed WebSockets and prints
+ * the server's RSS per connection beside a bare `ws` server's.
+ *
+ * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history`,
+ * `stall` or `idle`: run one section), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
  * point-in-time samples, default 200 / 90), BENCH_HISTORY_GEN_SECONDS /
  * BENCH_HISTORY_INGEST_SECONDS (caps of the trace's generation and ingest,
  * default 90 / 150; a trace cut short is read up to what was committed), BENCH_RUNS (runs per figure; default 5 for the SQLite target
@@ -29,6 +33,7 @@ import os from 'node:os';
 import { measureEngineCommits, type EngineRate } from './engine-commit.bench.js';
 import { benchHistory, DEFAULT_HISTORY_OPTIONS } from './history.bench.js';
 import { benchPostgres } from './postgres-commit.bench.js';
+import { benchIdle } from './live-idle.bench.js';
 import { benchStall } from './stall.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { withPreDefenceDecoder } from './lib/pre-defence-decoder.js';
@@ -53,8 +58,8 @@ const SECONDS = envNumber('BENCH_SECONDS', 2, 0.2, 20);
 const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
 const WARMUP_SECONDS = 0.3;
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (!['', 'sqlite', 'postgres', 'history', 'stall'].includes(ONLY)) {
-  throw new Error('BENCH_ONLY must be sqlite, postgres, history or stall (or unset for all)');
+if (!['', 'sqlite', 'postgres', 'history', 'stall', 'idle'].includes(ONLY)) {
+  throw new Error('BENCH_ONLY must be sqlite, postgres, history, stall or idle (or unset for all)');
 }
 const HISTORY_READS = Math.round(
   envNumber('BENCH_HISTORY_READS', DEFAULT_HISTORY_OPTIONS.reads, 1, 10_000),
@@ -78,6 +83,7 @@ const HISTORY_INGEST_SECONDS = envNumber(
   3600,
 );
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === '1';
+const IDLE_CONNECTIONS = Math.round(envNumber('BENCH_IDLE_CONNECTIONS', 10_000, 100, 15_000));
 
 /** Count caps: a figure ends at its window or at its cap, whichever comes first. */
 const SEQ_MAX_TX = 15_000;
@@ -323,10 +329,16 @@ async function main(): Promise<void> {
     stallMet = await benchStall();
     console.log('');
   }
+  let idleMet: boolean | undefined;
+  if (ONLY === '' || ONLY === 'idle') {
+    idleMet = await benchIdle(IDLE_CONNECTIONS);
+    console.log('');
+  }
   const verdicts = [
     met === undefined ? '' : `targets (SQLite, FULL): ${met ? 'MET' : 'NOT MET'}; `,
     historyMet === undefined ? '' : `targets (History): ${historyMet ? 'MET' : 'NOT MET'}; `,
     stallMet === undefined ? '' : `targets (Stall): ${stallMet ? 'MET' : 'NOT MET'}; `,
+    idleMet === undefined ? '' : `targets (Idle connections): ${idleMet ? 'MET' : 'NOT MET'}; `,
   ];
   console.log(`${verdicts.join('')}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
 }
