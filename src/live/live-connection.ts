@@ -2,7 +2,7 @@ import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
-import { cborDeliverFrame, decodeCborFrame, encodeCborFrame } from '../protocol/live-cbor.js';
+import { decodeCborFrame, encodeCborFrame } from '../protocol/live-cbor.js';
 import {
   parseClientFrame,
   taskError,
@@ -14,6 +14,7 @@ import type { ReadApi } from '../read/read-api.js';
 import type { LiveHub } from './live-hub.js';
 import {
   deliveredEntry,
+  encodedFrame,
   type DeliveredEntry,
   type FeedSubscriber,
   type SpaceFeed,
@@ -21,7 +22,8 @@ import {
 
 /** The socket as a connection needs it (a `ws` WebSocket in the server). */
 export interface LiveSocket {
-  send(data: string | Uint8Array): void;
+  /** `binary: false` sends bytes as a text frame (UTF-8 JSON). */
+  send(data: string | Uint8Array, options: { binary: boolean }): void;
   /** Bytes accepted by `send` and not yet written to the network. */
   readonly bufferedAmount: number;
   close(code: number, reason: string): void;
@@ -156,7 +158,9 @@ export class LiveConnection implements FeedSubscriber {
       }
       if (wanted) docs.push(e);
     }
-    if (docs.length > 0) this.pushDelivery(epoch, docs);
+    // All of them (the usual case): the feed's shared list, whose frame
+    // bytes are encoded once for every connection that gets it.
+    if (docs.length > 0) this.pushDelivery(epoch, docs.length === entries.length ? entries : docs);
   }
 
   private invoke(inv: Invocation): void {
@@ -356,13 +360,8 @@ export class LiveConnection implements FeedSubscriber {
     this.push({ data, delivery: false });
   }
 
-  private pushDelivery(epoch: number, docs: DeliveredEntry[]): void {
-    const data = this.cbor
-      ? cborDeliverFrame(
-          epoch,
-          docs.map((d) => d.cbor()),
-        )
-      : `{"type":"deliver","epoch":${epoch},"docs":[${docs.map((d) => d.json).join(',')}]}`;
+  private pushDelivery(epoch: number, docs: readonly DeliveredEntry[]): void {
+    const data = encodedFrame(epoch, docs, this.cbor ? 'cbor' : 'json');
     const size = sizeOf(data);
     const { maxDeliveryQueue, maxDeliveryQueueBytes } = this.deps.limits;
     if (
@@ -395,7 +394,7 @@ export class LiveConnection implements FeedSubscriber {
         this.queuedDeliveries--;
         this.queuedBytes -= sizeOf(frame.data);
       }
-      this.socket.send(frame.data);
+      this.socket.send(frame.data, { binary: this.cbor });
     }
     if (this.out.length > 0 && !this.flushTimer && !this.closed) {
       this.flushTimer = setTimeout(() => this.flush(), FLUSH_RETRY_MS);

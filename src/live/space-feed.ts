@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import { encodeBase64 } from '../protocol/base64.js';
-import { encodeCborFrame } from '../protocol/live-cbor.js';
+import { cborDeliverFrame, encodeCborFrame } from '../protocol/live-cbor.js';
 import type { CommittedEpoch, CommittedWrite, EpochFeed } from '../read/epoch-feed.js';
 
 /** One doc entry of a `deliver` frame, encoded once per encoding and shared by every subscriber. */
@@ -172,7 +172,18 @@ export class SpaceFeed {
         else bySubscriber.set(s, [entry]);
       }
     }
-    for (const [s, entries] of bySubscriber) s.deliver(e.epoch, entries);
+    // Subscribers that get the same entries share one list, so the frame
+    // built from it is encoded once for all of them (see encodedFrame).
+    const shared = new Map<string, DeliveredEntry[]>();
+    for (const [s, entries] of bySubscriber) {
+      const key = entries.map((x) => x.json.length + x.docId).join('\u0000');
+      let list = shared.get(key);
+      if (!list || list.length !== entries.length || list.some((x, i) => x !== entries[i])) {
+        list = entries;
+        shared.set(key, list);
+      }
+      s.deliver(e.epoch, list);
+    }
   }
 }
 
@@ -190,4 +201,30 @@ export function changesEntry(w: CommittedWrite): DeliveredEntry {
     },
     w.seqFrom,
   );
+}
+
+const UTF8 = new TextEncoder();
+const frames = new WeakMap<readonly DeliveredEntry[], { json?: Uint8Array; cbor?: Uint8Array }>();
+
+/**
+ * The `deliver` frame of `epoch` holding `entries`, as UTF-8 JSON or CBOR
+ * bytes, encoded once per list and encoding: connections handed the same
+ * list (the feed shares it) send the same bytes.
+ */
+export function encodedFrame(
+  epoch: number,
+  entries: readonly DeliveredEntry[],
+  encoding: 'json' | 'cbor',
+): Uint8Array {
+  let cached = frames.get(entries);
+  if (!cached) frames.set(entries, (cached = {}));
+  if (encoding === 'cbor') {
+    return (cached.cbor ??= cborDeliverFrame(
+      epoch,
+      entries.map((d) => d.cbor()),
+    ));
+  }
+  return (cached.json ??= UTF8.encode(
+    `{"type":"deliver","epoch":${epoch},"docs":[${entries.map((d) => d.json).join(',')}]}`,
+  ));
 }

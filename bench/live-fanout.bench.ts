@@ -1,0 +1,161 @@
+/**
+ * Issue "Live sync", fan-out: one writer commits single-change transactions
+ * on an open-loop schedule to one doc with N subscribers (50/s with 20, then
+ * 100/s with 100); delivery latency from each commit's due time (p50, p99,
+ * max), server CPU and peak RSS — cairn (every delivery after its durable
+ * commit, SQLite FULL) beside an in-memory relay (a bare `ws` server that
+ * forwards each frame at once and stores nothing: the floor any relay has)
+ * in the same run. Clients run in their own process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { fmtMs } from './lib/percentiles.js';
+import { printGrid } from './lib/report.js';
+import { startServerChild } from './lib/server-child.js';
+import { withTempDir } from './lib/timing.js';
+
+const SPACE = 'did:key:z6MkFanOutBench';
+const SECONDS = 10;
+const SCENARIOS = [
+  { perSecond: 50, subscribers: 20 },
+  { perSecond: 100, subscribers: 100 },
+];
+
+const tsFile = (name: string) => new URL(`./lib/${name}`, import.meta.url).pathname;
+
+/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+function usage(pid: number | undefined): { cpuMs: number; peakBytes: number } {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) * 1024;
+    return { cpuMs: (ticks * 1000) / 100, peakBytes: hwm };
+  } catch {
+    return { cpuMs: Number.NaN, peakBytes: Number.NaN };
+  }
+}
+
+interface Run {
+  p50: number;
+  p99: number;
+  max: number;
+  received: number;
+  expected: number;
+  cpuMs: number;
+  peakBytes: number;
+}
+
+async function load(
+  pid: number | undefined,
+  wsUrl: string,
+  mode: 'cairn' | 'relay',
+  perSecond: number,
+  subscribers: number,
+): Promise<Run> {
+  const count = perSecond * SECONDS;
+  const before = usage(pid);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      tsFile('fanout-load.ts'),
+      wsUrl,
+      mode,
+      String(subscribers),
+      String(perSecond),
+      String(count),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => (out += chunk));
+  await new Promise((resolve) => child.once('exit', resolve));
+  const after = usage(pid);
+  const result = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Omit<
+    Run,
+    'cpuMs' | 'peakBytes'
+  >;
+  return { ...result, cpuMs: after.cpuMs - before.cpuMs, peakBytes: after.peakBytes };
+}
+
+async function relayRun(perSecond: number, subscribers: number): Promise<Run> {
+  const relay = spawn(process.execPath, ['--import', 'tsx', tsFile('bare-ws-server.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, RELAY: '1' },
+  });
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      relay.stdout?.setEncoding('utf8');
+      relay.stdout?.on('data', (line: string) => {
+        const m = /listening (\d+)/.exec(line);
+        if (m) resolve(m[1] as string);
+      });
+      relay.once('exit', () => reject(new Error('relay exited')));
+    });
+    return await load(relay.pid, `ws://127.0.0.1:${port}/`, 'relay', perSecond, subscribers);
+  } finally {
+    relay.kill();
+  }
+}
+
+async function cairnRun(perSecond: number, subscribers: number): Promise<Run> {
+  return withTempDir('cairn-bench-fanout-', async (dataDir) => {
+    const server = await startServerChild(dataDir);
+    try {
+      const wsUrl = `${server.url.replace('http', 'ws')}/v1/${SPACE}/ws`;
+      return await load(server.child.pid, wsUrl, 'cairn', perSecond, subscribers);
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
+/** Runs the fan-out bench; returns whether cairn's p99 stayed ≤ 1.5× the relay's in every scenario. */
+export async function benchFanout(): Promise<boolean> {
+  const rows: string[][] = [];
+  let met = true;
+  for (const { perSecond, subscribers } of SCENARIOS) {
+    const relay = await relayRun(perSecond, subscribers);
+    const ours = await cairnRun(perSecond, subscribers);
+    const r = relay;
+    const o = ours;
+    const ok = o.p99 <= r.p99 * 1.5 && ours.received === ours.expected;
+    met &&= ok;
+    const commits = perSecond * SECONDS;
+    const cpuPerDelivery = (run: Run) =>
+      `${((run.cpuMs * 1000) / Math.max(1, run.received)).toFixed(0)} µs`;
+    const scenario = `${perSecond}/s × ${subscribers} subs (${commits} commits)`;
+    rows.push([
+      scenario,
+      'cairn (durable first)',
+      fmtMs(o.p50),
+      fmtMs(o.p99),
+      fmtMs(o.max),
+      `${ours.received}/${ours.expected}`,
+      cpuPerDelivery(ours),
+      `${(ours.peakBytes / 2 ** 20).toFixed(0)} MiB`,
+      `p99 ${(o.p99 / r.p99).toFixed(2)}× relay; target ≤ 1.5×: ${ok ? 'yes' : 'NO'}`,
+    ]);
+    rows.push([
+      '',
+      'in-memory relay (baseline)',
+      fmtMs(r.p50),
+      fmtMs(r.p99),
+      fmtMs(r.max),
+      `${relay.received}/${relay.expected}`,
+      cpuPerDelivery(relay),
+      `${(relay.peakBytes / 2 ** 20).toFixed(0)} MiB`,
+      'stores nothing',
+    ]);
+  }
+  printGrid(
+    `Fan-out — one writer, open-loop, latency from each commit's due time; ${SECONDS} s per scenario; server CPU per delivery; peak server RSS`,
+    ['scenario', 'server', 'p50', 'p99', 'max', 'delivered', 'CPU/delivery', 'peak RSS', ''],
+    rows,
+  );
+  return met;
+}
