@@ -232,6 +232,23 @@ describe('GET /v1/:space/ws', () => {
     expect(bad.error?.code).toBe('ValidationError');
   });
 
+  it('refuses a transaction over maxInFlightTx with RateLimited, answering every one', async () => {
+    engine = await startEngine({ limits: { maxInFlightTx: 5 } });
+    server = await listen(engine.cairn, '127.0.0.1', 0);
+    const c = await client(`http://127.0.0.1:${server.port}`);
+    // 20 new docs sent in one burst: at most 5 can await receipts.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => {
+        const change = new Replica(100 + i).change((d) => (d.k = i));
+        return c.call('/storage/tx', { writes: [write(`burst-${i}`, [change])] });
+      }),
+    );
+    const limited = answers.filter((a) => a.error?.code === 'RateLimited');
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]!.error).toMatchObject({ limit: 'maxInFlightTx' });
+    expect(answers.filter((a) => a.ok).length + limited.length).toBe(20);
+  });
+
   it('commits 200 pipelined transactions from one connection in the order sent', async () => {
     const { e, url } = await start();
     const c = await client(url);
