@@ -1,3 +1,4 @@
+import * as A from '@automerge/automerge';
 import { decode } from 'cborg';
 import WebSocket from 'ws';
 
@@ -127,4 +128,29 @@ export class LiveTestClient {
     this.waiters = [];
     for (const w of waiters) w();
   }
+}
+
+/**
+ * Applies the deliveries of `docId` (every doc when omitted) onto `doc0` as a
+ * client would: a snapshot merged in, changes applied in one call each.
+ */
+export function applyDeliveries(
+  doc0: A.Doc<Record<string, unknown>>,
+  frames: readonly ServerFrame[],
+  docId?: string,
+): A.Doc<Record<string, unknown>> {
+  let doc = doc0;
+  for (const f of frames) {
+    for (const d of f.docs ?? []) {
+      if (docId !== undefined && d.docId !== docId) continue;
+      if (d.kind === 'snapshot')
+        doc = A.merge(doc, A.load(Buffer.from(d.body as string, 'base64')));
+      else
+        [doc] = A.applyChanges(
+          doc,
+          (d.body as string[]).map((x) => Buffer.from(x, 'base64')),
+        );
+    }
+  }
+  return doc;
 }

@@ -1,9 +1,9 @@
 import * as A from '@automerge/automerge';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type RunningServer } from '../../src/app/serve.js';
+import { describe, expect, it } from 'vitest';
 import { CairnClient, CairnClientError, type WebSocketLike } from '../../src/client/index.js';
-import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
+import { SPACE } from '../helpers/engine.js';
+import { LiveHarness } from '../helpers/live-server.js';
 import { SeededRandom, testSeed } from '../helpers/seeded-random.js';
 
 /**
@@ -13,23 +13,12 @@ import { SeededRandom, testSeed } from '../helpers/seeded-random.js';
  * drop are committed once (their clientTxId).
  */
 
-let engine: TestEngine | undefined;
-let server: RunningServer | undefined;
-const clients: CairnClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server?.close(0);
-  await engine?.close();
-  server = undefined;
-  engine = undefined;
-});
+const live = new LiveHarness();
 
 const WS = WebSocket as unknown as new (url: string) => WebSocketLike;
 
 async function start(): Promise<string> {
-  engine = await startEngine();
-  server = await listen(engine.cairn, '127.0.0.1', 0);
-  return `http://127.0.0.1:${server.port}`;
+  return (await live.start()).url;
 }
 
 function client(url: string, seed: number): CairnClient {
@@ -40,8 +29,7 @@ function client(url: string, seed: number): CairnClient {
     WebSocket: WS,
     backoff: { minMs: 5, maxMs: 50, random: () => rng.next() },
   });
-  clients.push(c);
-  return c;
+  return live.track(c);
 }
 
 /** Waits (bounded) until `check` holds. */
@@ -83,7 +71,7 @@ describe('cairn/client', () => {
     }
     await Promise.all(receipts);
     await Promise.all(writers.map((w) => w.synced()));
-    const serverHeads = (await engine!.cairn.read.heads(SPACE, 'shared', 'main')).heads;
+    const serverHeads = (await live.engine!.cairn.read.heads(SPACE, 'shared', 'main')).heads;
     for (const w of writers) {
       await until(
         () => A.getHeads(w.doc('shared')!).sort().join() === [...serverHeads].sort().join(),
@@ -97,7 +85,7 @@ describe('cairn/client', () => {
     expect(a).toEqual(b);
     for (let step = 0; step < EDITS * 2; step++) expect(a![`e${step}`]).toBe(step % 2);
     // Every local change was committed exactly once, resends included.
-    const changes = await engine!.cairn.read.changes(SPACE, 'shared', 'main', {
+    const changes = await live.engine!.cairn.read.changes(SPACE, 'shared', 'main', {
       fromSeq: 1,
       limit: 10_000,
     });

@@ -1,9 +1,9 @@
 import * as A from '@automerge/automerge';
-import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type RunningServer } from '../../src/app/serve.js';
+import { describe, expect, it } from 'vitest';
 import { Replica, write } from '../helpers/changes.js';
-import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
-import { LiveTestClient, type ServerFrame } from '../helpers/live-client.js';
+import { SPACE, type TestEngine } from '../helpers/engine.js';
+import { applyDeliveries, LiveTestClient } from '../helpers/live-client.js';
+import { LiveHarness } from '../helpers/live-server.js';
 
 /**
  * Resume (SPEC §6): a client that says what it holds (`hello {sinceEpoch}`)
@@ -11,49 +11,16 @@ import { LiveTestClient, type ServerFrame } from '../helpers/live-client.js';
  * and after a server restart — or the whole state when the gap is unknown.
  */
 
-let engine: TestEngine | undefined;
-let server: RunningServer | undefined;
-const clients: LiveTestClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server?.close(0);
-  server = undefined;
-  await engine?.close();
-  engine = undefined;
-});
-
-async function serve(e: TestEngine): Promise<string> {
-  server = await listen(e.cairn, '127.0.0.1', 0);
-  return `http://127.0.0.1:${server.port}`;
-}
+const live = new LiveHarness();
 
 async function connect(url: string, sinceEpoch?: number): Promise<LiveTestClient> {
-  const c = await LiveTestClient.connect(url, SPACE);
-  clients.push(c);
+  const c = live.track(await LiveTestClient.connect(url, SPACE));
   const hello = await c.call('/storage/hello', {
     clientId: 'resumer',
     ...(sinceEpoch !== undefined ? { sinceEpoch } : {}),
   });
   expect(hello.ok).toBeDefined();
   return c;
-}
-
-/** Applies deliveries of `doc` onto `doc0` as a client would. */
-function apply(doc0: A.Doc<Record<string, unknown>>, frames: ServerFrame[]) {
-  let doc = doc0;
-  for (const f of frames) {
-    for (const d of f.docs ?? []) {
-      if (d.kind === 'snapshot')
-        doc = A.merge(doc, A.load(Buffer.from(d.body as string, 'base64')));
-      else
-        [doc] = A.applyChanges(
-          doc,
-          (d.body as string[]).map((x) => Buffer.from(x, 'base64')),
-        );
-    }
-  }
-  return doc;
 }
 
 async function commitN(e: TestEngine, r: Replica, n: number, from: number): Promise<number> {
@@ -68,8 +35,7 @@ async function commitN(e: TestEngine, r: Replica, n: number, from: number): Prom
 
 describe('resume from an acknowledged epoch', () => {
   it('after a disconnect, delivers exactly the missed changes as one changes entry', async () => {
-    engine = await startEngine();
-    const url = await serve(engine);
+    const { e: engine, url } = await live.start();
     const w = new Replica(1);
     await engine.ok({ writes: [write('doc', [w.change((d) => (d.i = 0))])] });
     const first = await connect(url);
@@ -77,7 +43,7 @@ describe('resume from an acknowledged epoch', () => {
     const acked = await commitN(engine, w, 3, 1);
     await first.waitFor((f) => f.type === 'deliver' && f.epoch === acked);
     first.sendJson({ type: 'ack', epoch: acked });
-    const held = apply(A.init(), first.deliveries());
+    const held = applyDeliveries(A.init(), first.deliveries());
     first.close();
 
     await commitN(engine, w, 5, 10); // missed while away
@@ -88,7 +54,7 @@ describe('resume from an acknowledged epoch', () => {
     expect(missed).toHaveLength(1);
     expect(missed[0]!.docs![0]!.kind).toBe('changes');
     expect(missed[0]!.docs![0]!.body).toHaveLength(5);
-    const doc = apply(held, missed);
+    const doc = applyDeliveries(held, missed);
     expect(A.getHeads(doc)).toEqual(w.heads);
     // And it keeps following.
     const next = await commitN(engine, w, 1, 20);
@@ -96,31 +62,29 @@ describe('resume from an acknowledged epoch', () => {
   });
 
   it('after a server restart, the same', async () => {
-    engine = await startEngine();
-    let url = await serve(engine);
+    const { e: engine, url: firstUrl } = await live.start();
+    let url = firstUrl;
     const w = new Replica(2);
     await engine.ok({ writes: [write('doc', [w.change((d) => (d.i = 0))])] });
     const first = await connect(url);
     await first.call('/storage/subscribe', { docId: 'doc' });
     const acked = await commitN(engine, w, 2, 1);
     await first.waitFor((f) => f.type === 'deliver' && f.epoch === acked);
-    const held = apply(A.init(), first.deliveries());
-    await server?.close(0);
-    server = undefined;
+    const held = applyDeliveries(A.init(), first.deliveries());
+    await live.stopServer();
     await engine.reopen();
-    url = await serve(engine);
+    url = await live.serve();
     await commitN(engine, w, 4, 10);
     const again = await connect(url, acked);
     await again.call('/storage/subscribe', { docId: 'doc' });
     const missed = again.deliveries();
     expect(missed).toHaveLength(1);
     expect(missed[0]!.docs![0]!.body).toHaveLength(4);
-    expect(A.getHeads(apply(held, missed))).toEqual(w.heads);
+    expect(A.getHeads(applyDeliveries(held, missed))).toEqual(w.heads);
   });
 
   it('sends nothing for a doc that did not change, and the whole state for an unknown epoch', async () => {
-    engine = await startEngine();
-    const url = await serve(engine);
+    const { e: engine, url } = await live.start();
     const w = new Replica(3);
     const epoch = await commitN(engine, w, 2, 0);
     const same = await connect(url, epoch);

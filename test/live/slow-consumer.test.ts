@@ -1,9 +1,9 @@
 import * as A from '@automerge/automerge';
-import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type RunningServer } from '../../src/app/serve.js';
+import { describe, expect, it } from 'vitest';
 import { Replica, write } from '../helpers/changes.js';
-import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
-import { LiveTestClient, type ServerFrame } from '../helpers/live-client.js';
+import { SPACE } from '../helpers/engine.js';
+import { applyDeliveries, LiveTestClient } from '../helpers/live-client.js';
+import { LiveHarness } from '../helpers/live-server.js';
 
 /**
  * A subscriber that stops reading cannot make the server hold its backlog:
@@ -11,52 +11,24 @@ import { LiveTestClient, type ServerFrame } from '../helpers/live-client.js';
  * resumes and converges. Asserts the caps, not timings.
  */
 
-let engine: TestEngine | undefined;
-let server: RunningServer | undefined;
-const clients: LiveTestClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server?.close(0);
-  await engine?.close();
-  engine = undefined;
-  server = undefined;
-});
+const live = new LiveHarness();
 
 const QUEUE = 50;
 const QUEUE_BYTES = 256 * 1024;
 
-function apply(doc0: A.Doc<Record<string, unknown>>, frames: ServerFrame[]) {
-  let doc = doc0;
-  for (const f of frames) {
-    for (const d of f.docs ?? []) {
-      if (d.kind === 'snapshot')
-        doc = A.merge(doc, A.load(Buffer.from(d.body as string, 'base64')));
-      else
-        [doc] = A.applyChanges(
-          doc,
-          (d.body as string[]).map((x) => Buffer.from(x, 'base64')),
-        );
-    }
-  }
-  return doc;
-}
-
 describe('a consumer that stops reading', () => {
   it('is closed with 4008 at the delivery caps during 3,000 commits, then resumes and converges', async () => {
-    engine = await startEngine({
+    const { e: engine, url } = await live.start({
       limits: { maxDeliveryQueue: QUEUE, maxDeliveryQueueBytes: QUEUE_BYTES },
     });
-    server = await listen(engine.cairn, '127.0.0.1', 0);
-    const url = `http://127.0.0.1:${server.port}`;
     const w = new Replica(1);
     await engine.ok({ writes: [write('doc', [w.change((d) => (d.i = 0))])] });
 
-    const slow = await LiveTestClient.connect(url, SPACE);
-    clients.push(slow);
+    const slow = live.track(await LiveTestClient.connect(url, SPACE));
     await slow.hello('slow');
     await slow.call('/storage/subscribe', { docId: 'doc' });
     const heldEpoch = slow.deliveries().at(-1)!.epoch as number;
-    const held = apply(A.init(), slow.deliveries());
+    const held = applyDeliveries(A.init(), slow.deliveries());
     // Stop reading: the kernel and then the server's buffers fill.
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
 
@@ -79,11 +51,10 @@ describe('a consumer that stops reading', () => {
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     expect((await slow.waitClosed()).code).toBe(4008);
 
-    const back = await LiveTestClient.connect(url, SPACE);
-    clients.push(back);
+    const back = live.track(await LiveTestClient.connect(url, SPACE));
     await back.call('/storage/hello', { clientId: 'slow', sinceEpoch: heldEpoch });
     await back.call('/storage/subscribe', { docId: 'doc' });
-    const doc = apply(held, back.deliveries());
+    const doc = applyDeliveries(held, back.deliveries());
     expect(A.getHeads(doc)).toEqual(w.heads);
   });
 });

@@ -1,32 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type RunningServer } from '../../src/app/serve.js';
+import { describe, expect, it } from 'vitest';
 import { Replica, write } from '../helpers/changes.js';
-import { SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
+import { SPACE, type TestEngine } from '../helpers/engine.js';
+import { LiveHarness } from '../helpers/live-server.js';
 import { SseTestClient } from '../helpers/sse-client.js';
 
 /** `GET /v1/:space/subscribe` (SPEC §6 SSE), over a real socket, on the backend under test. */
 
-let engine: TestEngine | undefined;
-let server: RunningServer | undefined;
-const streams: SseTestClient[] = [];
-afterEach(async () => {
-  for (const s of streams.splice(0)) s.close();
-  await server?.close(0);
-  await engine?.close();
-  server = undefined;
-  engine = undefined;
-});
+const live = new LiveHarness();
 
 async function start(): Promise<{ e: TestEngine; base: string }> {
-  engine = await startEngine();
-  server = await listen(engine.cairn, '127.0.0.1', 0);
-  return { e: engine, base: `http://127.0.0.1:${server.port}/v1/${SPACE}` };
+  const { e, url } = await live.start();
+  return { e, base: `${url}/v1/${SPACE}` };
 }
 
 async function open(url: string, headers: Record<string, string> = {}) {
-  const s = await SseTestClient.open(url, headers);
-  streams.push(s);
-  return s;
+  return live.track(await SseTestClient.open(url, headers));
 }
 
 let counter = 0;

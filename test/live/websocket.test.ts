@@ -1,10 +1,11 @@
 import * as A from '@automerge/automerge';
 import { encode } from 'cborg';
-import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type RunningServer } from '../../src/app/serve.js';
+import { describe, expect, it } from 'vitest';
+import type { CairnOptions } from '../../src/app/create-cairn.js';
 import { b64, hashOf, Replica, write } from '../helpers/changes.js';
-import { OTHER_SPACE, SPACE, startEngine, type TestEngine } from '../helpers/engine.js';
-import { LiveTestClient, type ServerFrame } from '../helpers/live-client.js';
+import { OTHER_SPACE, SPACE } from '../helpers/engine.js';
+import { applyDeliveries, LiveTestClient } from '../helpers/live-client.js';
+import { LiveHarness } from '../helpers/live-server.js';
 
 /**
  * The WebSocket protocol of SPEC §6 over real sockets, on the backend under
@@ -12,47 +13,13 @@ import { LiveTestClient, type ServerFrame } from '../helpers/live-client.js';
  * task/return per invocation whatever the frame; pipelined transactions.
  */
 
-let engine: TestEngine | undefined;
-let server: RunningServer | undefined;
-const clients: LiveTestClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server?.close(0);
-  server = undefined;
-  await engine?.close();
-  engine = undefined;
-});
-
-async function start(): Promise<{ e: TestEngine; url: string }> {
-  engine = await startEngine();
-  server = await listen(engine.cairn, '127.0.0.1', 0);
-  return { e: engine, url: `http://127.0.0.1:${server.port}` };
-}
+const live = new LiveHarness();
+const start = (options: CairnOptions = {}) => live.start(options);
 
 async function client(url: string, space = SPACE): Promise<LiveTestClient> {
-  const c = await LiveTestClient.connect(url, space);
-  clients.push(c);
+  const c = live.track(await LiveTestClient.connect(url, space));
   expect((await c.hello()).ok).toMatchObject({ epoch: expect.any(Number) });
   return c;
-}
-
-/** Applies every delivery of `docId` to a fresh doc (as a client would), in one call each. */
-function replay(frames: ServerFrame[], docId: string): A.Doc<Record<string, unknown>> {
-  let doc = A.init<Record<string, unknown>>();
-  for (const f of frames) {
-    for (const d of f.docs ?? []) {
-      if (d.docId !== docId) continue;
-      if (d.kind === 'snapshot')
-        doc = A.merge(doc, A.load(Buffer.from(d.body as string, 'base64')));
-      else
-        [doc] = A.applyChanges(
-          doc,
-          (d.body as string[]).map((s) => Buffer.from(s, 'base64')),
-        );
-    }
-  }
-  return doc;
 }
 
 describe('GET /v1/:space/ws', () => {
@@ -78,8 +45,8 @@ describe('GET /v1/:space/ws', () => {
       expect(
         got.slice(1).every((f) => f.docs!.length === 1 && f.docs![0]!.kind === 'changes'),
       ).toBe(true);
-      expect(A.toJS(replay(got, 'doc'))).toEqual({ n: 20 });
-      expect(A.getHeads(replay(got, 'doc'))).toEqual(writer.heads);
+      expect(A.toJS(applyDeliveries(A.init(), got, 'doc'))).toEqual({ n: 20 });
+      expect(A.getHeads(applyDeliveries(A.init(), got, 'doc'))).toEqual(writer.heads);
     }
   });
 
@@ -139,8 +106,7 @@ describe('GET /v1/:space/ws', () => {
 
   it('answers every malformed frame, unknown command or bad transaction with one error task/return, and stays usable', async () => {
     const { url } = await start();
-    const c = await LiveTestClient.connect(url, SPACE);
-    clients.push(c);
+    const c = live.track(await LiveTestClient.connect(url, SPACE));
     const early = await c.call('/storage/subscribe', { docId: 'x' });
     expect(early.error?.message).toMatch(/hello first/);
     await c.hello();
@@ -187,8 +153,7 @@ describe('GET /v1/:space/ws', () => {
     const { url } = await start();
     const c = await client(url);
     await c.call('/storage/subscribe', { docId: 'doc' });
-    await server?.close(0);
-    server = undefined;
+    await live.stopServer();
     expect((await c.waitClosed()).code).toBe(1001);
   });
 
@@ -197,8 +162,7 @@ describe('GET /v1/:space/ws', () => {
     const w = new Replica(8);
     await e.ok({ writes: [write('doc', [w.change((d) => (d.t = 'x'.repeat(300)))])] });
     const json = await client(url); // a JSON session, to compare sizes
-    const c = await LiveTestClient.connect(url, SPACE);
-    clients.push(c);
+    const c = live.track(await LiveTestClient.connect(url, SPACE));
     const hello = await c.call('/storage/hello', { clientId: 'cbor', encoding: 'cbor' });
     expect(hello.binary).toBe(true);
     expect(hello.ok).toMatchObject({ epoch: 1 });
@@ -233,9 +197,8 @@ describe('GET /v1/:space/ws', () => {
   });
 
   it('refuses a transaction over maxInFlightTx with RateLimited, answering every one', async () => {
-    engine = await startEngine({ limits: { maxInFlightTx: 5 } });
-    server = await listen(engine.cairn, '127.0.0.1', 0);
-    const c = await client(`http://127.0.0.1:${server.port}`);
+    const { url } = await start({ limits: { maxInFlightTx: 5 } });
+    const c = await client(url);
     // 20 new docs sent in one burst: at most 5 can await receipts.
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => {
