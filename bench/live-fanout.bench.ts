@@ -8,8 +8,8 @@
  * in the same run. Clients run in their own process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { fmtMs } from './lib/percentiles.js';
+import { procCpuMs, procStatusBytes, waitForLine } from './lib/proc.js';
 import { printGrid } from './lib/report.js';
 import { startServerChild } from './lib/server-child.js';
 import { withTempDir } from './lib/timing.js';
@@ -23,18 +23,9 @@ const SCENARIOS = [
 
 const tsFile = (name: string) => new URL(`./lib/${name}`, import.meta.url).pathname;
 
-/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+/** CPU time and peak RSS of a process so far, from /proc. */
 function usage(pid: number | undefined): { cpuMs: number; peakBytes: number } {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) * 1024;
-    return { cpuMs: (ticks * 1000) / 100, peakBytes: hwm };
-  } catch {
-    return { cpuMs: Number.NaN, peakBytes: Number.NaN };
-  }
+  return { cpuMs: procCpuMs(pid), peakBytes: procStatusBytes(pid, 'VmHWM') };
 }
 
 interface Run {
@@ -88,14 +79,7 @@ async function relayRun(perSecond: number, subscribers: number): Promise<Run> {
     env: { ...process.env, RELAY: '1' },
   });
   try {
-    const port = await new Promise<string>((resolve, reject) => {
-      relay.stdout?.setEncoding('utf8');
-      relay.stdout?.on('data', (line: string) => {
-        const m = /listening (\d+)/.exec(line);
-        if (m) resolve(m[1] as string);
-      });
-      relay.once('exit', () => reject(new Error('relay exited')));
-    });
+    const port = await waitForLine(relay, 'listening');
     return await load(relay.pid, `ws://127.0.0.1:${port}/`, 'relay', perSecond, subscribers);
   } finally {
     relay.kill();
@@ -114,6 +98,21 @@ async function cairnRun(perSecond: number, subscribers: number): Promise<Run> {
   });
 }
 
+/** One table row: latencies, deliveries, server CPU per delivery, peak RSS. */
+function row(scenario: string, server: string, run: Run, note: string): string[] {
+  return [
+    scenario,
+    server,
+    fmtMs(run.p50),
+    fmtMs(run.p99),
+    fmtMs(run.max),
+    `${run.received}/${run.expected}`,
+    `${((run.cpuMs * 1000) / Math.max(1, run.received)).toFixed(0)} µs`,
+    `${(run.peakBytes / 2 ** 20).toFixed(0)} MiB`,
+    note,
+  ];
+}
+
 /** Runs the fan-out bench; returns whether cairn's p99 stayed ≤ 1.5× the relay's in every scenario. */
 export async function benchFanout(): Promise<boolean> {
   const rows: string[][] = [];
@@ -121,36 +120,12 @@ export async function benchFanout(): Promise<boolean> {
   for (const { perSecond, subscribers } of SCENARIOS) {
     const relay = await relayRun(perSecond, subscribers);
     const ours = await cairnRun(perSecond, subscribers);
-    const r = relay;
-    const o = ours;
-    const ok = o.p99 <= r.p99 * 1.5 && ours.received === ours.expected;
+    const ok = ours.p99 <= relay.p99 * 1.5 && ours.received === ours.expected;
     met &&= ok;
-    const commits = perSecond * SECONDS;
-    const cpuPerDelivery = (run: Run) =>
-      `${((run.cpuMs * 1000) / Math.max(1, run.received)).toFixed(0)} µs`;
-    const scenario = `${perSecond}/s × ${subscribers} subs (${commits} commits)`;
-    rows.push([
-      scenario,
-      'cairn (durable first)',
-      fmtMs(o.p50),
-      fmtMs(o.p99),
-      fmtMs(o.max),
-      `${ours.received}/${ours.expected}`,
-      cpuPerDelivery(ours),
-      `${(ours.peakBytes / 2 ** 20).toFixed(0)} MiB`,
-      `p99 ${(o.p99 / r.p99).toFixed(2)}× relay; target ≤ 1.5×: ${ok ? 'yes' : 'NO'}`,
-    ]);
-    rows.push([
-      '',
-      'in-memory relay (baseline)',
-      fmtMs(r.p50),
-      fmtMs(r.p99),
-      fmtMs(r.max),
-      `${relay.received}/${relay.expected}`,
-      cpuPerDelivery(relay),
-      `${(relay.peakBytes / 2 ** 20).toFixed(0)} MiB`,
-      'stores nothing',
-    ]);
+    const scenario = `${perSecond}/s × ${subscribers} subs (${perSecond * SECONDS} commits)`;
+    const verdict = `p99 ${(ours.p99 / relay.p99).toFixed(2)}× relay; target ≤ 1.5×: ${ok ? 'yes' : 'NO'}`;
+    rows.push(row(scenario, 'cairn (durable first)', ours, verdict));
+    rows.push(row('', 'in-memory relay (baseline)', relay, 'stores nothing'));
   }
   printGrid(
     `Fan-out — one writer, open-loop, latency from each commit's due time; ${SECONDS} s per scenario; server CPU per delivery; peak server RSS`,

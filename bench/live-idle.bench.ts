@@ -4,8 +4,8 @@
  * connection (target < 20 KiB), beside a bare `ws` server holding the same
  * connections in the same run (the least any server can cost).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { procStatusBytes, waitForLine } from './lib/proc.js';
 import { printGrid } from './lib/report.js';
 import { startServerChild } from './lib/server-child.js';
 import { withTempDir } from './lib/timing.js';
@@ -13,36 +13,8 @@ import { withTempDir } from './lib/timing.js';
 const SPACE = 'did:key:z6MkIdleConnectionsBench';
 const SETTLE_MS = 2_000;
 const TARGET_BYTES_PER_CONNECTION = 20 * 1024;
-const READY_TIMEOUT_MS = 180_000;
 
 const tsFile = (name: string) => new URL(`./lib/${name}`, import.meta.url).pathname;
-
-function rssOf(pid: number | undefined): number {
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? Number.NaN : Number(kb) * 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Waits for a line starting with `prefix` on the child's stdout; returns the rest. */
-function lineFrom(child: ChildProcess, prefix: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`no "${prefix}" in time`)), READY_TIMEOUT_MS);
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      buffered += chunk;
-      const line = buffered.split('\n').find((l) => l.startsWith(prefix));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve(line.slice(prefix.length).trim());
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before "${prefix}"`)));
-  });
-}
 
 interface IdleFigure {
   label: string;
@@ -52,7 +24,7 @@ interface IdleFigure {
 }
 
 async function holdClients(serverPid: number | undefined, wsUrl: string, n: number) {
-  const before = rssOf(serverPid);
+  const before = procStatusBytes(serverPid, 'VmRSS');
   const clients = spawn(
     process.execPath,
     ['--import', 'tsx', tsFile('idle-clients.ts'), wsUrl, String(n)],
@@ -60,9 +32,9 @@ async function holdClients(serverPid: number | undefined, wsUrl: string, n: numb
       stdio: ['pipe', 'pipe', 'inherit'],
     },
   );
-  const errors = Number(await lineFrom(clients, 'ready'));
+  const errors = Number(await waitForLine(clients, 'ready'));
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  const withClients = rssOf(serverPid);
+  const withClients = procStatusBytes(serverPid, 'VmRSS');
   const exited = new Promise((resolve) => clients.once('exit', resolve));
   clients.stdin?.end('stop\n');
   await exited;
@@ -88,7 +60,7 @@ export async function benchIdle(n: number): Promise<boolean> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
-    const port = await lineFrom(bare, 'listening');
+    const port = await waitForLine(bare, 'listening');
     figures.push({
       label: 'bare ws server (baseline)',
       ...(await holdClients(bare.pid, `ws://127.0.0.1:${port}/`, n)),

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { procStatusBytes } from './proc.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI_ENTRY = path.join(REPO_ROOT, 'dist/cli/main.js');
@@ -57,15 +58,7 @@ export async function startServerChild(
   return {
     url: `http://127.0.0.1:${port}`,
     child,
-    statusBytes(field) {
-      try {
-        const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
-        return kb === undefined ? Number.NaN : Number(kb) * 1024;
-      } catch {
-        return Number.NaN;
-      }
-    },
+    statusBytes: (field) => procStatusBytes(child.pid, field),
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

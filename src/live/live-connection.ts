@@ -12,22 +12,14 @@ import {
 import { txRequestFrom, type RawTx } from '../protocol/tx-request.js';
 import type { ReadApi } from '../read/read-api.js';
 import type { LiveHub } from './live-hub.js';
+import { currentState, missedChanges } from './doc-entries.js';
+import { OutgoingQueue, type LiveSocket } from './outgoing-queue.js';
 import {
-  deliveredEntry,
   encodedFrame,
   type DeliveredEntry,
   type FeedSubscriber,
   type SpaceFeed,
 } from './space-feed.js';
-
-/** The socket as a connection needs it (a `ws` WebSocket in the server). */
-export interface LiveSocket {
-  /** `binary: false` sends bytes as a text frame (UTF-8 JSON). */
-  send(data: string | Uint8Array, options: { binary: boolean }): void;
-  /** Bytes accepted by `send` and not yet written to the network. */
-  readonly bufferedAmount: number;
-  close(code: number, reason: string): void;
-}
 
 export interface LiveDeps {
   hub: LiveHub;
@@ -38,14 +30,6 @@ export interface LiveDeps {
   logger: Logger;
 }
 
-/** SPEC §6: no writes while the socket buffers more than this. */
-const SOCKET_HIGH_WATER_BYTES = 1024 * 1024;
-const FLUSH_RETRY_MS = 10;
-/**
- * A resuming subscription gets at most this many missed changes as changes;
- * more, and the saved doc is smaller and faster to apply (one load).
- */
-const MAX_CATCH_UP_CHANGES = 1000;
 /** Close code of a client whose deliveries are over budget (SPEC §6); it resumes on reconnect. */
 export const CLOSE_OVER_BUDGET = 4008;
 
@@ -56,12 +40,6 @@ interface Subscription {
   seq: number;
   /** False until the initial state went out (the state includes what came before). */
   ready: boolean;
-}
-
-/** Outgoing frames in order; deliveries count against the queue limits, answers do not. */
-interface Outgoing {
-  data: string | Uint8Array;
-  delivery: boolean;
 }
 
 /**
@@ -78,10 +56,7 @@ export class LiveConnection implements FeedSubscriber {
   /** `hello {encoding: "cbor"}`: binary CBOR frames both ways (JSON text is still read). */
   private cbor = false;
   private closed = false;
-  private readonly out: Outgoing[] = [];
-  private queuedDeliveries = 0;
-  private queuedBytes = 0;
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly out: OutgoingQueue;
   private inFlightTx = 0;
   /** Receipts go out in the order the transactions came in. */
   private txReplies: Promise<void> = Promise.resolve();
@@ -97,6 +72,8 @@ export class LiveConnection implements FeedSubscriber {
     private readonly deps: LiveDeps,
   ) {
     this.feed = deps.hub.acquire(spaceId);
+    const caps = { frames: deps.limits.maxDeliveryQueue, bytes: deps.limits.maxDeliveryQueueBytes };
+    this.out = new OutgoingQueue(socket, caps, () => this.cbor);
   }
 
   /** A text frame from the client. */
@@ -139,10 +116,9 @@ export class LiveConnection implements FeedSubscriber {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.flushTimer);
     for (const s of this.subs.values()) this.feed.unwatch(this, s.docId, s.branch);
     this.subs.clear();
-    this.out.length = 0;
+    this.out.stop();
     this.deps.hub.release(this.feed);
   }
 
@@ -213,7 +189,7 @@ export class LiveConnection implements FeedSubscriber {
 
   private get(docId: string, branch: string) {
     return this.feed.run(async (epoch) => {
-      const state = await this.state(docId, branch);
+      const state = await currentState(this.deps.read, this.spaceId, docId, branch);
       if (!state) throw new CairnError('DocNotFound', `no doc ${docId} (branch ${branch})`);
       this.pushDelivery(epoch, [state.entry]);
       return { complete: true, epoch };
@@ -241,7 +217,13 @@ export class LiveConnection implements FeedSubscriber {
       // An epoch this space has not reached is not from it: send the whole state.
       const known = since <= (await this.deps.hub.epochs.currentEpoch(this.spaceId));
       const state =
-        (await this.catchUp(docId, branch, known ? since : 0)) ?? (await this.state(docId, branch));
+        (await missedChanges(
+          this.deps.hub.epochs,
+          this.spaceId,
+          docId,
+          branch,
+          known ? since : 0,
+        )) ?? (await currentState(this.deps.read, this.spaceId, docId, branch));
       if (state && this.subs.has(subscriptionId)) {
         sub.seq = state.seq;
         if (state.entry) this.pushDelivery(epoch, [state.entry]);
@@ -260,63 +242,6 @@ export class LiveConnection implements FeedSubscriber {
     );
     if (!still) this.feed.unwatch(this, sub.docId, sub.branch);
     return { ok: true };
-  }
-
-  /**
-   * For a client resuming from `sinceEpoch`: only the changes it missed, as
-   * one `changes` entry (none when it missed nothing); undefined when a
-   * snapshot must be sent instead (SPEC §6: the gap is too large or unknown).
-   */
-  private async catchUp(docId: string, branch: string, sinceEpoch: number) {
-    if (sinceEpoch === 0) return undefined;
-    const missed = await this.deps.hub.epochs.changesSince(
-      this.spaceId,
-      docId,
-      branch,
-      sinceEpoch,
-      MAX_CATCH_UP_CHANGES,
-    );
-    if (!missed) return undefined;
-    const entry =
-      missed.changes.length === 0
-        ? undefined
-        : deliveredEntry(
-            {
-              docId,
-              branch,
-              seq: missed.seq,
-              heads: missed.heads,
-              rootRef: missed.rootRef,
-              kind: 'changes',
-              body: missed.changes,
-            },
-            missed.seqFrom,
-          );
-    return { seq: missed.seq, entry };
-  }
-
-  /** The doc's current state as a snapshot entry, or undefined if it does not exist. */
-  private async state(docId: string, branch: string) {
-    try {
-      const v = await this.deps.read.docBytes(this.spaceId, docId, branch, { kind: 'current' });
-      const entry = deliveredEntry(
-        {
-          docId,
-          branch,
-          seq: v.seq,
-          heads: v.heads,
-          rootRef: v.rootRef,
-          kind: 'snapshot',
-          body: v.bytes,
-        },
-        1,
-      );
-      return { seq: v.seq, entry };
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'DocNotFound' || code === 'BranchNotFound') return undefined;
-      throw err;
-    }
   }
 
   /** Pipelined: committed in the order sent, receipts in that order too. */
@@ -356,54 +281,22 @@ export class LiveConnection implements FeedSubscriber {
   }
 
   private reply(answer: TaskReturn): void {
-    const data = this.cbor ? encodeCborFrame(answer) : JSON.stringify(answer);
-    this.push({ data, delivery: false });
+    this.out.answer(this.cbor ? encodeCborFrame(answer) : JSON.stringify(answer));
   }
 
   private pushDelivery(epoch: number, docs: readonly DeliveredEntry[]): void {
-    const data = encodedFrame(epoch, docs, this.cbor ? 'cbor' : 'json');
-    const size = sizeOf(data);
-    const { maxDeliveryQueue, maxDeliveryQueueBytes } = this.deps.limits;
-    if (
-      this.queuedDeliveries + 1 > maxDeliveryQueue ||
-      this.queuedBytes + size > maxDeliveryQueueBytes
-    ) {
-      // The client is not reading fast enough: it reconnects and resumes
-      // from what it acknowledged (coalescing into one catch-up per doc
-      // instead is the next step).
-      this.socket.close(CLOSE_OVER_BUDGET, 'delivery queue over budget: reconnect and resume');
-      this.close();
-      return;
-    }
-    this.queuedDeliveries++;
-    this.queuedBytes += size;
-    this.push({ data, delivery: true });
-  }
-
-  private push(frame: Outgoing): void {
     if (this.closed) return;
-    this.out.push(frame);
-    this.flush();
-  }
-
-  private flush(): void {
-    this.flushTimer = undefined;
-    while (this.out.length > 0 && this.socket.bufferedAmount <= SOCKET_HIGH_WATER_BYTES) {
-      const frame = this.out.shift() as Outgoing;
-      if (frame.delivery) {
-        this.queuedDeliveries--;
-        this.queuedBytes -= sizeOf(frame.data);
-      }
-      this.socket.send(frame.data, { binary: this.cbor });
-    }
-    if (this.out.length > 0 && !this.flushTimer && !this.closed) {
-      this.flushTimer = setTimeout(() => this.flush(), FLUSH_RETRY_MS);
-    }
+    if (this.out.delivery(encodedFrame(epoch, docs, this.cbor ? 'cbor' : 'json'))) return;
+    // The client is not reading fast enough: it reconnects and resumes from
+    // what it holds (coalescing into one catch-up per doc instead is the
+    // next step).
+    this.socket.close(CLOSE_OVER_BUDGET, 'delivery queue over budget: reconnect and resume');
+    this.close();
   }
 
   /** Deliveries waiting for the socket (for tests and metrics). */
   get queued(): { frames: number; bytes: number } {
-    return { frames: this.queuedDeliveries, bytes: this.queuedBytes };
+    return this.out.queued;
   }
 }
 
@@ -413,6 +306,3 @@ function asCairnError(err: unknown, logger: Logger): CairnError {
   logger.error({ err }, 'live command failed');
   return new CairnError('Internal', 'internal error');
 }
-
-const sizeOf = (data: string | Uint8Array) =>
-  typeof data === 'string' ? data.length : data.byteLength;

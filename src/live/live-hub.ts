@@ -31,14 +31,9 @@ export class LiveHub {
     }
   }
 
-  /** The pipeline's commit listener: committed batches, in commit order. */
+  /** The pipeline's commit listener: committed batches (one space's each), in commit order. */
   committed(batch: readonly CommittedTx[]): void {
-    let last: CommittedTx | undefined;
-    for (const tx of batch) {
-      // A batch is one space's; its last epoch covers the rest.
-      if (last && last.spaceId !== tx.spaceId) this.feeds.get(last.spaceId)?.committed(last.epoch);
-      last = tx;
-    }
+    const last = batch.at(-1);
     if (last) this.feeds.get(last.spaceId)?.committed(last.epoch);
   }
 

@@ -64,6 +64,8 @@ export class SpaceFeed {
   /** Every epoch ≤ this has been handed out (undefined until first read). */
   private lastEpoch: number | undefined;
   private wantedEpoch = 0;
+  /** A catch-up is in the chain and has not started yet. */
+  private catchUpQueued = false;
   private chain: Promise<void> = Promise.resolve();
   private readonly watchers = new Map<string, Set<FeedSubscriber>>();
   /** Subscribers of every doc of the space (the SSE `docs=*` feed). */
@@ -108,7 +110,15 @@ export class SpaceFeed {
   /** A commit of `epoch` is durable: hand out everything up to it. */
   committed(epoch: number): void {
     this.wantedEpoch = Math.max(this.wantedEpoch, epoch);
-    void this.run(() => this.catchUp());
+    // One catch-up waiting in the chain reads up to the newest epoch wanted
+    // when it runs: commits announced meanwhile (our own, and the same ones
+    // again through PostgreSQL NOTIFY) need no task of their own.
+    if (this.catchUpQueued) return;
+    this.catchUpQueued = true;
+    void this.run(() => {
+      this.catchUpQueued = false;
+      return this.catchUp();
+    });
   }
 
   /** Notifications may have been missed: read the space's current epoch and catch up to it. */
@@ -161,27 +171,26 @@ export class SpaceFeed {
   }
 
   private dispatch(e: CommittedEpoch): void {
-    const bySubscriber = new Map<FeedSubscriber, DeliveredEntry[]>();
+    const entries: DeliveredEntry[] = [];
+    /** Per subscriber, the indexes (in `entries`) of what it watches. */
+    const wanted = new Map<FeedSubscriber, number[]>();
     for (const w of e.writes) {
       const set = this.watchers.get(docKey(w.docId, w.branch));
       if (!set && this.everything.size === 0) continue;
-      const entry = changesEntry(w);
+      const at = entries.push(changesEntry(w)) - 1;
       for (const s of new Set([...(set ?? []), ...this.everything])) {
-        const list = bySubscriber.get(s);
-        if (list) list.push(entry);
-        else bySubscriber.set(s, [entry]);
+        const list = wanted.get(s);
+        if (list) list.push(at);
+        else wanted.set(s, [at]);
       }
     }
     // Subscribers that get the same entries share one list, so the frame
     // built from it is encoded once for all of them (see encodedFrame).
     const shared = new Map<string, DeliveredEntry[]>();
-    for (const [s, entries] of bySubscriber) {
-      const key = entries.map((x) => x.json.length + x.docId).join('\u0000');
+    for (const [s, indexes] of wanted) {
+      const key = indexes.join(',');
       let list = shared.get(key);
-      if (!list || list.length !== entries.length || list.some((x, i) => x !== entries[i])) {
-        list = entries;
-        shared.set(key, list);
-      }
+      if (!list) shared.set(key, (list = indexes.map((i) => entries[i] as DeliveredEntry)));
       s.deliver(e.epoch, list);
     }
   }

@@ -1,8 +1,8 @@
 import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
-import { encodeBase64 } from '../protocol/base64.js';
 import type { ReadApi } from '../read/read-api.js';
+import { currentState } from './doc-entries.js';
 import type { LiveHub } from './live-hub.js';
 import {
   changesEntry,
@@ -151,25 +151,9 @@ export class SseSession implements FeedSubscriber {
   private async sendStates(epoch: number): Promise<void> {
     const docs: string[] = [];
     for (const docId of this.named ?? []) {
-      try {
-        const v = await this.deps.read.docBytes(this.request.spaceId, docId, this.request.branch, {
-          kind: 'current',
-        });
-        docs.push(
-          JSON.stringify({
-            docId,
-            branch: this.request.branch,
-            seq: v.seq,
-            heads: v.heads,
-            rootRef: v.rootRef,
-            kind: 'snapshot',
-            body: encodeBase64(v.bytes),
-          }),
-        );
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code !== 'DocNotFound' && code !== 'BranchNotFound') throw err;
-      }
+      const { spaceId, branch } = this.request;
+      const state = await currentState(this.deps.read, spaceId, docId, branch);
+      if (state) docs.push(state.entry.json);
     }
     if (docs.length > 0) this.emit(epoch, docs);
   }

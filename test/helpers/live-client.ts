@@ -87,13 +87,7 @@ export class LiveTestClient {
       if (found) return found;
       if (this.closed) throw new Error(`socket closed (${this.closed.code}) before the frame came`);
       if (Date.now() > deadline) throw new Error('frame did not come within 15 s');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 200);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await this.nextEvent();
     }
   }
 
@@ -102,13 +96,7 @@ export class LiveTestClient {
     const deadline = Date.now() + WAIT_MS;
     while (!this.closed) {
       if (Date.now() > deadline) throw new Error('socket not closed within 15 s');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 200);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await this.nextEvent();
     }
     return this.closed;
   }
@@ -121,6 +109,17 @@ export class LiveTestClient {
 
   close(): void {
     this.ws.close();
+  }
+
+  /** Resolves at the next frame or close, or after 200 ms (the callers re-check their deadline). */
+  private nextEvent(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 200);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private wake(): void {
