@@ -12,6 +12,7 @@ import { ImportService } from '../history/import-doc.js';
 import { QuarantineService } from '../history/quarantine-service.js';
 import { SnapshotService } from '../history/snapshot-service.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
+import { AckRecorder } from '../live/ack-recorder.js';
 import { LiveHub } from '../live/live-hub.js';
 import { EpochFeed } from '../read/epoch-feed.js';
 import { createHttpApp } from '../server/http-app.js';
@@ -143,7 +144,12 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     Object.assign(late, { quarantine, snapshots: snapshotService });
     pipeline.onCommitted((committed) => snapshotService.onCommitted(committed));
     const read = createReadApi(reader);
-    const hub = new LiveHub(new EpochFeed(backend), logger);
+    const acks = new AckRecorder(
+      (spaceId, task) => pipeline.runWrite(spaceId, task),
+      logger,
+      limits.clientAckRetentionMs,
+    );
+    const hub = new LiveHub(new EpochFeed(backend), logger, acks);
     pipeline.onCommitted((batch) => hub.committed(batch));
     // Several processes on one PostgreSQL database: their commits too.
     stopWatching = await backend.watchCommits?.({
@@ -199,6 +205,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       close: () => {
         closing ??= (async () => {
           live.close();
+          await acks.flush();
           await pipeline.close();
           await snapshotService.close();
           await Promise.all([readWorkers.close(), backgroundWorkers.close(), txBodies.close()]);

@@ -4,6 +4,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { TxReceipt } from '../protocol/receipt.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { CairnClientError } from './client-error.js';
+import { FollowedDoc } from './followed-doc.js';
 
 /** The part of the WebSocket API the client uses (browsers' WebSocket, or `ws` in Node). */
 export interface WebSocketLike {
@@ -25,21 +26,23 @@ export interface CairnClientOptions {
   backoff?: Partial<BackoffOptions>;
 }
 
-/** A doc the client follows: its local Automerge state and who is told of changes. */
-interface Followed {
-  docId: string;
-  branch: string;
-  doc: A.Doc<Record<string, unknown>>;
-  /** The epoch up to which `doc` holds the branch (0: nothing yet). */
-  epoch: number;
-  listeners: Set<(doc: A.Doc<Record<string, unknown>>) => void>;
-}
-
 interface PendingTx {
   body: { clientTxId: string; writes: unknown[] };
   resolve: (receipt: TxReceipt) => void;
   reject: (err: CairnClientError) => void;
+  /** Sent on the current session and not yet answered. */
+  sent: boolean;
 }
+
+/**
+ * Transactions of one doc in flight at once. Local changes made meanwhile
+ * wait and go together in the next one: a burst of edits becomes a few
+ * large transactions instead of one per keystroke, and the server commits
+ * them at its group-commit rate.
+ */
+const MAX_IN_FLIGHT_PER_DOC = 4;
+/** Changes in one transaction (the server's default `maxChangesPerWrite` is 10,000). */
+const MAX_CHANGES_PER_TX = 1000;
 
 interface Answer {
   type: string;
@@ -69,11 +72,16 @@ export class CairnClient {
   private nextId = 1;
   private txCounter = 0;
   private readonly backoff: BackoffOptions;
-  private readonly followed = new Map<string, Followed>();
+  private readonly followed = new Map<string, FollowedDoc>();
   /** Transactions without a receipt, in the order made (resent in that order). */
   private readonly pending: PendingTx[] = [];
   private readonly calls = new Map<string | number, (a: Answer) => void>();
   private syncedWaiters: (() => void)[] = [];
+  /** Transactions sent on this session and not yet answered, and the server's cap on them. */
+  private inFlight = 0;
+  private maxInFlight = 1024;
+  private flushScheduled = false;
+  private applyScheduled = false;
   /** Sessions opened so far (a reconnect opens a new one). */
   sessions = 0;
 
@@ -94,7 +102,7 @@ export class CairnClient {
     const key = JSON.stringify([docId, branch]);
     let f = this.followed.get(key);
     if (!f) {
-      f = { docId, branch, doc: A.init(), epoch: 0, listeners: new Set() };
+      f = new FollowedDoc(docId, branch);
       this.followed.set(key, f);
       if (this.connected) this.sendSubscribe(f);
     }
@@ -108,7 +116,12 @@ export class CairnClient {
     return this.followed.get(JSON.stringify([docId, branch]))?.doc;
   }
 
-  /** Changes a followed doc locally and commits the change; resolves with the receipt. */
+  /**
+   * Changes a followed doc locally and commits the change (merged with the
+   * branch's heads on the server); resolves with the receipt of the
+   * transaction that carried it. Changes made in one turn of the event loop,
+   * or while earlier ones are in flight, share a transaction.
+   */
   change(
     docId: string,
     fn: (d: Record<string, unknown>) => void,
@@ -116,21 +129,23 @@ export class CairnClient {
   ): Promise<TxReceipt> | undefined {
     const f = this.followed.get(JSON.stringify([docId, branch]));
     if (!f) throw new Error(`subscribe to ${docId} before changing it`);
-    const before = A.getHeads(f.doc);
-    f.doc = A.change(f.doc, fn);
-    const change = A.getLastLocalChange(f.doc);
-    if (!change || A.getHeads(f.doc).join() === before.join()) return undefined;
-    for (const l of f.listeners) l(f.doc);
-    return this.tx([{ docId, branch, merge: true, changes: [encodeBase64(change)] }]);
+    const receipt = f.change(fn);
+    if (receipt && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        for (const g of this.followed.values()) this.flushDoc(g);
+      });
+    }
+    return receipt;
   }
 
   /** A transaction of raw writes (SPEC §2 body `writes`), pipelined on the connection. */
   tx(writes: unknown[]): Promise<TxReceipt> {
     const body = { clientTxId: `${this.clientId}:${++this.txCounter}`, writes };
     return new Promise<TxReceipt>((resolve, reject) => {
-      const p: PendingTx = { body, resolve, reject };
-      this.pending.push(p);
-      if (this.connected) this.sendTx(p);
+      this.pending.push({ body, resolve, reject, sent: false });
+      this.pump();
     });
   }
 
@@ -141,8 +156,19 @@ export class CairnClient {
 
   /** Resolves once every transaction made so far is durably committed (or refused). */
   synced(): Promise<void> {
-    if (this.pending.length === 0) return Promise.resolve();
+    if (this.isSynced()) return Promise.resolve();
     return new Promise((resolve) => this.syncedWaiters.push(resolve));
+  }
+
+  /** No transaction waits for a receipt and no local change waits to be sent. */
+  private isSynced(): boolean {
+    if (this.pending.length > 0) return false;
+    for (const f of this.followed.values()) if (f.hasOutgoing || f.inFlight > 0) return false;
+    return true;
+  }
+
+  private checkSynced(): void {
+    if (this.isSynced()) for (const w of this.syncedWaiters.splice(0)) w();
   }
 
   /** Closes the connection as a network failure would; the client reconnects and resumes. */
@@ -177,14 +203,50 @@ export class CairnClient {
     this.connected = true;
     this.attempt = 0;
     this.sessions++;
+    const limits = (hello.ok as { limits?: { maxInFlightTx?: number } }).limits;
+    this.maxInFlight = limits?.maxInFlightTx ?? this.maxInFlight;
     for (const f of this.followed.values()) this.sendSubscribe(f);
-    for (const p of this.pending) this.sendTx(p);
+    this.pump();
+  }
+
+  /** The doc's waiting local changes, as transactions, while it has room in flight. */
+  private flushDoc(f: FollowedDoc): void {
+    while (f.inFlight < MAX_IN_FLIGHT_PER_DOC && f.hasOutgoing) {
+      const batch = f.takeOutgoing(MAX_CHANGES_PER_TX);
+      const changes = batch.map((o) => encodeBase64(o.change));
+      f.inFlight++;
+      const write = { docId: f.docId, branch: f.branch, merge: true, changes };
+      this.tx([write]).then(
+        (receipt) => this.txDone(f, () => batch.forEach((o) => o.resolve(receipt))),
+        (err: CairnClientError) => this.txDone(f, () => batch.forEach((o) => o.reject(err))),
+      );
+    }
+  }
+
+  private txDone(f: FollowedDoc, settle: () => void): void {
+    f.inFlight--;
+    settle();
+    this.flushDoc(f);
+    this.checkSynced();
+  }
+
+  /** Sends waiting transactions, in order, up to the server's in-flight cap. */
+  private pump(): void {
+    if (!this.connected) return;
+    for (const p of this.pending) {
+      if (this.inFlight >= this.maxInFlight) return;
+      if (!p.sent) this.sendTx(p);
+    }
   }
 
   private lost(ws: WebSocketLike): void {
     if (ws !== this.socket) return;
     this.connected = false;
     this.socket = undefined;
+    // Unanswered transactions go again on the next session (their clientTxIds
+    // make that safe: the server answers a committed one from its record).
+    for (const p of this.pending) p.sent = false;
+    this.inFlight = 0;
     for (const resolve of this.calls.values()) {
       resolve({
         type: 'task/return',
@@ -205,19 +267,24 @@ export class CairnClient {
     });
   }
 
-  private sendSubscribe(f: Followed): void {
+  private sendSubscribe(f: FollowedDoc): void {
     const ws = this.socket as WebSocketLike;
+    f.applyInbox();
     const args = { docId: f.docId, branch: f.branch, sinceEpoch: f.epoch };
     void this.call(ws, '/storage/subscribe', args);
   }
 
   private sendTx(p: PendingTx): void {
+    p.sent = true;
+    this.inFlight++;
     void this.call(this.socket as WebSocketLike, '/storage/tx', p.body).then((a) => {
       if (a.error?.code === 'StorageUnavailable' && a.error.message === 'disconnected') return;
+      this.inFlight--;
       this.pending.splice(this.pending.indexOf(p), 1);
       if (a.error) p.reject(new CairnClientError(a.error.code, a.error.message, a.error));
       else p.resolve(a.ok as TxReceipt);
-      if (this.pending.length === 0) for (const w of this.syncedWaiters.splice(0)) w();
+      this.checkSynced();
+      this.pump();
     });
   }
 
@@ -238,13 +305,28 @@ export class CairnClient {
       const f = this.followed.get(JSON.stringify([entry.docId, entry.branch]));
       if (!f) continue;
       const bytes = (Array.isArray(entry.body) ? entry.body : [entry.body]).map(decodeBytes);
-      // One call per delivery: applying changes one at a time is quadratic.
-      if (entry.kind === 'snapshot') f.doc = A.loadIncremental(f.doc, bytes[0] as Uint8Array);
-      else [f.doc] = A.applyChanges(f.doc, bytes);
-      f.epoch = Math.max(f.epoch, epoch);
-      for (const l of f.listeners) l(f.doc);
+      f.received({ kind: entry.kind === 'snapshot' ? 'snapshot' : 'changes', bytes, epoch });
     }
-    if (this.socket?.readyState === OPEN) this.socket.send(JSON.stringify({ type: 'ack', epoch }));
+    // Frames that arrive together are applied together, after this task:
+    // applying changes a few at a time is quadratic over a burst.
+    if (!this.applyScheduled) {
+      this.applyScheduled = true;
+      setTimeout(() => this.applyDeliveries(), 0);
+    }
+  }
+
+  private applyDeliveries(): void {
+    this.applyScheduled = false;
+    let epoch = 0;
+    for (const f of this.followed.values()) {
+      f.applyInbox();
+      if (f.unnotified) f.notify();
+      epoch = Math.max(epoch, f.epoch);
+    }
+    // Acknowledged only once applied: what the client acks, it holds.
+    if (epoch > 0 && this.socket?.readyState === OPEN) {
+      this.socket.send(JSON.stringify({ type: 'ack', epoch }));
+    }
   }
 }
 

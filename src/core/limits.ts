@@ -43,6 +43,10 @@ export interface Limits {
   maxSubscriptionsPerConnection: number;
   /** Largest frame a live client may send (a transaction body, like `maxRequestBytes`). */
   maxFrameBytes: number;
+  /** How long a live connection may stay over its delivery budget before it is closed with 4008. */
+  deliveryOverBudgetMs: number;
+  /** How long a live client's acknowledgements are kept for resume after it was last seen. */
+  clientAckRetentionMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -102,6 +106,13 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxSubscriptionsPerConnection: 1000,
   // The same bound as an HTTP body: a frame is buffered whole before parsing.
   maxFrameBytes: 16 * 1024 * 1024,
+  // SPEC §6: long enough for a phone on a bad network to drain its backlog
+  // (it then gets one coalesced catch-up), short enough that a client that
+  // stopped reading releases its socket buffers soon.
+  deliveryOverBudgetMs: 30_000,
+  // A client that comes back within a month resumes with changes, not the
+  // whole doc; after that its acks are pruned and it gets the saved doc.
+  clientAckRetentionMs: 30 * 24 * 60 * 60 * 1000,
 });
 
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {

@@ -1,4 +1,4 @@
-import type { EpochFeed } from '../read/epoch-feed.js';
+import type { CatchUp, EpochFeed } from '../read/epoch-feed.js';
 import type { ReadApi } from '../read/read-api.js';
 import { deliveredEntry, type DeliveredEntry } from './space-feed.js';
 
@@ -38,6 +38,26 @@ export async function currentState(
 }
 
 /**
+ * For a subscription whose client was handed the branch up to `heldSeq`
+ * (0: nothing) and then fell behind: one entry bringing it to now — the
+ * changes after `heldSeq`, or the saved doc when that gap is too large.
+ * Undefined when the branch does not exist (yet).
+ */
+export async function catchUpFrom(
+  read: ReadApi,
+  epochs: EpochFeed,
+  at: { spaceId: string; docId: string; branch: string },
+  heldSeq: number,
+): Promise<DocEntry | undefined> {
+  const { spaceId, docId, branch } = at;
+  const missed =
+    heldSeq > 0
+      ? await epochs.changesAfterSeq(spaceId, docId, branch, heldSeq, MAX_CATCH_UP_CHANGES)
+      : undefined;
+  return missed ? missedEntry(docId, branch, missed) : currentState(read, spaceId, docId, branch);
+}
+
+/**
  * For a client resuming from `sinceEpoch`: only the changes it missed, as
  * one `changes` entry (none when it missed nothing); undefined when the
  * whole state must be sent instead (SPEC §6: the gap is too large or unknown).
@@ -57,7 +77,11 @@ export async function missedChanges(
     sinceEpoch,
     MAX_CATCH_UP_CHANGES,
   );
-  if (!missed) return undefined;
+  return missed ? missedEntry(docId, branch, missed) : undefined;
+}
+
+/** Missed changes as one `changes` entry (none when nothing was missed). */
+function missedEntry(docId: string, branch: string, missed: CatchUp): DocEntry {
   if (missed.changes.length === 0) return { seq: missed.seq, entry: undefined };
   const fields = { docId, branch, seq: missed.seq, heads: missed.heads, rootRef: missed.rootRef };
   return {

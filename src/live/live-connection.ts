@@ -12,14 +12,13 @@ import {
 import { txRequestFrom, type RawTx } from '../protocol/tx-request.js';
 import type { ReadApi } from '../read/read-api.js';
 import type { LiveHub } from './live-hub.js';
+import { DeliveryChannel, type ChannelState } from './delivery-channel.js';
 import { currentState, missedChanges } from './doc-entries.js';
-import { OutgoingQueue, type LiveSocket } from './outgoing-queue.js';
-import {
-  encodedFrame,
-  type DeliveredEntry,
-  type FeedSubscriber,
-  type SpaceFeed,
-} from './space-feed.js';
+import type { LiveSocket } from './outgoing-queue.js';
+import type { DeliveredEntry, FeedSubscriber, SpaceFeed } from './space-feed.js';
+import { Subscriptions } from './subscriptions.js';
+
+export { CLOSE_OVER_BUDGET } from './delivery-channel.js';
 
 export interface LiveDeps {
   hub: LiveHub;
@@ -30,18 +29,6 @@ export interface LiveDeps {
   logger: Logger;
 }
 
-/** Close code of a client whose deliveries are over budget (SPEC §6); it resumes on reconnect. */
-export const CLOSE_OVER_BUDGET = 4008;
-
-interface Subscription {
-  docId: string;
-  branch: string;
-  /** The seq the client holds; deliveries at or below it are skipped. */
-  seq: number;
-  /** False until the initial state went out (the state includes what came before). */
-  ready: boolean;
-}
-
 /**
  * One WebSocket session of SPEC §6 on one space: `hello` first, then `get`,
  * `subscribe`, `unsubscribe`, `tx` and acks; exactly one `task/return` per
@@ -50,13 +37,12 @@ interface Subscription {
  */
 export class LiveConnection implements FeedSubscriber {
   private readonly feed: SpaceFeed;
-  private readonly subs = new Map<string, Subscription>();
-  private nextSub = 1;
+  private readonly subs = new Subscriptions();
   private helloDone = false;
   /** `hello {encoding: "cbor"}`: binary CBOR frames both ways (JSON text is still read). */
   private cbor = false;
   private closed = false;
-  private readonly out: OutgoingQueue;
+  private readonly channel: DeliveryChannel;
   private inFlightTx = 0;
   /** Receipts go out in the order the transactions came in. */
   private txReplies: Promise<void> = Promise.resolve();
@@ -68,12 +54,15 @@ export class LiveConnection implements FeedSubscriber {
 
   constructor(
     readonly spaceId: string,
-    private readonly socket: LiveSocket,
+    socket: LiveSocket,
     private readonly deps: LiveDeps,
   ) {
     this.feed = deps.hub.acquire(spaceId);
-    const caps = { frames: deps.limits.maxDeliveryQueue, bytes: deps.limits.maxDeliveryQueueBytes };
-    this.out = new OutgoingQueue(socket, caps, () => this.cbor);
+    const channelDeps = { ...deps, epochs: deps.hub.epochs };
+    const cbor = () => this.cbor;
+    this.channel = new DeliveryChannel(socket, this.feed, this.subs, channelDeps, cbor, () =>
+      this.close(),
+    );
   }
 
   /** A text frame from the client. */
@@ -90,7 +79,7 @@ export class LiveConnection implements FeedSubscriber {
 
   private onFrame(value: unknown): void {
     const frame = parseClientFrame(value);
-    if (frame.type === 'ack') this.lastAck = Math.max(this.lastAck, frame.epoch);
+    if (frame.type === 'ack') this.ack(frame.epoch);
     else if (frame.type === 'refused') this.reply(taskError(frame.id, frame.error));
     else this.invoke(frame.invocation);
   }
@@ -116,27 +105,14 @@ export class LiveConnection implements FeedSubscriber {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.subs.values()) this.feed.unwatch(this, s.docId, s.branch);
-    this.subs.clear();
-    this.out.stop();
+    for (const s of this.subs.all()) this.feed.unwatch(this, s.docId, s.branch);
+    this.channel.stop();
     this.deps.hub.release(this.feed);
   }
 
   /** From the feed: one epoch's entries for docs this connection watches. */
   deliver(epoch: number, entries: DeliveredEntry[]): void {
-    const docs: DeliveredEntry[] = [];
-    for (const e of entries) {
-      let wanted = false;
-      for (const s of this.subs.values()) {
-        if (s.docId !== e.docId || s.branch !== e.branch || !s.ready || e.seqTo <= s.seq) continue;
-        s.seq = e.seqTo;
-        wanted = true;
-      }
-      if (wanted) docs.push(e);
-    }
-    // All of them (the usual case): the feed's shared list, whose frame
-    // bytes are encoded once for every connection that gets it.
-    if (docs.length > 0) this.pushDelivery(epoch, docs.length === entries.length ? entries : docs);
+    this.channel.deliver(epoch, entries);
   }
 
   private invoke(inv: Invocation): void {
@@ -191,7 +167,8 @@ export class LiveConnection implements FeedSubscriber {
     return this.feed.run(async (epoch) => {
       const state = await currentState(this.deps.read, this.spaceId, docId, branch);
       if (!state) throw new CairnError('DocNotFound', `no doc ${docId} (branch ${branch})`);
-      this.pushDelivery(epoch, [state.entry]);
+      // Not a live delivery: it goes out whole even on a connection that is behind.
+      this.channel.whole(epoch, [state.entry], []);
       return { complete: true, epoch };
     });
   }
@@ -208,25 +185,18 @@ export class LiveConnection implements FeedSubscriber {
         limit: 'maxSubscriptionsPerConnection',
       });
     }
-    const subscriptionId = `s${this.nextSub++}`;
-    const sub: Subscription = { docId, branch, seq: 0, ready: false };
-    this.subs.set(subscriptionId, sub);
+    const [subscriptionId, sub] = this.subs.add(docId, branch);
     this.feed.watch(this, docId, branch);
     return this.feed.run(async (epoch) => {
-      const since = args.sinceEpoch ?? this.sinceEpoch;
-      // An epoch this space has not reached is not from it: send the whole state.
-      const known = since <= (await this.deps.hub.epochs.currentEpoch(this.spaceId));
+      const since = await this.resumeEpoch(docId, branch, args.sinceEpoch);
       const state =
-        (await missedChanges(
-          this.deps.hub.epochs,
-          this.spaceId,
-          docId,
-          branch,
-          known ? since : 0,
-        )) ?? (await currentState(this.deps.read, this.spaceId, docId, branch));
-      if (state && this.subs.has(subscriptionId)) {
+        (await missedChanges(this.deps.hub.epochs, this.spaceId, docId, branch, since)) ??
+        (await currentState(this.deps.read, this.spaceId, docId, branch));
+      if (state && this.subs.get(subscriptionId)) {
         sub.seq = state.seq;
-        if (state.entry) this.pushDelivery(epoch, [state.entry]);
+        sub.baseEpoch = epoch;
+        if (state.entry) this.channel.live(epoch, [state.entry], [[sub, state.seq]]);
+        else sub.sentSeq = state.seq;
       }
       sub.ready = true;
       return { complete: true, epoch, subscriptionId, exists: state !== undefined };
@@ -236,11 +206,8 @@ export class LiveConnection implements FeedSubscriber {
   private unsubscribe(subscriptionId: string) {
     const sub = this.subs.get(subscriptionId);
     if (!sub) throw new CairnError('ValidationError', `no subscription ${subscriptionId}`);
-    this.subs.delete(subscriptionId);
-    const still = [...this.subs.values()].some(
-      (s) => s.docId === sub.docId && s.branch === sub.branch,
-    );
-    if (!still) this.feed.unwatch(this, sub.docId, sub.branch);
+    this.subs.remove(subscriptionId);
+    if (!this.subs.watches(sub.docId, sub.branch)) this.feed.unwatch(this, sub.docId, sub.branch);
     return { ok: true };
   }
 
@@ -281,22 +248,39 @@ export class LiveConnection implements FeedSubscriber {
   }
 
   private reply(answer: TaskReturn): void {
-    this.out.answer(this.cbor ? encodeCborFrame(answer) : JSON.stringify(answer));
+    this.channel.answer(this.cbor ? encodeCborFrame(answer) : JSON.stringify(answer));
   }
 
-  private pushDelivery(epoch: number, docs: readonly DeliveredEntry[]): void {
-    if (this.closed) return;
-    if (this.out.delivery(encodedFrame(epoch, docs, this.cbor ? 'cbor' : 'json'))) return;
-    // The client is not reading fast enough: it reconnects and resumes from
-    // what it holds (coalescing into one catch-up per doc instead is the
-    // next step).
-    this.socket.close(CLOSE_OVER_BUDGET, 'delivery queue over budget: reconnect and resume');
-    this.close();
+  /**
+   * A cumulative ack: recorded durably per doc and branch for what the
+   * client provably holds (never past what was written to it).
+   */
+  private ack(epoch: number): void {
+    this.lastAck = Math.max(this.lastAck, epoch);
+    if (this.clientId === undefined) return;
+    const acks = this.subs.acksFor(this.clientId, Math.min(epoch, this.channel.sentEpoch));
+    this.deps.hub.acks.record(this.spaceId, acks);
+  }
+
+  /**
+   * Where a subscription resumes: the epoch the subscribe names, else the
+   * hello's — lowered to what this client acknowledged for this doc, when
+   * that is older (it may have dropped the doc for a while). 0: whole state.
+   */
+  private async resumeEpoch(docId: string, branch: string, stated: number | undefined) {
+    const { epochs } = this.deps.hub;
+    let since = stated ?? this.sinceEpoch;
+    if (stated === undefined && since > 0 && this.clientId !== undefined) {
+      const acked = await epochs.clientAck(this.spaceId, this.clientId, docId, branch);
+      if (acked !== undefined && acked < since) since = acked;
+    }
+    // An epoch this space has not reached is not from it: send the whole state.
+    return since <= (await epochs.currentEpoch(this.spaceId)) ? since : 0;
   }
 
   /** Deliveries waiting for the socket (for tests and metrics). */
-  get queued(): { frames: number; bytes: number } {
-    return this.out.queued;
+  get queued(): ChannelState {
+    return this.channel.queued;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { CommittedTx } from '../pipeline/space-writer.js';
 import type { EpochFeed } from '../read/epoch-feed.js';
+import type { AckRecorder } from './ack-recorder.js';
 import { SpaceFeed } from './space-feed.js';
 
 /**
@@ -14,6 +15,8 @@ export class LiveHub {
   constructor(
     readonly epochs: EpochFeed,
     private readonly logger: Logger,
+    /** What live clients acknowledged, kept durably for resume. */
+    readonly acks: AckRecorder,
   ) {}
 
   /** The space's feed, held until `release`. */

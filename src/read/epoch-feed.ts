@@ -2,6 +2,9 @@ import { rootRef } from '../crdt/heads.js';
 import { decodeTxBody } from '../protocol/tx-record.js';
 import type { SpaceReadOps, StorageBackend } from '../storage/types.js';
 
+/** A live client's acknowledgement of one branch (kept by storage, used by resume). */
+export type { ClientAck } from '../storage/types.js';
+
 /** What one write of a committed transaction appended to one branch. */
 export interface CommittedWrite {
   docId: string;
@@ -102,6 +105,38 @@ export class EpochFeed {
           : [];
       return { seqFrom: held.seqTo + 1, seq: branch.seq, heads, rootRef: rootRef(heads), changes };
     });
+  }
+
+  /**
+   * The branch's changes after seq `heldSeq` (which the client holds), up
+   * to now; undefined when the branch does not exist or more than
+   * `maxChanges` are missing (the caller sends the whole state instead).
+   */
+  async changesAfterSeq(
+    spaceId: string,
+    docId: string,
+    branchName: string,
+    heldSeq: number,
+    maxChanges: number,
+  ): Promise<CatchUp | undefined> {
+    return this.withSpace(spaceId, async (ops) => {
+      const branch = await ops.getBranch(docId, branchName);
+      if (!branch || branch.seq - heldSeq > maxChanges || heldSeq > branch.seq) return undefined;
+      const heads = [...branch.heads].sort();
+      const changes =
+        branch.seq > heldSeq ? await ops.readBranchBytes(branch.id, heldSeq + 1, branch.seq) : [];
+      return { seqFrom: heldSeq + 1, seq: branch.seq, heads, rootRef: rootRef(heads), changes };
+    });
+  }
+
+  /** The epoch up to which a live client acknowledged holding the branch, if recorded. */
+  async clientAck(
+    spaceId: string,
+    clientId: string,
+    docId: string,
+    branch: string,
+  ): Promise<number | undefined> {
+    return this.withSpace(spaceId, (ops) => ops.clientAck(clientId, docId, branch));
   }
 
   /** Runs `fn` on an existing space's committed state; undefined if the space does not exist. */

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isSpaceId } from '../core/ids.js';
+import type { ChannelState } from '../live/delivery-channel.js';
 import { LiveConnection, type LiveDeps } from '../live/live-connection.js';
 
 /** A Node `upgrade` listener: `server.on('upgrade', handler)`. */
@@ -16,7 +17,7 @@ export interface LiveEndpoint {
   /** Open connections (for tests and metrics). */
   readonly connections: number;
   /** Each open connection's undelivered frames and bytes (for tests and metrics). */
-  queues(): { frames: number; bytes: number }[];
+  queues(): ChannelState[];
   /** Closes every connection (1001, going away) and stops the keepalive. */
   close(): void;
 }

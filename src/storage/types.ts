@@ -188,6 +188,16 @@ export interface SpaceReadOps {
    * do not apply): hash → why. Reads leave them, and what depends on them, out.
    */
   quarantined(): Promise<Map<string, string>>;
+  /** The epoch up to which a live client said it holds the branch (SPEC §6 resume). */
+  clientAck(clientId: string, docId: string, branch: string): Promise<number | undefined>;
+}
+
+/** A live client's acknowledgement of one branch: it holds it as of `epoch`. */
+export interface ClientAck {
+  clientId: string;
+  docId: string;
+  branch: string;
+  epoch: number;
 }
 
 /** Writes, available only inside `SpaceStore.writeBatch`. */
@@ -213,6 +223,10 @@ export interface SpaceWriteOps extends SpaceReadOps {
   quarantine(entries: readonly { hash: string; reason: string; foundAt: number }[]): Promise<void>;
   /** Forgets receipts created before `beforeMs`; returns how many. */
   pruneReceipts(beforeMs: number): Promise<number>;
+  /** Records acknowledgements (a later one for the same client, doc and branch replaces it). */
+  putClientAcks(acks: readonly ClientAck[], atMs: number): Promise<void>;
+  /** Forgets acknowledgements last written before `beforeMs`; returns how many. */
+  pruneClientAcks(beforeMs: number): Promise<number>;
 }
 
 /** One space's storage. */

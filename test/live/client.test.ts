@@ -92,6 +92,28 @@ describe('cairn/client', () => {
     expect(changes.items).toHaveLength(EDITS * 2);
   });
 
+  it('commits a burst of 2,000 local changes in a few transactions, and a reader converges', async () => {
+    const url = await start();
+    const writer = client(url, seed + 3);
+    const reader = client(url, seed + 4);
+    writer.subscribe('burst', () => undefined);
+    reader.subscribe('burst', () => undefined);
+    await until(() => writer.isConnected && reader.isConnected, 'both connected');
+    const receipts = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      void writer.change('burst', (d) => (d[`k${i % 50}`] = i))?.then((r) => receipts.add(r.epoch));
+    }
+    await writer.synced();
+    // Changes made in one turn share transactions (at most 1,000 changes each).
+    expect(receipts.size).toBeGreaterThanOrEqual(2);
+    expect(receipts.size).toBeLessThanOrEqual(10);
+    const heads = A.getHeads(writer.doc('burst')!);
+    await until(
+      () => A.getHeads(reader.doc('burst')!).join() === heads.join(),
+      'the reader holding the burst',
+    );
+  });
+
   it('rejects a refused transaction with a typed error', async () => {
     const url = await start();
     const c = client(url, seed);

@@ -83,6 +83,45 @@ describe('resume from an acknowledged epoch', () => {
     expect(A.getHeads(applyDeliveries(held, missed))).toEqual(w.heads);
   });
 
+  it('resumes a doc the client stopped following from its own acknowledgement, kept across a restart', async () => {
+    const { e: engine, url } = await live.start();
+    const a = new Replica(4);
+    const b = new Replica(5);
+    const commit = async (r: Replica, docId: string, i: number) => {
+      const base = r.heads;
+      return (await engine.ok({ writes: [write(docId, [r.change((d) => (d.i = i))], base)] }))
+        .epoch;
+    };
+    await commit(a, 'a', 0);
+    await commit(b, 'b', 0);
+    const first = await connect(url);
+    const subA = await first.call('/storage/subscribe', { docId: 'a' });
+    await first.call('/storage/subscribe', { docId: 'b' });
+    // Acks count for a doc only past the epoch of its whole-state frame.
+    const ackedA = await commit(a, 'a', 1);
+    await first.waitFor((f) => f.type === 'deliver' && f.epoch === ackedA);
+    first.sendJson({ type: 'ack', epoch: ackedA });
+    const heldA = applyDeliveries(A.init(), first.deliveries(), 'a');
+    const subId = (subA.ok as { subscriptionId: string }).subscriptionId;
+    await first.call('/storage/unsubscribe', { subscriptionId: subId });
+    for (let i = 2; i <= 4; i++) await commit(a, 'a', i); // missed: not followed
+    const last = await commit(b, 'b', 1);
+    await first.waitFor((f) => f.type === 'deliver' && f.epoch === last);
+    // The client's newest ack is past a's changes, but it never received them.
+    first.sendJson({ type: 'ack', epoch: last });
+    await first.call('/storage/get', { docId: 'b' }); // frames are handled in order
+    await live.stopServer(); // closes the connection; acks are written on close
+    await engine.reopen();
+
+    const again = await connect(await live.serve(), last);
+    await again.call('/storage/subscribe', { docId: 'a' });
+    const missed = again.deliveries();
+    expect(missed).toHaveLength(1);
+    expect(missed[0]!.docs![0]!.kind).toBe('changes');
+    expect(missed[0]!.docs![0]!.body).toHaveLength(3);
+    expect(A.getHeads(applyDeliveries(heldA, missed, 'a'))).toEqual(a.heads);
+  });
+
   it('sends nothing for a doc that did not change, and the whole state for an unknown epoch', async () => {
     const { e: engine, url } = await live.start();
     const w = new Replica(3);

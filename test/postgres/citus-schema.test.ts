@@ -299,6 +299,9 @@ describe('the Citus schema lint', () => {
           });
           await ops.closeBranch(id, 'fork');
           await ops.pruneReceipts(0);
+          await ops.putClientAcks([{ clientId: 'c', docId: 'doc-a', branch: 'main', epoch: 1 }], 1);
+          expect(await ops.clientAck('c', 'doc-a', 'main')).toBe(1);
+          await ops.pruneClientAcks(0);
           await ops.actorMaxima(id, 1, 2);
           await ops.commitsBefore(id, 3, 10);
           await ops.logSizeAfter(id, 0);

@@ -31,9 +31,9 @@ const steps = (from: number, to = LATEST) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('PostgreSQL migrations', () => {
-  it('numbers its steps densely: the schema, Citus distribution, snapshots, write generations, doc kinds, quarantine', () => {
+  it('numbers its steps densely: the schema, Citus distribution, snapshots, write generations, doc kinds, quarantine, client acks', () => {
     expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(steps(1));
-    expect(LATEST).toBe(6);
+    expect(LATEST).toBe(7);
   });
 
   it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
@@ -53,7 +53,9 @@ describe('PostgreSQL migrations', () => {
         pending: steps(3),
       });
       expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual(steps(3));
-      expect(await tableNames(client)).toEqual([...v1Tables, 'quarantine', 'snapshots'].sort());
+      expect(await tableNames(client)).toEqual(
+        [...v1Tables, 'client_acks', 'quarantine', 'snapshots'].sort(),
+      );
       expect(await lintCatalog(client)).toEqual([]);
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
         current: LATEST,
@@ -67,8 +69,9 @@ describe('PostgreSQL migrations', () => {
     });
   });
 
-  it('with Citus present, steps 2, 3 and 6 distribute every table on space_id (simulated with stubs)', async () => {
-    const [, step2, step3, , , step6] = PG_MIGRATIONS as Migration[] as [
+  it('with Citus present, steps 2, 3, 6 and 7 distribute every table on space_id (simulated with stubs)', async () => {
+    const [, step2, step3, , , step6, step7] = PG_MIGRATIONS as Migration[] as [
+      Migration,
       Migration,
       Migration,
       Migration,
@@ -80,6 +83,7 @@ describe('PostgreSQL migrations', () => {
       ['step 2', step2],
       ['step 3', step3],
       ['step 6', step6],
+      ['step 7', step7],
     ] as const) {
       expect(
         step.up.split(CITUS_GUARD).length - 1,
@@ -122,7 +126,10 @@ describe('PostgreSQL migrations', () => {
         col: 'space_id',
         colocate: 'spaces',
       });
-      // Back to schema 2 first: steps 6 and 3 undistribute their tables, then drop them.
+      // Back to schema 2 first: steps 7, 6 and 3 undistribute their tables, then drop them.
+      expect(await run(step7.down)).toEqual([
+        { fn: 'undistribute', tbl: 'client_acks', col: null, colocate: null },
+      ]);
       expect(await run(step6.down)).toEqual([
         { fn: 'undistribute', tbl: 'quarantine', col: null, colocate: null },
       ]);
@@ -135,7 +142,7 @@ describe('PostgreSQL migrations', () => {
         ...REFERENCE_TABLES.map((t) => ({ fn: 'reference', tbl: t, col: null, colocate: null })),
         { fn: 'distribute', tbl: 'spaces', col: 'space_id', colocate: 'default' },
         ...DISTRIBUTED_TABLES.filter(
-          (t) => t !== 'spaces' && t !== 'snapshots' && t !== 'quarantine',
+          (t) => t !== 'spaces' && t !== 'snapshots' && t !== 'quarantine' && t !== 'client_acks',
         ).map(colocated),
       ]);
       const up3 = await run(step3.up);
@@ -144,18 +151,21 @@ describe('PostgreSQL migrations', () => {
       // (Steps 4 and 5 only add columns, and stayed.)
       const up6 = await run(step6.up);
       expect(up6).toEqual([colocated('quarantine')]);
+      const up7 = await run(step7.up);
+      expect(up7).toEqual([colocated('client_acks')]);
       // Over all steps, every distributed table is distributed exactly once, on space_id.
-      const distributed = [...up2, ...up3, ...up6]
+      const distributed = [...up2, ...up3, ...up6, ...up7]
         .filter((c) => c.fn === 'distribute')
         .map((c) => c.tbl);
       expect([...distributed].sort()).toEqual([...DISTRIBUTED_TABLES].sort());
       // Down in reverse order undoes all of it.
       const undone = [
+        ...(await run(step7.down)),
         ...(await run(step6.down)),
         ...(await run(step3.down)),
         ...(await run(step2.down)),
       ].map((c) => `${c.fn} ${c.tbl}`);
-      expect(undone[0]).toBe('undistribute quarantine');
+      expect(undone[0]).toBe('undistribute client_acks');
       expect(undone.sort()).toEqual(
         [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES].map((t) => `undistribute ${t}`).sort(),
       );

@@ -11,7 +11,12 @@ const V1_DISTRIBUTED = [
   'receipts',
 ] as const;
 /** Tables distributed by space (colocated) when Citus is present. */
-export const DISTRIBUTED_TABLES = [...V1_DISTRIBUTED, 'snapshots', 'quarantine'] as const;
+export const DISTRIBUTED_TABLES = [
+  ...V1_DISTRIBUTED,
+  'snapshots',
+  'quarantine',
+  'client_acks',
+] as const;
 /** Small server-wide tables: a Citus reference table, and the migration marker (coordinator-local). */
 export const REFERENCE_TABLES = ['settings'] as const;
 export const LOCAL_TABLES = ['schema_migrations'] as const;
@@ -198,6 +203,29 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     down: `
       ${citusGuard(`PERFORM undistribute_table('quarantine');`)}
       DROP TABLE quarantine;
+    `,
+  },
+  {
+    version: 7,
+    name: "live clients' acknowledgements",
+    // Per live client, doc and branch: the epoch up to which the client said
+    // it holds the branch (SPEC §6 resume). Written in batches, pruned by age.
+    up: `
+      CREATE TABLE client_acks (
+        space_id TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (space_id, client_id, doc_id, branch)
+      );
+      CREATE INDEX client_acks_by_age ON client_acks (space_id, updated_at);
+      ${citusGuard(`PERFORM create_distributed_table('client_acks', 'space_id', colocate_with => 'spaces');`)}
+    `,
+    down: `
+      ${citusGuard(`PERFORM undistribute_table('client_acks');`)}
+      DROP TABLE client_acks;
     `,
   },
 ];

@@ -31,6 +31,7 @@ import {
   type NewSnapshot,
   type SnapshotMeta,
   type SpaceWriteOps,
+  type ClientAck,
   type StoredReceipt,
   type TxRecordRow,
 } from '../types.js';
@@ -38,11 +39,14 @@ import {
 /** A pool (reads, autocommit) or the client holding a batch's transaction. */
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** Statements that touch only receipts, which nothing queued affects. */
+/** Statements that touch only receipts or client acks, which nothing queued affects. */
 const RECEIPT_STATEMENTS: ReadonlySet<keyof typeof SQL> = new Set([
   'receipt',
   'upsertReceipt',
   'pruneReceipts',
+  'clientAck',
+  'upsertClientAcks',
+  'pruneClientAcks',
 ]);
 
 /** All SQL of one space on PostgreSQL. */
@@ -350,5 +354,25 @@ export class PgSpaceOps implements SpaceWriteOps {
   async pruneReceipts(beforeMs: number): Promise<number> {
     const pruned = await this.q('pruneReceipts', [beforeMs]);
     return pruned.length;
+  }
+
+  async clientAck(clientId: string, docId: string, branch: string): Promise<number | undefined> {
+    const row = (await this.q('clientAck', [clientId, docId, branch]))[0];
+    return row ? Number(row.epoch) : undefined;
+  }
+
+  async putClientAcks(acks: readonly ClientAck[], atMs: number): Promise<void> {
+    if (acks.length === 0) return;
+    await this.q('upsertClientAcks', [
+      acks.map((a) => a.clientId),
+      acks.map((a) => a.docId),
+      acks.map((a) => a.branch),
+      acks.map((a) => a.epoch),
+      acks.map(() => atMs),
+    ]);
+  }
+
+  async pruneClientAcks(beforeMs: number): Promise<number> {
+    return (await this.q('pruneClientAcks', [beforeMs])).length;
   }
 }

@@ -173,4 +173,11 @@ export const SQL = {
     ON CONFLICT (space_id, client_tx_id) DO UPDATE
     SET epoch = EXCLUDED.epoch, receipt = EXCLUDED.receipt, created_at = EXCLUDED.created_at`,
   pruneReceipts: 'DELETE FROM receipts WHERE space_id = $1 AND created_at < $2 RETURNING 1',
+  clientAck:
+    'SELECT epoch FROM client_acks WHERE space_id = $1 AND client_id = $2 AND doc_id = $3 AND branch = $4',
+  upsertClientAcks: `INSERT INTO client_acks (space_id, client_id, doc_id, branch, epoch, updated_at)
+    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+    ON CONFLICT (space_id, client_id, doc_id, branch)
+    DO UPDATE SET epoch = EXCLUDED.epoch, updated_at = EXCLUDED.updated_at`,
+  pruneClientAcks: 'DELETE FROM client_acks WHERE space_id = $1 AND updated_at < $2 RETURNING 1',
 } as const;

@@ -130,6 +130,22 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;`,
     down: `DROP TABLE quarantine;`,
   },
+  {
+    version: 5,
+    name: "live clients' acknowledgements",
+    // Per live client, doc and branch: the epoch up to which the client said
+    // it holds the branch (SPEC §6 resume). Written in batches, pruned by age.
+    up: `CREATE TABLE client_acks (
+        client_id TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (client_id, doc_id, branch)
+      ) WITHOUT ROWID;
+      CREATE INDEX client_acks_by_age ON client_acks (updated_at);`,
+    down: `DROP TABLE client_acks;`,
+  },
 ];
 
 /** Schema of the registry file (`cairn.sqlite` in the data dir). */

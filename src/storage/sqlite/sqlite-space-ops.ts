@@ -29,6 +29,7 @@ import {
   type NewSnapshot,
   type SnapshotMeta,
   type SpaceWriteOps,
+  type ClientAck,
   type StoredReceipt,
   type TxRecordRow,
 } from '../types.js';
@@ -401,6 +402,19 @@ export class SqliteSpaceOps implements SpaceWriteOps {
 
   async pruneReceipts(beforeMs: number): Promise<number> {
     return this.s.pruneReceipts.run(beforeMs).changes;
+  }
+
+  async clientAck(clientId: string, docId: string, branch: string): Promise<number | undefined> {
+    const row = this.s.clientAck.get(clientId, docId, branch) as Row | undefined;
+    return row ? Number(row.epoch) : undefined;
+  }
+
+  async putClientAcks(acks: readonly ClientAck[], atMs: number): Promise<void> {
+    for (const a of acks) this.s.upsertClientAck.run(a.clientId, a.docId, a.branch, a.epoch, atMs);
+  }
+
+  async pruneClientAcks(beforeMs: number): Promise<number> {
+    return this.s.pruneClientAcks.run(beforeMs).changes;
   }
 }
 

@@ -112,6 +112,11 @@ export function prepareSpaceStatements(db: Database.Database) {
     insertReceipt: p(`INSERT OR REPLACE INTO receipts (client_tx_id, epoch, receipt, created_at)
         VALUES (?, ?, ?, ?)`),
     pruneReceipts: p('DELETE FROM receipts WHERE created_at < ?'),
+    clientAck: p('SELECT epoch FROM client_acks WHERE client_id = ? AND doc_id = ? AND branch = ?'),
+    upsertClientAck:
+      p(`INSERT OR REPLACE INTO client_acks (client_id, doc_id, branch, epoch, updated_at)
+      VALUES (?, ?, ?, ?, ?)`),
+    pruneClientAcks: p('DELETE FROM client_acks WHERE updated_at < ?'),
   };
 }
 
