@@ -3,11 +3,15 @@
  * on an open-loop schedule to one doc with N subscribers (50/s with 20, then
  * 100/s with 100); delivery latency from each commit's due time (p50, p99,
  * max), server CPU and peak RSS — cairn (every delivery after its durable
- * commit, SQLite FULL) beside an in-memory relay (a bare `ws` server that
- * forwards each frame at once and stores nothing: the floor any relay has)
- * in the same run. Clients run in their own process.
+ * commit, SQLite FULL) beside, in the same run, the stock y-websocket
+ * server (@y/websocket-server, an in-memory relay that makes nothing
+ * durable: the target's baseline), the stock automerge-repo sync server
+ * (bench/lib/peers) and a bare `ws` relay that forwards each frame at once
+ * and stores nothing (the floor any relay has). Clients run in their own
+ * process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { peerFanout } from './lib/peers/run-peers.js';
 import { fmtMs } from './lib/percentiles.js';
 import { procCpuMs, procStatusBytes, waitForLine } from './lib/proc.js';
 import { printGrid } from './lib/report.js';
@@ -113,19 +117,36 @@ function row(scenario: string, server: string, run: Run, note: string): string[]
   ];
 }
 
-/** Runs the fan-out bench; returns whether cairn's p99 stayed ≤ 1.5× the relay's in every scenario. */
+/**
+ * Runs the fan-out bench; returns whether, in every scenario, cairn got
+ * every delivery with p99 ≤ 1.5× the y-websocket relay's and ≤ 0.1×
+ * automerge-repo's.
+ */
 export async function benchFanout(): Promise<boolean> {
   const rows: string[][] = [];
   let met = true;
   for (const { perSecond, subscribers } of SCENARIOS) {
-    const relay = await relayRun(perSecond, subscribers);
     const ours = await cairnRun(perSecond, subscribers);
-    const ok = ours.p99 <= relay.p99 * 1.5 && ours.received === ours.expected;
+    const yws = await peerFanout('y-websocket', perSecond, subscribers, SECONDS);
+    const amr = await peerFanout('automerge-repo', perSecond, subscribers, SECONDS);
+    const relay = await relayRun(perSecond, subscribers);
+    const vsY = ours.p99 / yws.p99;
+    const vsA = ours.p99 / amr.p99;
+    const ok = vsY <= 1.5 && vsA <= 0.1 && ours.received === ours.expected;
     met &&= ok;
     const scenario = `${perSecond}/s × ${subscribers} subs (${perSecond * SECONDS} commits)`;
-    const verdict = `p99 ${(ours.p99 / relay.p99).toFixed(2)}× relay; target ≤ 1.5×: ${ok ? 'yes' : 'NO'}`;
-    rows.push(row(scenario, 'cairn (durable first)', ours, verdict));
-    rows.push(row('', 'in-memory relay (baseline)', relay, 'stores nothing'));
+    const yes = (b: boolean) => (b ? 'yes' : 'NO');
+    rows.push(
+      row(
+        scenario,
+        'cairn (durable first)',
+        ours,
+        `p99 ${vsY.toFixed(2)}× y-websocket (≤ 1.5: ${yes(vsY <= 1.5)}), ${vsA.toFixed(3)}× automerge-repo (≤ 0.1: ${yes(vsA <= 0.1)})`,
+      ),
+    );
+    rows.push(row('', 'y-websocket server 0.1.1 (baseline)', yws, 'in memory, stores nothing'));
+    rows.push(row('', 'automerge-repo 2.5.6 sync server', amr, 'NodeFS storage'));
+    rows.push(row('', 'bare ws relay (floor)', relay, 'forwards bytes, stores nothing'));
   }
   printGrid(
     `Fan-out — one writer, open-loop, latency from each commit's due time; ${SECONDS} s per scenario; server CPU per delivery; peak server RSS`,

@@ -20,11 +20,17 @@
  * BENCH_IDLE_CONNECTIONS (default 10,000) subscribed WebSockets and prints
  * the server's RSS per connection beside a bare `ws` server's.
  *
+ * The Ingest section (bench/live-ingest.bench.ts) sends the automerge-paper
+ * trace's first 20,000 edits through cairn/client with one follower (beside
+ * the local production rate and the automerge-repo sync server's CPU per
+ * edit), then times fresh clients loading the doc beside `Automerge.load`.
+ *
  * The Fan-out section (bench/live-fanout.bench.ts) times deliveries to 20
  * and 100 subscribers beside an in-memory relay in the same run.
  *
  * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history`,
- * `stall`, `idle` or `fanout`: run one section), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
+ * `stall`, `idle`, `fanout` or `ingest`: run one section), BENCH_INGEST_EDITS
+ * (trace edits of the ingest and cold-load section, default 20,000), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
  * point-in-time samples, default 200 / 90), BENCH_HISTORY_GEN_SECONDS /
  * BENCH_HISTORY_INGEST_SECONDS (caps of the trace's generation and ingest,
  * default 90 / 150; a trace cut short is read up to what was committed), BENCH_RUNS (runs per figure; default 5 for the SQLite target
@@ -38,6 +44,7 @@ import { benchHistory, DEFAULT_HISTORY_OPTIONS } from './history.bench.js';
 import { benchPostgres } from './postgres-commit.bench.js';
 import { benchFanout } from './live-fanout.bench.js';
 import { benchIdle } from './live-idle.bench.js';
+import { benchIngest } from './live-ingest.bench.js';
 import { benchStall } from './stall.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { withPreDefenceDecoder } from './lib/pre-defence-decoder.js';
@@ -62,11 +69,12 @@ const SECONDS = envNumber('BENCH_SECONDS', 2, 0.2, 20);
 const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
 const WARMUP_SECONDS = 0.3;
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (!['', 'sqlite', 'postgres', 'history', 'stall', 'idle', 'fanout'].includes(ONLY)) {
+if (!['', 'sqlite', 'postgres', 'history', 'stall', 'idle', 'fanout', 'ingest'].includes(ONLY)) {
   throw new Error(
-    'BENCH_ONLY must be sqlite, postgres, history, stall, idle or fanout (or unset for all)',
+    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout or ingest (or unset for all)',
   );
 }
+const INGEST_EDITS = Math.round(envNumber('BENCH_INGEST_EDITS', 20_000, 100, 200_000));
 const HISTORY_READS = Math.round(
   envNumber('BENCH_HISTORY_READS', DEFAULT_HISTORY_OPTIONS.reads, 1, 10_000),
 );
@@ -345,12 +353,20 @@ async function main(): Promise<void> {
     fanoutMet = await benchFanout();
     console.log('');
   }
+  let ingestMet: boolean | undefined;
+  if (ONLY === '' || ONLY === 'ingest') {
+    ingestMet = await benchIngest(INGEST_EDITS);
+    console.log('');
+  }
   const verdicts = [
     met === undefined ? '' : `targets (SQLite, FULL): ${met ? 'MET' : 'NOT MET'}; `,
     historyMet === undefined ? '' : `targets (History): ${historyMet ? 'MET' : 'NOT MET'}; `,
     stallMet === undefined ? '' : `targets (Stall): ${stallMet ? 'MET' : 'NOT MET'}; `,
     idleMet === undefined ? '' : `targets (Idle connections): ${idleMet ? 'MET' : 'NOT MET'}; `,
     fanoutMet === undefined ? '' : `targets (Fan-out): ${fanoutMet ? 'MET' : 'NOT MET'}; `,
+    ingestMet === undefined
+      ? ''
+      : `targets (Ingest, cold load): ${ingestMet ? 'MET' : 'NOT MET'}; `,
   ];
   console.log(`${verdicts.join('')}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
 }

@@ -1,4 +1,5 @@
 import { CairnError } from '../core/errors.js';
+import { LruMap } from '../core/lru-map.js';
 import type { Logger } from '../core/logger.js';
 import { rootRef } from '../crdt/heads.js';
 import { docKind } from '../crdt/kinds.js';
@@ -45,6 +46,16 @@ interface Job {
   branchId: number;
 }
 
+/**
+ * Memory the background worker may keep in docs of recently snapshotted
+ * branches: a busy doc's next snapshot applies only the changes since the
+ * last one instead of loading the last one (3–4× less work per snapshot on
+ * a 20k-change text doc).
+ */
+const WORKER_DOC_CACHE_BYTES = 64 * 1024 * 1024;
+/** Branches whose worker doc is remembered. */
+const WORKER_DOCS_KEPT = 1000;
+
 /** Jobs waiting at most; a job for a branch already queued is not queued again. */
 const MAX_QUEUED_JOBS = 10_000;
 
@@ -52,9 +63,10 @@ const MAX_QUEUED_JOBS = 10_000;
  * Makes snapshots off the commit path: it hears about commits after their
  * receipts went out, keeps per-branch debt, and builds due snapshots one at a
  * time on a background worker thread — which also checks that the doc
- * converts to JSON and that its saved bytes load back to its heads, so a
- * stored snapshot is always a doc that builds; a change that breaks it is
- * quarantined (QuarantineService) and left out. Only the final insert goes
+ * converts to JSON, so a stored snapshot is always a doc that builds; a
+ * change that breaks it is quarantined (QuarantineService) and left out.
+ * Saved bytes are checked to load back to their heads where they are used
+ * (a read's base, the snapshot route), not reloaded here. Only the final insert goes
  * through the space's writer queue. Also makes snapshots on request and
  * replaces corrupt ones.
  */
@@ -67,6 +79,8 @@ export class SnapshotService {
   private readonly queued = new Set<string>();
   private running: Promise<void> | undefined;
   private readonly replacing = new Set<Promise<void>>();
+  /** Per branch (debt key), the seq of the doc the background worker keeps for it. */
+  private readonly workerDocs = new LruMap<string, number>(WORKER_DOCS_KEPT);
   private closed = false;
 
   constructor(private readonly options: SnapshotServiceOptions) {
@@ -242,24 +256,42 @@ export class SnapshotService {
     const { workers, reader } = this.options;
     const kind = docKind(branch.kind);
     let useBase = true;
+    const docKey = debtKey(spaceId, branch.id);
     for (let round = 0; ; round++) {
       const excluded = await reader.excludedAt(ops, spaceId, lineage, seq);
       const [snap] = useBase ? await snapshotsBelow(ops, lineage, seq, 0) : [];
-      const saved = snap ? await ops.readSnapshotBytes(snap.id) : undefined;
-      const from = snap && saved ? snap.seq : 0;
+      // The doc the worker kept from this branch's last snapshot, when it is
+      // at least as far as the stored one: only the changes since are applied.
+      const kept = useBase && excluded.size === 0 ? this.workerDocs.get(docKey) : undefined;
+      const useKept = kept !== undefined && kept <= seq && kept >= (snap?.seq ?? 0);
+      const saved = snap && !useKept ? await ops.readSnapshotBytes(snap.id) : undefined;
+      const from = useKept ? kept : snap && saved ? snap.seq : 0;
       const tail = await readTail(ops, lineage, from + 1, seq, excluded);
       const job: BuildJob = {
         op: 'build',
         tail: tail.bytes,
-        want: { saved: true, verify: true, json: true },
-        cacheBytes: 0,
-        ...(snap && saved ? { base: { saved, heads: snap.heads } } : {}),
+        // Not reloaded here: whoever uses the bytes checks them (a read
+        // loading them as its base, or the snapshot route before serving).
+        want: { saved: true, json: true },
+        cacheBytes: WORKER_DOC_CACHE_BYTES,
+        ...(excluded.size === 0 ? { cacheAs: `snapshot ${docKey}` } : {}),
+        ...(useKept
+          ? { base: { cached: `snapshot ${docKey}` } }
+          : snap && saved
+            ? { base: { saved, heads: snap.heads } }
+            : {}),
       };
       const weight = tail.bytes.reduce((n, b) => n + b.byteLength, saved?.byteLength ?? 0);
+      this.workerDocs.delete(docKey);
       try {
-        return await workers.run<BuildResult>(kind, job, weight);
+        const built = await workers.run<BuildResult>(kind, job, weight);
+        if (job.cacheAs) this.workerDocs.set(docKey, seq);
+        for (const key of built.evicted) this.workerDocs.delete(key.replace(/^snapshot /, ''));
+        return built;
       } catch (err) {
         const code = (err as { code?: string }).code;
+        if (code === 'NOT_CACHED') continue; // the worker was recycled: from the stored base
+
         if (code === BASE_CORRUPT && snap && useBase) {
           this.replaceCorrupt(spaceId, snap);
           useBase = false;

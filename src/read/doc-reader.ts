@@ -242,6 +242,30 @@ export class DocReader {
   }
 
   /** Log entries fromSeq..toSeq of a branch's history, with bytes, at most `limit`. */
+  /**
+   * A stored snapshot's bytes as they are, once checked to load to its
+   * heads; `SnapshotNotFound` if there is none (or it is corrupt: it is
+   * then replaced).
+   */
+  async snapshotBytes(spaceId: string, snapshotId: number): Promise<Uint8Array> {
+    const found = await this.withSpace(spaceId, async (ops) => {
+      const meta = await ops.getSnapshot(snapshotId);
+      const bytes = meta ? await ops.readSnapshotBytes(snapshotId) : undefined;
+      const branch = meta ? await ops.getBranchById(meta.branchId) : undefined;
+      return meta && bytes && branch ? { meta, bytes, kind: docKind(branch.kind) } : undefined;
+    }).catch((err: unknown) => {
+      if (err instanceof CairnError && err.code === 'DocNotFound') return undefined;
+      throw err;
+    });
+    if (
+      found &&
+      (await this.materializer.snapshotLoads(spaceId, found.kind, found.meta, found.bytes))
+    ) {
+      return found.bytes;
+    }
+    throw new CairnError('SnapshotNotFound', `no snapshot ${snapshotId}`);
+  }
+
   async changes(
     spaceId: string,
     docId: string,

@@ -1,13 +1,22 @@
 import type { JsonValue } from '../core/json.js';
 import type { Logger } from '../core/logger.js';
 import type { DocKind } from '../crdt/doc-kind.js';
-import type { MergeConflictResult } from '../crdt/kind-jobs.js';
+import { LruMap } from '../core/lru-map.js';
+import {
+  BASE_CORRUPT,
+  type BuildJob,
+  type BuildResult,
+  type MergeConflictResult,
+} from '../crdt/kind-jobs.js';
 import type { KindWorkers } from '../crdt/kind-workers.js';
 import type { Lineage, LineageSegment } from '../storage/lineage.js';
 import type { SnapshotMeta, SpaceReadOps } from '../storage/types.js';
 import { viewJson, type DocCache, type DocView } from './doc-cache.js';
 import type { QuarantineView } from './quarantine-view.js';
 import { WorkerBuilds } from './worker-builds.js';
+
+/** Snapshot ids remembered as checked (a 20-byte entry each). */
+const VERIFIED_SNAPSHOTS_KEPT = 10_000;
 
 /** How point-in-time reads were served, for /metrics and the benches. */
 export interface ReadStats {
@@ -47,6 +56,8 @@ export interface BuiltVersion {
 export class Materializer {
   readonly stats: ReadStats = { fromCache: 0, fromSnapshot: 0, fromLog: 0, corruptSnapshots: 0 };
   private readonly worker: WorkerBuilds;
+  /** Snapshots whose bytes were seen to load to their heads. */
+  private readonly verifiedSnapshots = new LruMap<string, true>(VERIFIED_SNAPSHOTS_KEPT);
 
   constructor(private readonly options: MaterializerOptions) {
     this.worker = new WorkerBuilds(options.workers, options.cache);
@@ -110,6 +121,38 @@ export class Materializer {
   ): Promise<{ bytes: Uint8Array; heads: string[] }> {
     const built = await this.worker.saved(kind, changes, { saved: true, verify: true });
     return { bytes: built.saved as Uint8Array, heads: built.heads };
+  }
+
+  /**
+   * Whether a stored snapshot's bytes load to its recorded heads (checked on
+   * a read worker once per snapshot, then remembered). Snapshots are not
+   * reloaded when they are made — a read that uses one as its base checks
+   * its heads anyway — so bytes served as they are pass through here first.
+   */
+  async snapshotLoads(
+    spaceId: string,
+    kind: DocKind,
+    meta: SnapshotMeta,
+    saved: Uint8Array,
+  ): Promise<boolean> {
+    const key = `${spaceId} ${meta.id}`;
+    if (this.verifiedSnapshots.has(key)) return true;
+    const job: BuildJob = {
+      op: 'build',
+      base: { saved, heads: meta.heads },
+      tail: [],
+      want: {},
+      cacheBytes: 0,
+    };
+    try {
+      await this.options.workers.run<BuildResult>(kind, job, saved.byteLength);
+    } catch (err) {
+      if ((err as { code?: string }).code !== BASE_CORRUPT) throw err;
+      this.corrupt(spaceId, meta, (err as Error).message);
+      return false;
+    }
+    this.verifiedSnapshots.set(key, true);
+    return true;
   }
 
   private corrupt(spaceId: string, meta: SnapshotMeta, reason: string): void {

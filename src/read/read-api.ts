@@ -204,16 +204,7 @@ export function createReadApi(reader: DocReader): ReadApi {
       return view;
     },
 
-    async snapshotBytes(space, snapshotId) {
-      const bytes = await reader
-        .withSpace(space, (ops) => ops.readSnapshotBytes(snapshotId))
-        .catch((err: unknown) => {
-          if (err instanceof CairnError && err.code === 'DocNotFound') return undefined;
-          throw err;
-        });
-      if (!bytes) throw new CairnError('SnapshotNotFound', `no snapshot ${snapshotId}`);
-      return bytes;
-    },
+    snapshotBytes: (space, snapshotId) => reader.snapshotBytes(space, snapshotId),
   };
 }
 

@@ -126,4 +126,30 @@ describe('snapshots', () => {
     await fresh.readDoc(SPACE, 'd', 'main', { kind: 'seq', seq: at });
     expect(fresh.stats).toMatchObject({ fromSnapshot: 1, corruptSnapshots: 0 });
   });
+
+  it('checks snapshot bytes before the snapshot route serves them: corrupt ones are 404 and replaced', async () => {
+    const r = await commitMany(20);
+    await engine.cairn.snapshots.idle();
+    const [good] = await branchSnapshots();
+    const wrong = A.save(A.applyChanges(A.init(), A.getAllChanges(r.doc).slice(0, 5))[0]);
+    const id = await engine.cairn.pipeline.runWrite(SPACE, async (ops) => {
+      await ops.deleteSnapshots([good!.id]);
+      return ops.putSnapshot({ ...good!, pinned: false, createdAt: Date.now(), bytes: wrong });
+    });
+    const res = await engine.cairn.fetch(
+      new Request(`http://cairn.test/v1/${SPACE}/snapshots/${id}`),
+    );
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('SnapshotNotFound');
+    await engine.cairn.snapshots.idle();
+    const [replaced] = (await branchSnapshots()).filter((s) => s.seq === good!.seq);
+    expect(replaced).toBeDefined();
+    const served = await engine.cairn.fetch(
+      new Request(`http://cairn.test/v1/${SPACE}/snapshots/${replaced!.id}`),
+    );
+    expect(served.status).toBe(200);
+    expect(A.getHeads(A.load(new Uint8Array(await served.arrayBuffer()))).sort()).toEqual(
+      [...good!.heads].sort(),
+    );
+  });
 });
