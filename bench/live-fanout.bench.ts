@@ -141,7 +141,7 @@ export async function benchFanout(): Promise<boolean> {
         scenario,
         'cairn (durable first)',
         ours,
-        `p99 ${vsY.toFixed(2)}× y-websocket (≤ 1.5: ${yes(vsY <= 1.5)}), ${vsA.toFixed(3)}× automerge-repo (≤ 0.1: ${yes(vsA <= 0.1)})`,
+        `p99 ${vsY.toFixed(2)}× y-websocket (≤ 1.5: ${yes(vsY <= 1.5)}), ${vsA.toPrecision(2)}× automerge-repo (≤ 0.1: ${yes(vsA <= 0.1)})`,
       ),
     );
     rows.push(row('', 'y-websocket server 0.1.1 (baseline)', yws, 'in memory, stores nothing'));
