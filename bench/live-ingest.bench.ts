@@ -13,6 +13,7 @@
  *   its full text ÷ a local `Automerge.load` of the same doc (target ≤ 1.3).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { procCpuMs } from './lib/proc.js';
 import { automergeRepoIngest, type PeerIngestRun } from './lib/peers/run-peers.js';
 import { printGrid } from './lib/report.js';
@@ -27,6 +28,8 @@ interface Ingest {
   localMs: number;
   e2eMs: number;
   serverCpuMs: number;
+  producerCpuMs: number;
+  followerCpuMs: number;
 }
 
 function clientProcess(mode: string, url: string, edits: number): ChildProcess {
@@ -47,20 +50,22 @@ async function lastJson<T>(child: ChildProcess): Promise<T> {
 
 async function ingest(server: ServerChild, edits: number): Promise<Ingest> {
   const follower = clientProcess('follow', server.url, edits);
-  const followed = lastJson<{ convergedAt: number }>(follower);
+  const followed = lastJson<{ convergedAt: number; cpuMs: number }>(follower);
   await new Promise<void>((resolve, reject) => {
     follower.stdout?.once('data', () => resolve());
     follower.once('exit', () => reject(new Error('follower exited early')));
   });
   const cpu0 = procCpuMs(server.child.pid);
-  const produced = await lastJson<{ localMs: number; t0: number }>(
+  const produced = await lastJson<{ localMs: number; t0: number; cpuMs: number }>(
     clientProcess('produce', server.url, edits),
   );
-  const { convergedAt } = await followed;
+  const follow = await followed;
   return {
     localMs: produced.localMs,
-    e2eMs: convergedAt - produced.t0,
+    e2eMs: follow.convergedAt - produced.t0,
     serverCpuMs: procCpuMs(server.child.pid) - cpu0,
+    producerCpuMs: produced.cpuMs,
+    followerCpuMs: follow.cpuMs,
   };
 }
 
@@ -98,6 +103,7 @@ function report(
   const peerCpuPerEdit = peer ? (peer.serverCpuMs * 1000) / peer.edits : Number.NaN;
   const cpuRatio = cpuPerEdit / peerCpuPerEdit;
   const ingestOk = ratio >= 0.8 && (!peer || cpuRatio <= 0.1);
+  const cpuTotalMs = run.serverCpuMs + run.producerCpuMs + run.followerCpuMs;
   printGrid(
     `Ingest — automerge-paper, first ${edits} edits, one change per edit, one follower; SQLite FULL`,
     ['who', 'time', 'rate', 'server CPU/edit', 'verdict'],
@@ -126,6 +132,9 @@ function report(
           ]
         : ['automerge-repo peer', 'skipped', '', '', ''],
     ],
+  );
+  console.log(
+    `  CPU during the run: writer client ${(run.producerCpuMs / 1000).toFixed(2)} s, follower ${(run.followerCpuMs / 1000).toFixed(2)} s, server ${(run.serverCpuMs / 1000).toFixed(2)} s (all its threads: event loop, snapshot worker, V8 GC) — ${(cpuTotalMs / 1000).toFixed(2)} s on ${os.cpus().length} cores: the run cannot take less than ${(cpuTotalMs / 1000 / os.cpus().length).toFixed(2)} s here`,
   );
   const sub = median(rounds.map((r) => r.subscribeMs));
   const load = median(rounds.map((r) => r.loadMs));

@@ -68,6 +68,12 @@ function client(): CairnClient {
   });
 }
 
+/** This process's CPU time (user + system) since `from`, ms. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+}
+
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + TIMEOUT_MS;
   while (!check()) {
@@ -89,6 +95,7 @@ async function produce(): Promise<void> {
   const c = client();
   c.subscribe(DOC, () => undefined);
   await until(() => c.isConnected, 'connect');
+  const cpu0 = process.cpuUsage();
   const t0 = Date.now();
   let slice = performance.now();
   for (let i = 0; i < txns.length; i++) {
@@ -100,7 +107,8 @@ async function produce(): Promise<void> {
   }
   const producedAt = Date.now();
   await c.synced();
-  console.log(JSON.stringify({ localMs, t0, producedAt, syncedAt: Date.now() }));
+  const cpuMs = cpuSince(cpu0);
+  console.log(JSON.stringify({ localMs, t0, producedAt, syncedAt: Date.now(), cpuMs }));
   c.close();
 }
 
@@ -111,8 +119,9 @@ async function follow(): Promise<void> {
   c.subscribe(DOC, (doc) => (done ||= doc.text?.toString() === want));
   await until(() => c.isConnected, 'connect');
   console.log('ready');
+  const cpu0 = process.cpuUsage();
   await until(() => done, 'converge');
-  console.log(JSON.stringify({ convergedAt: Date.now() }));
+  console.log(JSON.stringify({ convergedAt: Date.now(), cpuMs: cpuSince(cpu0) }));
   c.close();
 }
 

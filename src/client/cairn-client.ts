@@ -82,6 +82,9 @@ export class CairnClient {
   private maxInFlight = 1024;
   private flushScheduled = false;
   private applyScheduled = false;
+  /** When the last apply of deliveries ended, and how long it took. */
+  private lastApplyEndMs = 0;
+  private lastApplyMs = 0;
   /** Sessions opened so far (a reconnect opens a new one). */
   sessions = 0;
 
@@ -307,16 +310,27 @@ export class CairnClient {
       const bytes = (Array.isArray(entry.body) ? entry.body : [entry.body]).map(decodeBytes);
       f.received({ kind: entry.kind === 'snapshot' ? 'snapshot' : 'changes', bytes, epoch });
     }
-    // Frames that arrive together are applied together, after this task:
-    // applying changes a few at a time is quadratic over a burst.
+    // Frames that arrive together are applied together, after this task;
+    // and applying takes at most half the time: an apply that took d ms is
+    // followed by at least d ms of collecting. Automerge's cost per apply
+    // call grows with the doc, so a burst into a large doc is applied in a
+    // few large calls instead of many small ones.
     if (!this.applyScheduled) {
       this.applyScheduled = true;
-      setTimeout(() => this.applyDeliveries(), 0);
+      const waitMs = Math.max(0, this.lastApplyEndMs + this.lastApplyMs - Date.now());
+      setTimeout(() => this.applyDeliveries(), waitMs);
     }
   }
 
   private applyDeliveries(): void {
     this.applyScheduled = false;
+    const startMs = Date.now();
+    this.applyAll();
+    this.lastApplyEndMs = Date.now();
+    this.lastApplyMs = this.lastApplyEndMs - startMs;
+  }
+
+  private applyAll(): void {
     let epoch = 0;
     for (const f of this.followed.values()) {
       f.applyInbox();

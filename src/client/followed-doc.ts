@@ -84,7 +84,12 @@ export class FollowedDoc {
     for (const e of entries) {
       if (e.kind === 'snapshot') {
         flush();
-        this.current = A.loadIncremental(this.current, e.bytes[0] as Uint8Array);
+        // Into an empty doc a load is cheaper than an incremental load.
+        const bytes = e.bytes[0] as Uint8Array;
+        this.current =
+          A.getHeads(this.current).length === 0
+            ? A.load(bytes)
+            : A.loadIncremental(this.current, bytes);
       } else {
         for (const b of e.bytes) changes.push(b);
       }

@@ -19,7 +19,12 @@ export interface SavedBase {
  */
 export interface BuildJob {
   op: 'build';
-  base?: SavedBase | { cached: string };
+  /**
+   * `consume`: the cached doc is taken out of the cache and built on in
+   * place (no clone: a cloned doc rebuilds its indexes on the next apply,
+   * about 3× the apply itself) — for a caller that caches the result again.
+   */
+  base?: SavedBase | { cached: string; consume?: boolean };
   tail: Uint8Array[];
   want: { json?: boolean; saved?: boolean; verify?: boolean };
   cacheAs?: string;

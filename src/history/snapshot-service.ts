@@ -276,7 +276,7 @@ export class SnapshotService {
         cacheBytes: WORKER_DOC_CACHE_BYTES,
         ...(excluded.size === 0 ? { cacheAs: `snapshot ${docKey}` } : {}),
         ...(useKept
-          ? { base: { cached: `snapshot ${docKey}` } }
+          ? { base: { cached: `snapshot ${docKey}`, consume: true } }
           : snap && saved
             ? { base: { saved, heads: snap.heads } }
             : {}),

@@ -109,7 +109,8 @@ function assemble(base: BuildJob['base'], tail: readonly Uint8Array[]): Automerg
   if ('cached' in base) {
     const hit = cache.get(base.cached);
     if (!hit) throw failure('NOT_CACHED', `no cached doc ${base.cached}`);
-    doc = Automerge.clone(hit);
+    if (base.consume) cache.drop(base.cached);
+    doc = base.consume ? hit : Automerge.clone(hit);
   } else doc = loadBase(base);
   return tail.length > 0 ? Automerge.loadIncremental(doc, concat(tail)) : doc;
 }

@@ -2,7 +2,8 @@ import type { AutomergeDoc } from './automerge-doc.js';
 
 /**
  * The read worker's cache of built docs: an LRU bounded by their estimated
- * bytes. Cached docs are never changed (a build from one starts from a clone).
+ * bytes. Cached docs are never changed: a build from one starts from a clone,
+ * or takes it out of the cache first (a snapshot build consuming its base).
  */
 export class WorkerDocCache {
   private readonly entries = new Map<string, { doc: AutomergeDoc; bytes: number }>();
