@@ -39,7 +39,7 @@ export async function measureEngineCommits(
 ): Promise<EngineRate> {
   return withTempDir('cairn-bench-engine-', (dataDir) =>
     measureCommits(
-      () => createCairn({ dataDir, sync, serverKey: BENCH_SERVER_KEY }),
+      () => createCairn({ dataDir, sync, serverKey: BENCH_SERVER_KEY, auth: 'off' }),
       chains,
       phase,
     ),
@@ -54,7 +54,7 @@ export async function measureEngineCommitsPg(
   hooks: MeasureHooks = {},
 ): Promise<EngineRate> {
   return measureCommits(
-    () => createCairn({ databaseUrl, serverKey: BENCH_SERVER_KEY }),
+    () => createCairn({ databaseUrl, serverKey: BENCH_SERVER_KEY, auth: 'off' }),
     chains,
     phase,
     hooks,

@@ -91,7 +91,7 @@ export async function benchHistory(o: HistoryOptions): Promise<boolean | undefin
   const n = replay.changes.length;
 
   return withTempDir('cairn-bench-history-', async (dataDir) => {
-    const cairn = await createCairn({ dataDir, sync: 'full', serverKey: SERVER_KEY });
+    const cairn = await createCairn({ dataDir, sync: 'full', serverKey: SERVER_KEY, auth: 'off' });
     let closed = false;
     try {
       const ingest = await runIngest(cairn, replay.changes, o);

@@ -23,6 +23,8 @@ import {
 } from '../server/live-upgrade.js';
 import { TxBodyParser } from '../server/tx-body-parser.js';
 import { CAIRN_VERSION } from './version.js';
+import { Authorizer, type AuthMode } from '../auth/authorizer.js';
+import { UcanVerifier, ucanLimits } from '../auth/ucan-verifier.js';
 import { DocCache } from '../read/doc-cache.js';
 import { DocReader } from '../read/doc-reader.js';
 import { createReadApi, type ReadApi } from '../read/read-api.js';
@@ -52,6 +54,12 @@ export interface CairnOptions {
   snapshotPolicy?: Partial<SnapshotPolicy>;
   /** Origins browsers may call the API from (CORS; `*` for any). Default: none (CORS off). */
   corsOrigins?: readonly string[];
+  /**
+   * `required` (default): every route and live session needs a UCAN (SPEC §7,
+   * docs/AUTH.md); `off`: everything is allowed — for a host that does its
+   * own auth in front of cairn, or a loopback-only server.
+   */
+  auth?: AuthMode;
 }
 
 /** An embeddable cairn: the HTTP handler plus the engine behind it. */
@@ -77,6 +85,8 @@ export interface Cairn {
   readonly branches: BranchService;
   readonly merge: ServerMerge;
   readonly identity: ServerIdentity;
+  /** Checks tokens: HTTP routes, live sessions. */
+  readonly authorizer: Authorizer;
   readonly limits: Limits;
   /**
    * Registers a server-side invariant for a space (SPEC §2 step 7); returns
@@ -103,6 +113,11 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
   let stopWatching: (() => Promise<void>) | undefined;
   try {
     const identity = await loadServerIdentity(backend, options.serverKey);
+    const authorizer = new Authorizer(
+      options.auth ?? 'required',
+      identity.did,
+      new UcanVerifier(ucanLimits(limits)),
+    );
     const pipeline = new CommitPipeline({
       backend,
       identity,
@@ -157,7 +172,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       resync: () => hub.resync(),
     });
     const live = createLiveEndpoint(
-      { hub, read, pipeline, limits, serverDid: identity.did, logger },
+      { authorizer, hub, read, pipeline, limits, serverDid: identity.did, logger },
       options.basePath,
     );
     const branches = new BranchService(pipeline, read, {
@@ -169,6 +184,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     const txBodies = new TxBodyParser(logger);
     const app = createHttpApp(
       {
+        authorizer,
         pipeline,
         read,
         branches,
@@ -199,6 +215,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       branches,
       merge,
       identity,
+      authorizer,
       limits,
       registerInvariant: (spaceId, invariant) =>
         pipeline.invariants.register(parseSpaceId(spaceId), invariant),

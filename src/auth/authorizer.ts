@@ -60,10 +60,15 @@ export class Authorizer {
     };
   }
 
+  /** The clock skew tolerated after a token's `exp` (ms). */
+  get skewMs(): number {
+    return this.verifier.limits.clockSkewSec * 1000;
+  }
+
   /** Throws `Forbidden` unless `grant` allows `can` over `space` (now). */
   require(grant: Grant, space: string, can: Ability, install?: string): void {
     if (grant.all) return;
-    if (grant.expiresAtMs + this.verifier.limits.clockSkewSec * 1000 <= Date.now()) {
+    if (grant.expiresAtMs + this.skewMs <= Date.now()) {
       throw new CairnError('Unauthorized', 'invalid token: expired');
     }
     if (!grants(grant.caps, space, can, install)) {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { CairnError } from '../core/errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../core/limits.js';
 import { LruMap } from '../core/lru-map.js';
 import { covers, type Capability } from './capabilities.js';
 import { ed25519FromDidKey } from './server-identity.js';
@@ -14,17 +15,16 @@ export interface UcanLimits {
   clockSkewSec: number;
 }
 
-export const DEFAULT_UCAN_LIMITS: Readonly<UcanLimits> = Object.freeze({
-  // A space owner → an app → a device → a session is 4 links; 8 leaves room
-  // and bounds the work of one token (each link is a signature check).
-  maxChainDepth: 8,
-  // Fits 8 links of a few capabilities each; an Authorization header stays
-  // far below what proxies accept (commonly 8-64 KiB).
-  maxTokenBytes: 32 * 1024,
-  // Phones and laptops drift by seconds; a minute keeps skewed clocks working
-  // while an expired token stops within a minute.
-  clockSkewSec: 60,
-});
+/** The defaults of core/limits.ts (`maxTokenChainDepth`, `maxTokenBytes`, `tokenClockSkewSec`). */
+export const DEFAULT_UCAN_LIMITS: Readonly<UcanLimits> = ucanLimits(DEFAULT_LIMITS);
+
+export function ucanLimits(limits: Limits): UcanLimits {
+  return Object.freeze({
+    maxChainDepth: limits.maxTokenChainDepth,
+    maxTokenBytes: limits.maxTokenBytes,
+    clockSkewSec: limits.tokenClockSkewSec,
+  });
+}
 
 /** A token whose signature, times and whole chain checked out. */
 export interface VerifiedUcan {

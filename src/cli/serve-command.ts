@@ -26,9 +26,9 @@ export function registerServe(program: Command): void {
       'after',
       `
 Examples:
-  $ cairn serve --auth off                       # SQLite in ./data, http://127.0.0.1:8787
-  $ cairn serve --auth off --data /var/lib/cairn --port 9000
-  $ CAIRN_DATABASE_URL=postgres://localhost/cairn cairn serve --auth off`,
+  $ cairn serve --auth off                       # SQLite in ./data, http://127.0.0.1:8787, no tokens
+  $ cairn serve --data /var/lib/cairn --port 9000  # every request needs a UCAN (cairn token --help)
+  $ CAIRN_DATABASE_URL=postgres://localhost/cairn cairn serve`,
     )
     .action(async (flags: ServeFlags) => {
       await runServe(flags);
@@ -51,10 +51,6 @@ async function runServe(flags: ServeFlags): Promise<void> {
       { host: config.host },
       'authorization is OFF: every request is allowed (loopback only)',
     );
-  } else {
-    throw new UsageError(
-      'UCAN authorization is not built yet: run with --auth off (or CAIRN_AUTH=off) on a loopback host',
-    );
   }
 
   // A request can never take the process down: log, keep serving.
@@ -67,6 +63,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     enableServerMerge: process.env.ENABLE_SERVER_MERGE === '1',
     corsOrigins: config.corsOrigins,
+    auth: config.auth,
     logger,
     ...(config.serverKey ? { serverKey: config.serverKey } : {}),
   });

@@ -47,6 +47,12 @@ export interface Limits {
   deliveryOverBudgetMs: number;
   /** How long a live client's acknowledgements are kept for resume after it was last seen. */
   clientAckRetentionMs: number;
+  /** Tokens in one UCAN delegation chain, the presented one included. */
+  maxTokenChainDepth: number;
+  /** Length of a presented UCAN, its proofs included. */
+  maxTokenBytes: number;
+  /** Tolerated clock difference for a UCAN's `exp` and `nbf`. */
+  tokenClockSkewSec: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -113,6 +119,15 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   // A client that comes back within a month resumes with changes, not the
   // whole doc; after that its acks are pruned and it gets the saved doc.
   clientAckRetentionMs: 30 * 24 * 60 * 60 * 1000,
+  // A space owner → an app → a device → a session is 4 links; 8 leaves room
+  // and bounds one token's work (each link is a signature check).
+  maxTokenChainDepth: 8,
+  // Fits 8 links of a few capabilities each; an Authorization header stays
+  // far below what proxies accept (commonly 8-64 KiB).
+  maxTokenBytes: 32 * 1024,
+  // Phones and laptops drift by seconds; a minute keeps skewed clocks working
+  // while an expired token stops within a minute.
+  tokenClockSkewSec: 60,
 });
 
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {

@@ -2,6 +2,7 @@ import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { EpochFeed } from '../read/epoch-feed.js';
 import type { ReadApi } from '../read/read-api.js';
+import { encodeCborFrame } from '../protocol/live-cbor.js';
 import { catchUpFrom } from './doc-entries.js';
 import { OutgoingQueue, type LiveSocket } from './outgoing-queue.js';
 import { encodedFrame, type DeliveredEntry, type SpaceFeed } from './space-feed.js';
@@ -9,6 +10,10 @@ import type { SentMark, Subscriptions } from './subscriptions.js';
 
 /** Close code of a client whose deliveries are over budget (SPEC §6); it resumes on reconnect. */
 export const CLOSE_OVER_BUDGET = 4008;
+/** Close code of a session whose token expired (SPEC §6); it reconnects with a fresh one. */
+export const CLOSE_UNAUTHORIZED = 4001;
+/** Timers fire at most this far ahead (Node's limit is ~24.8 days); later ones are re-armed. */
+const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
 
 /** A channel's undelivered frames and state. */
 export interface ChannelState {
@@ -45,6 +50,9 @@ export class DeliveryChannel {
   private behind = false;
   private overBudgetTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** When the session's token stops being valid (ms); nothing goes out from then on. */
+  private expiresAtMs = Infinity;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: LiveSocket,
@@ -71,7 +79,7 @@ export class DeliveryChannel {
 
   /** A live delivery: dropped, with the rest, when the connection is or falls behind. */
   live(epoch: number, docs: readonly DeliveredEntry[], marks: SentMark[]): void {
-    if (this.closed) return;
+    if (this.closed || this.expired()) return;
     if (!this.behind) {
       if (this.out.delivery(this.frame(epoch, docs), this.sent(epoch, marks))) return;
       this.fallBehind();
@@ -84,7 +92,7 @@ export class DeliveryChannel {
 
   /** A frame that goes out whole (a get's doc, a catch-up), outside the delivery caps. */
   whole(epoch: number, docs: readonly DeliveredEntry[], marks: SentMark[]): void {
-    if (this.closed) return;
+    if (this.closed || this.expired()) return;
     const ok = this.out.keep(this.frame(epoch, docs), this.sent(epoch, marks));
     if (!ok) this.overBudget('frames are not being read');
   }
@@ -99,7 +107,42 @@ export class DeliveryChannel {
   stop(): void {
     this.closed = true;
     clearTimeout(this.overBudgetTimer);
+    clearTimeout(this.expiryTimer);
     this.out.stop();
+  }
+
+  /** The session's token is valid until `atMs`: at that moment the session is closed (4001). */
+  expireAt(atMs: number): void {
+    this.expiresAtMs = atMs;
+    clearTimeout(this.expiryTimer);
+    if (!Number.isFinite(atMs)) return;
+    const inMs = Math.min(MAX_TIMER_MS, Math.max(0, atMs - Date.now()));
+    this.expiryTimer = setTimeout(() => (this.expired() ? undefined : this.expireAt(atMs)), inMs);
+  }
+
+  /**
+   * SPEC §6: the token lapsed. Queued frames are dropped (nothing is
+   * delivered after the expiry), the error frame goes out ahead of them,
+   * then the socket is closed with 4001.
+   */
+  expire(): void {
+    if (this.closed) return;
+    const frame = {
+      type: 'error',
+      error: { code: 'Unauthorized', message: 'the token expired: reconnect with a fresh one' },
+    };
+    this.out.stop();
+    this.socket.send(this.cbor() ? encodeCborFrame(frame) : JSON.stringify(frame), {
+      binary: this.cbor(),
+    });
+    this.close(CLOSE_UNAUTHORIZED, 'token expired');
+  }
+
+  /** Whether the token has lapsed (the session is then closed). */
+  private expired(): boolean {
+    if (Date.now() < this.expiresAtMs) return false;
+    this.expire();
+    return true;
   }
 
   /** What waits for the socket, and the channel's state (for tests and metrics). */

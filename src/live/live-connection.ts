@@ -1,3 +1,5 @@
+import type { Authorizer, Grant } from '../auth/authorizer.js';
+import type { Ability } from '../core/abilities.js';
 import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
@@ -20,7 +22,15 @@ import { Subscriptions } from './subscriptions.js';
 
 export { CLOSE_OVER_BUDGET } from './delivery-channel.js';
 
+/** The ability each command needs over the session's space (hello checks its own). */
+const NEEDS: Partial<Record<Invocation['cmd'], Ability>> = {
+  '/storage/get': 'storage/read',
+  '/storage/subscribe': 'storage/read',
+  '/storage/tx': 'storage/write',
+};
+
 export interface LiveDeps {
+  authorizer: Authorizer;
   hub: LiveHub;
   read: ReadApi;
   pipeline: CommitPipeline;
@@ -39,6 +49,8 @@ export class LiveConnection implements FeedSubscriber {
   private readonly feed: SpaceFeed;
   private readonly subs = new Subscriptions();
   private helloDone = false;
+  /** What the session's token allows (set by a successful hello). */
+  private grant: Grant | undefined;
   /** `hello {encoding: "cbor"}`: binary CBOR frames both ways (JSON text is still read). */
   private cbor = false;
   private closed = false;
@@ -116,9 +128,19 @@ export class LiveConnection implements FeedSubscriber {
   }
 
   private invoke(inv: Invocation): void {
-    if (inv.cmd !== '/storage/hello' && !this.helloDone) {
+    if (inv.cmd !== '/storage/hello' && !this.grant) {
       this.reply(taskError(inv.id, new CairnError('ValidationError', 'send /storage/hello first')));
       return;
+    }
+    const need = NEEDS[inv.cmd];
+    if (need && this.grant) {
+      try {
+        this.deps.authorizer.require(this.grant, this.spaceId, need);
+      } catch (err) {
+        this.reply(taskError(inv.id, err as CairnError));
+        if ((err as CairnError).code === 'Unauthorized') this.channel.expire();
+        return;
+      }
     }
     if (inv.cmd === '/storage/tx') return this.tx(inv.id, inv.args);
     void this.answer(inv.id, () => this.run(inv));
@@ -140,12 +162,20 @@ export class LiveConnection implements FeedSubscriber {
   private async hello(args: {
     clientId: string;
     sinceEpoch?: number | undefined;
+    token?: string | undefined;
     encoding?: 'json' | 'cbor' | undefined;
   }) {
     if (this.helloDone) throw new CairnError('ValidationError', 'hello was already sent');
+    // The session's token: valid (401) and able to read this space (403) —
+    // nothing, not even the space's epoch, is answered before that.
+    const grant = this.deps.authorizer.grant(args.token);
+    this.deps.authorizer.require(grant, this.spaceId, 'storage/read');
+    this.helloDone = true;
+    this.grant = grant;
+    // No delivery after the token expires: the session is closed with 4001.
+    this.channel.expireAt(grant.expiresAtMs + this.deps.authorizer.skewMs);
     // From the hello's own answer on, frames to the client are CBOR.
     this.cbor = args.encoding === 'cbor';
-    this.helloDone = true;
     this.clientId = args.clientId;
     const epoch = await this.deps.hub.epochs.currentEpoch(this.spaceId);
     // An epoch this space has not reached is not from it: resume from nothing.
@@ -222,7 +252,8 @@ export class LiveConnection implements FeedSubscriber {
     }
     let outcome: ReturnType<CommitPipeline['commit']>;
     try {
-      outcome = this.deps.pipeline.commit(this.spaceId, txRequestFrom(args, this.deps.limits));
+      const request = txRequestFrom(args, this.deps.limits);
+      outcome = this.deps.pipeline.commit(this.spaceId, request, this.grant?.did);
     } catch (err) {
       this.reply(taskError(id, asCairnError(err, this.deps.logger)));
       return;

@@ -27,6 +27,8 @@ export interface SseRequest {
   branch: string;
   /** `Last-Event-ID`: the epoch the client holds; resume after it. */
   lastEventId?: number;
+  /** When the request's token stops being valid (ms): the stream ends then (SPEC §6). */
+  expiresAtMs?: number;
 }
 
 /** Epochs read per storage round trip while catching up from `Last-Event-ID`. */
@@ -34,6 +36,8 @@ const EPOCHS_PER_PAGE = 256;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 25_000;
 const UTF8 = new TextEncoder();
+/** Timers fire at most this far ahead (Node's limit is ~24.8 days); later ones are re-armed. */
+const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
 
 /**
  * One `GET /v1/:space/subscribe` stream (SPEC §6): `event: deliver` frames
@@ -50,6 +54,8 @@ export class SseSession implements FeedSubscriber {
   private keepalive: NodeJS.Timeout | undefined;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private room: (() => void) | undefined;
+  private expiresAtMs = Infinity;
+  private expiry: NodeJS.Timeout | undefined;
   /** The stream this session writes; hand it to the HTTP answer. */
   readonly stream: ReadableStream<Uint8Array>;
 
@@ -76,6 +82,7 @@ export class SseSession implements FeedSubscriber {
     else this.feed.watchAll(this);
     this.keepalive = setInterval(() => this.write(': keepalive\n\n'), KEEPALIVE_MS);
     this.keepalive.unref();
+    this.armExpiry(request.expiresAtMs ?? Infinity);
     void this.begin().catch((err: unknown) => {
       this.deps.logger.error({ err, spaceId: request.spaceId }, 'SSE stream failed');
       this.close(err);
@@ -93,6 +100,7 @@ export class SseSession implements FeedSubscriber {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepalive);
+    clearTimeout(this.expiry);
     if (this.named) for (const d of this.named) this.feed.unwatch(this, d, this.request.branch);
     else this.feed.unwatchAll(this);
     this.deps.hub.release(this.feed);
@@ -158,7 +166,29 @@ export class SseSession implements FeedSubscriber {
     if (docs.length > 0) this.emit(epoch, docs);
   }
 
+  /**
+   * The token lapses at `atMs`: an `event: error` (Unauthorized), then the
+   * stream ends; nothing is delivered after it. The client reconnects with a
+   * fresh token and `Last-Event-ID`.
+   */
+  private armExpiry(atMs: number): void {
+    this.expiresAtMs = atMs;
+    if (!Number.isFinite(atMs)) return;
+    const inMs = Math.min(MAX_TIMER_MS, Math.max(0, atMs - Date.now()));
+    this.expiry = setTimeout(() => {
+      if (Date.now() < atMs) return this.armExpiry(atMs);
+      this.expire();
+    }, inMs);
+  }
+
+  private expire(): void {
+    const error = { code: 'Unauthorized', message: 'the token expired: reconnect with a fresh one' };
+    this.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`);
+    this.close();
+  }
+
   private emit(epoch: number, docs: string[]): void {
+    if (Date.now() >= this.expiresAtMs) return this.expire();
     const data = `{"type":"deliver","epoch":${epoch},"docs":[${docs.join(',')}]}`;
     this.write(`event: deliver\nid: ${epoch}\ndata: ${data}\n\n`);
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Ability } from '../core/abilities.js';
 import type { ErrorCode } from '../core/errors.js';
 import {
   closeBranchSchema,
@@ -40,6 +41,11 @@ export type BodySpec =
 export interface RouteSpec {
   /** Unique, stable (the OpenAPI operationId). */
   id: string;
+  /**
+   * The ability over the path's space a request needs (SPEC §7), checked
+   * before anything else; null: public (no token, no tenant data).
+   */
+  can: Ability | null;
   method: 'get' | 'post';
   /** Hono syntax: `/v1/:space/docs/:docId`. */
   path: string;
@@ -105,6 +111,7 @@ export const AUTOMERGE_MEDIA_TYPE = 'application/automerge';
 export const ROUTES: readonly RouteSpec[] = [
   {
     id: 'healthz',
+    can: null,
     method: 'get',
     path: '/healthz',
     tag: 'operations',
@@ -114,6 +121,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'openapi',
+    can: null,
     method: 'get',
     path: '/openapi.json',
     tag: 'operations',
@@ -123,6 +131,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'commitTx',
+    can: 'storage/write',
     method: 'post',
     path: '/v1/:space/tx',
     tag: 'transactions',
@@ -138,6 +147,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'getTxRecord',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/tx/:epoch',
     tag: 'transactions',
@@ -148,6 +158,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'readDoc',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/docs/:docId',
     tag: 'documents',
@@ -179,6 +190,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'getHeads',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/docs/:docId/heads',
     tag: 'documents',
@@ -190,6 +202,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'listChanges',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/docs/:docId/changes',
     tag: 'documents',
@@ -208,6 +221,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'listHistory',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/docs/:docId/history',
     tag: 'documents',
@@ -219,6 +233,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'listDocs',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/docs',
     tag: 'documents',
@@ -230,6 +245,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'createBranch',
+    can: 'storage/write',
     method: 'post',
     path: '/v1/:space/docs/:docId/branches',
     tag: 'branches',
@@ -242,6 +258,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'listBranches',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/docs/:docId/branches',
     tag: 'branches',
@@ -257,6 +274,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'closeBranch',
+    can: 'storage/write',
     method: 'post',
     path: '/v1/:space/docs/:docId/branches/:name/close',
     tag: 'branches',
@@ -268,6 +286,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'mergeBranch',
+    can: 'storage/write',
     method: 'post',
     path: '/v1/:space/docs/:docId/branches/:name/merge',
     tag: 'branches',
@@ -279,6 +298,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'makeSnapshot',
+    can: 'storage/write',
     method: 'post',
     path: '/v1/:space/docs/:docId/snapshots',
     tag: 'snapshots',
@@ -290,6 +310,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'getSnapshot',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/snapshots/:snapshotId',
     tag: 'snapshots',
@@ -300,6 +321,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     id: 'subscribeSse',
+    can: 'storage/read',
     method: 'get',
     path: '/v1/:space/subscribe',
     tag: 'live',
@@ -313,12 +335,14 @@ export const ROUTES: readonly RouteSpec[] = [
     query: z.object({
       docs: z.string().meta({ description: 'comma-separated doc ids, or * for every doc' }),
       branch: text('branch of the named docs (default main)'),
+      token: text('the UCAN, for clients that cannot set an Authorization header (EventSource)'),
     }),
     ok: { 200: { description: 'an event stream', body: { binary: 'text/event-stream' } } },
     errors: [...COMMON, 'LimitExceeded'],
   },
   {
     id: 'importDoc',
+    can: 'storage/write',
     method: 'post',
     path: '/v1/:space/docs/:docId/import',
     tag: 'snapshots',

@@ -19,7 +19,7 @@ export const helloArgs = z.strictObject({
   sinceEpoch: uint.optional(),
   token: z
     .string()
-    .max(16 * 1024)
+    .max(64 * 1024)
     .optional(),
   encoding: z.enum(['json', 'cbor']).optional(),
 });

@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { CairnError } from '../core/errors.js';
 import { routeSpec } from '../protocol/api.js';
+import { mountAuthGuard } from './auth-guard.js';
 import { errorResponse } from './error-response.js';
 import { mountRoute } from './mount-route.js';
 import { openApiDocument } from './openapi.js';
@@ -73,6 +74,7 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   app.use('*', bodyLimit({ maxSize: limits.maxRequestBytes, onError: (c) => tooLarge(c, deps) }));
 
   const openapi = openApiDocument({ version: deps.version, ...(basePath ? { basePath } : {}) });
+  mountAuthGuard(app, deps.authorizer);
   mountRoute(app, routeSpec('healthz'), ({ c }) => c.json({ ok: true }));
   mountRoute(app, routeSpec('openapi'), ({ c }) => c.json(openapi));
   mountTxRoutes(app, deps);

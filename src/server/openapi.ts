@@ -28,7 +28,17 @@ export function openApiDocument(options: { version: string; basePath?: string })
         '`{ok: false, error: {code, message, …}}` with the status of their code.',
     },
     paths,
-    components: { schemas: components },
+    components: {
+      schemas: components,
+      securitySchemes: {
+        ucan: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'UCAN',
+          description: 'A UCAN (docs/AUTH.md) granting the listed ability over the space.',
+        },
+      },
+    },
   };
 }
 
@@ -43,6 +53,8 @@ function operation(route: RouteSpec, components: Record<string, Json>): Json {
       ...parameters(route.query, 'query', components, route.id),
     ],
     responses: responses(route, components),
+    // A UCAN with `route.can` over the path's space (SPEC §7); public routes need none.
+    security: route.can ? [{ ucan: [route.can] }] : [],
   };
   if (route.body) {
     op.requestBody = {
@@ -92,7 +104,8 @@ function responses(route: RouteSpec, components: Record<string, Json>): Json {
     };
   }
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of route.errors) {
+  const auth: ErrorCode[] = route.can ? ['Unauthorized', 'Forbidden'] : [];
+  for (const code of [...route.errors, ...auth]) {
     const status = ERROR_STATUS[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }

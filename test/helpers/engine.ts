@@ -37,6 +37,8 @@ export async function startEngine(options: CairnOptions = {}): Promise<TestEngin
       dataDir: dir,
       sync: 'normal',
       serverKey: TEST_SERVER_KEY,
+      // Auth has its own tests (test/auth); the rest test everything else.
+      auth: 'off',
       ...(database ? { databaseUrl: database.url } : {}),
       ...options,
     });

@@ -53,6 +53,7 @@ describe('PostgreSQL batched log appends', () => {
       dataDir: temp.dir,
       databaseUrl: db.url,
       serverKey: TEST_SERVER_KEY,
+      auth: 'off',
     });
   });
   afterAll(async () => {

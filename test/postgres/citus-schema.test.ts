@@ -180,6 +180,7 @@ describe('the Citus schema lint', () => {
       const cairn = await createCairn({
         databaseUrl: db.url,
         serverKey: Buffer.alloc(32, 9).toString('base64url'),
+        auth: 'off',
         // A snapshot after every change, one automatic kept: retention deletes.
         snapshotPolicy: { everyChanges: 1, everyBytes: 1 << 30, keep: 1, anchorEvery: 0 },
       });

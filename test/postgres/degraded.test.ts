@@ -89,6 +89,7 @@ async function setup(): Promise<Setup> {
     logger,
     databaseUrl: db.url,
     serverKey: Buffer.alloc(32, 7).toString('base64url'),
+    auth: 'off',
   });
   cleanups.push(() => cairn.close());
   const admin = new pg.Client({ connectionString: inject('pgAdminUrl') });

@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 async function engine(url: string): Promise<Cairn> {
-  const cairn = await createCairn({ databaseUrl: url, serverKey: TEST_SERVER_KEY });
+  const cairn = await createCairn({ databaseUrl: url, serverKey: TEST_SERVER_KEY, auth: 'off' });
   open.push(cairn);
   return cairn;
 }

@@ -418,6 +418,7 @@ describe('Two cairn processes on one database hammer one doc together', () => {
         databaseUrl: db.url,
         serverKey: Buffer.alloc(32, 7).toString('base64url'),
         logger,
+        auth: 'off',
       });
     const engines: Cairn[] = [await open(), await open()];
     cleanups.push(async () => {

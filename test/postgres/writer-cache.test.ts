@@ -25,7 +25,12 @@ describe('PostgreSQL writer cache across processes', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     const open = () =>
-      createCairn({ dataDir: temp.dir, databaseUrl: db.url, serverKey: TEST_SERVER_KEY });
+      createCairn({
+        dataDir: temp.dir,
+        databaseUrl: db.url,
+        serverKey: TEST_SERVER_KEY,
+        auth: 'off',
+      });
     a = await open();
     b = await open();
   });

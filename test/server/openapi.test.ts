@@ -55,6 +55,8 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(responses).sort()).toEqual([
       '200',
       '400',
+      '401',
+      '403',
       '404',
       '409',
       '413',
@@ -64,6 +66,9 @@ describe('GET /openapi.json', () => {
       '503',
     ]);
     expect(responses['409']?.description).toContain('StaleBaseHeads');
+    // A UCAN with storage/write (SPEC §7); public routes need none.
+    expect(tx.security).toEqual([{ ucan: ['storage/write'] }]);
+    expect(paths()['/healthz']?.get).toMatchObject({ security: [] });
   });
 
   it('describes what the server answers (bodies validate against their schemas)', async () => {

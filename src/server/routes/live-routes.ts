@@ -4,6 +4,7 @@ import { isBranchName, isDocId } from '../../core/ids.js';
 import { SseSession } from '../../live/sse-session.js';
 import { routeSpec } from '../../protocol/api.js';
 import { parseUint } from '../../protocol/version-selector.js';
+import { grantOf } from '../auth-guard.js';
 import { mountRoute } from '../mount-route.js';
 import type { RouteDeps } from './route-deps.js';
 
@@ -22,6 +23,7 @@ export function mountLiveRoutes(app: Hono, deps: RouteDeps): void {
         ...(lastEventId !== undefined
           ? { lastEventId: parseUint('Last-Event-ID', lastEventId) }
           : {}),
+        expiresAtMs: (grantOf(c)?.expiresAtMs ?? Infinity) + deps.authorizer.skewMs,
       },
       { hub: deps.hub, read: deps.read, limits: deps.limits, logger: deps.logger },
     );

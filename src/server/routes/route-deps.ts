@@ -1,3 +1,4 @@
+import type { Authorizer } from '../../auth/authorizer.js';
 import type { Limits } from '../../core/limits.js';
 import type { Logger } from '../../core/logger.js';
 import type { BranchService } from '../../history/branch-service.js';
@@ -11,6 +12,8 @@ import type { TxBodyParser } from '../tx-body-parser.js';
 
 /** What the HTTP routes need from the engine: wire-level services only, no storage. */
 export interface RouteDeps {
+  /** Checks every route's UCAN (SPEC §7) before its handler runs. */
+  authorizer: Authorizer;
   pipeline: CommitPipeline;
   read: ReadApi;
   branches: BranchService;

@@ -3,6 +3,7 @@ import { routeSpec } from '../../protocol/api.js';
 import { txRequestFrom, type RawTx, type TxRequest } from '../../protocol/tx-request.js';
 import { parseUint } from '../../protocol/version-selector.js';
 import { logServerError } from '../error-response.js';
+import { grantOf } from '../auth-guard.js';
 import { ERROR_STATUS } from '../error-status.js';
 import { requestIdOf } from '../request-id.js';
 import { mountRoute } from '../mount-route.js';
@@ -18,7 +19,9 @@ export function mountTxRoutes(app: Hono, deps: RouteDeps): void {
     async ({ c, params, body, largeBody, preparsed }) => {
       const request = preparsed ? (body as TxRequest) : txRequestFrom(body as RawTx, deps.limits);
       if (largeBody) await nextTurn(); // the body is decoded; the change headers are next
-      const outcome = await deps.pipeline.commit(params.space as string, request);
+      // The tx record names who committed it: the token's issuer.
+      const did = grantOf(c)?.did;
+      const outcome = await deps.pipeline.commit(params.space as string, request, did);
       if (outcome.ok) return c.json(outcome);
       const status = ERROR_STATUS[outcome.error.code];
       const requestId = requestIdOf(c);
