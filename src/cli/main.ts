@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { CAIRN_VERSION } from '../app/version.js';
+import { registerAuthCommands } from './auth-commands.js';
 import { registerServe } from './serve-command.js';
 import { EXIT_USAGE, UsageError } from './usage-error.js';
 
@@ -10,6 +11,7 @@ const program = new Command('cairn')
   .exitOverride()
   .showHelpAfterError();
 registerServe(program);
+registerAuthCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,7 +11,8 @@ export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'close' | 'error', listener: () => void): void;
+  addEventListener(type: 'open' | 'error', listener: () => void): void;
+  addEventListener(type: 'close', listener: (event: { code?: number }) => void): void;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
 }
 
@@ -24,6 +25,12 @@ export interface CairnClientOptions {
   /** A WebSocket constructor where there is no global one (Node: `ws`). */
   WebSocket?: new (url: string) => WebSocketLike;
   backoff?: Partial<BackoffOptions>;
+  /**
+   * The UCAN sent in `hello` (SPEC §7): a token, or a function giving a
+   * fresh one — called for every session, so a session closed because its
+   * token expired (code 4001) reconnects at once with a new token.
+   */
+  token?: string | (() => string | Promise<string>);
 }
 
 interface PendingTx {
@@ -54,6 +61,8 @@ interface Answer {
 }
 
 const OPEN = 1;
+/** Close code of a session whose token expired (SPEC §6). */
+const CLOSE_TOKEN_EXPIRED = 4001;
 const CLIENT_ID_KEY = 'cairn.clientId';
 
 /**
@@ -196,12 +205,20 @@ export class CairnClient {
     this.socket = ws;
     ws.addEventListener('open', () => void this.opened(ws));
     ws.addEventListener('message', (e) => this.received(String(e.data)));
-    ws.addEventListener('close', () => this.lost(ws));
+    ws.addEventListener('close', (event) => this.lost(ws, event.code));
     ws.addEventListener('error', () => undefined); // 'close' follows
   }
 
   private async opened(ws: WebSocketLike): Promise<void> {
-    const hello = await this.call(ws, '/storage/hello', { clientId: this.clientId });
+    const { token } = this.options;
+    let current: string | undefined;
+    try {
+      current = typeof token === 'function' ? await token() : token;
+    } catch {
+      return ws.close(1000, 'no token');
+    }
+    const args = { clientId: this.clientId, ...(current ? { token: current } : {}) };
+    const hello = await this.call(ws, '/storage/hello', args);
     if (hello.error || ws !== this.socket) return ws.close(1002, 'hello refused');
     this.connected = true;
     this.attempt = 0;
@@ -242,7 +259,7 @@ export class CairnClient {
     }
   }
 
-  private lost(ws: WebSocketLike): void {
+  private lost(ws: WebSocketLike, code?: number): void {
     if (ws !== this.socket) return;
     this.connected = false;
     this.socket = undefined;
@@ -258,7 +275,10 @@ export class CairnClient {
     }
     this.calls.clear();
     if (this.closed) return;
-    const delay = backoffDelayMs(this.attempt++, this.backoff);
+    // The token lapsed (SPEC §6): a fresh one is fetched for the next
+    // session, which may start at once.
+    const refresh = code === CLOSE_TOKEN_EXPIRED && typeof this.options.token === 'function';
+    const delay = refresh ? 0 : backoffDelayMs(this.attempt++, this.backoff);
     setTimeout(() => this.connect(), delay);
   }
 
