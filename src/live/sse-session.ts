@@ -182,7 +182,10 @@ export class SseSession implements FeedSubscriber {
   }
 
   private expire(): void {
-    const error = { code: 'Unauthorized', message: 'the token expired: reconnect with a fresh one' };
+    const error = {
+      code: 'Unauthorized',
+      message: 'the token expired: reconnect with a fresh one',
+    };
     this.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`);
     this.close();
   }
