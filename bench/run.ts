@@ -25,11 +25,15 @@
  * the local production rate and the automerge-repo sync server's CPU per
  * edit), then times fresh clients loading the doc beside `Automerge.load`.
  *
+ * The Auth section (bench/auth.bench.ts) counts UCAN verifications per
+ * second (1-link and 3-link chains, cached and not) and compares sequential
+ * commits through POST /tx with auth required and off.
+ *
  * The Fan-out section (bench/live-fanout.bench.ts) times deliveries to 20
  * and 100 subscribers beside an in-memory relay in the same run.
  *
  * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history`,
- * `stall`, `idle`, `fanout` or `ingest`: run one section), BENCH_INGEST_EDITS
+ * `stall`, `idle`, `fanout`, `ingest` or `auth`: run one section), BENCH_INGEST_EDITS
  * (trace edits of the ingest and cold-load section, default 20,000), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
  * point-in-time samples, default 200 / 90), BENCH_HISTORY_GEN_SECONDS /
  * BENCH_HISTORY_INGEST_SECONDS (caps of the trace's generation and ingest,
@@ -45,6 +49,7 @@ import { benchPostgres } from './postgres-commit.bench.js';
 import { benchFanout } from './live-fanout.bench.js';
 import { benchIdle } from './live-idle.bench.js';
 import { benchIngest } from './live-ingest.bench.js';
+import { benchAuth } from './auth.bench.js';
 import { benchStall } from './stall.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { withPreDefenceDecoder } from './lib/pre-defence-decoder.js';
@@ -69,9 +74,11 @@ const SECONDS = envNumber('BENCH_SECONDS', 2, 0.2, 20);
 const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
 const WARMUP_SECONDS = 0.3;
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (!['', 'sqlite', 'postgres', 'history', 'stall', 'idle', 'fanout', 'ingest'].includes(ONLY)) {
+if (
+  !['', 'sqlite', 'postgres', 'history', 'stall', 'idle', 'fanout', 'ingest', 'auth'].includes(ONLY)
+) {
   throw new Error(
-    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout or ingest (or unset for all)',
+    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout, ingest or auth (or unset for all)',
   );
 }
 const INGEST_EDITS = Math.round(envNumber('BENCH_INGEST_EDITS', 20_000, 100, 200_000));
@@ -353,6 +360,11 @@ async function main(): Promise<void> {
     fanoutMet = await benchFanout();
     console.log('');
   }
+  let authMet: boolean | undefined;
+  if (ONLY === '' || ONLY === 'auth') {
+    authMet = await benchAuth();
+    console.log('');
+  }
   let ingestMet: boolean | undefined;
   if (ONLY === '' || ONLY === 'ingest') {
     ingestMet = await benchIngest(INGEST_EDITS);
@@ -367,6 +379,7 @@ async function main(): Promise<void> {
     ingestMet === undefined
       ? ''
       : `targets (Ingest, cold load): ${ingestMet ? 'MET' : 'NOT MET'}; `,
+    authMet === undefined ? '' : `targets (Auth): ${authMet ? 'MET' : 'NOT MET'}; `,
   ];
   console.log(`${verdicts.join('')}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
 }
