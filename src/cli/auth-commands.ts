@@ -52,7 +52,8 @@ export function registerAuthCommands(program: Command): void {
       await cli(() => {
         const keyring = Keyring.open(dataDirOf(flags));
         const did = keyring.create('space');
-        print(flags.json, { did, keyFile: keyring.file }, `${did}\n(key kept in ${keyring.file})`);
+        print(flags.json, { did, keyFile: keyring.file }, did);
+        if (!flags.json) console.error(`cairn: the space key is kept in ${keyring.file}`);
       });
     });
 
