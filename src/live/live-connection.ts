@@ -1,4 +1,5 @@
 import type { Authorizer, Grant } from '../auth/authorizer.js';
+import { requireTxBinding } from '../auth/tx-binding.js';
 import type { Ability } from '../core/abilities.js';
 import { CairnError } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
@@ -253,6 +254,7 @@ export class LiveConnection implements FeedSubscriber {
     let outcome: ReturnType<CommitPipeline['commit']>;
     try {
       const request = txRequestFrom(args, this.deps.limits);
+      requireTxBinding(this.grant, request.writes);
       outcome = this.deps.pipeline.commit(this.spaceId, request, this.grant?.did);
     } catch (err) {
       this.reply(taskError(id, asCairnError(err, this.deps.logger)));

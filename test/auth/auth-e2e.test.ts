@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CairnClient, type WebSocketLike } from '../../src/client/index.js';
 import type { Capability } from '../../src/auth/capabilities.js';
 import { identityFromSeed } from '../../src/auth/server-identity.js';
+import { txDigest } from '../../src/auth/tx-binding.js';
 import { mintUcan } from '../../src/auth/ucan-mint.js';
 import { Replica, write } from '../helpers/changes.js';
 import { TEST_SERVER_KEY } from '../helpers/engine.js';
@@ -215,6 +216,31 @@ describe('UCAN auth over HTTP', () => {
     }
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(answers[0]).toMatchObject({ status: 403, code: 'Forbidden' });
+  });
+
+  it('a token bound to a transaction (fct.txDigest) commits exactly those changes, and nothing else', async () => {
+    const { url } = await start();
+    const r = new Replica(6);
+    const change = r.change((d) => (d.bound = 1));
+    const bound = mintUcan({
+      issuerSeed: seed(21),
+      audience: server.did,
+      capabilities: [cap('storage/write')],
+      ttlSec: 600,
+      facts: { txDigest: txDigest([{ docId: 'doc', branch: 'main', changes: [change] }]) },
+    });
+    const path = `/v1/${spaceA.did}/tx`;
+    expect((await post(url, path, { writes: [write('doc', [change])] }, bound)).status).toBe(200);
+    const other = r.change((d) => (d.bound = 2));
+    const replay = await post(
+      url,
+      path,
+      { writes: [write('doc', [other], r.heads.slice(0, 0))] },
+      bound,
+    );
+    expect(await errorOf(replay)).toMatchObject({ status: 403, code: 'Forbidden' });
+    const elsewhere = await post(url, path, { writes: [write('doc2', [change])] }, bound);
+    expect(await errorOf(elsewhere)).toMatchObject({ status: 403, code: 'Forbidden' });
   });
 
   it('serves /healthz and /openapi.json without a token, with no tenant data', async () => {

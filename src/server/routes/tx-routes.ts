@@ -3,6 +3,7 @@ import { routeSpec } from '../../protocol/api.js';
 import { txRequestFrom, type RawTx, type TxRequest } from '../../protocol/tx-request.js';
 import { parseUint } from '../../protocol/version-selector.js';
 import { logServerError } from '../error-response.js';
+import { requireTxBinding } from '../../auth/tx-binding.js';
 import { grantOf } from '../auth-guard.js';
 import { ERROR_STATUS } from '../error-status.js';
 import { requestIdOf } from '../request-id.js';
@@ -19,6 +20,8 @@ export function mountTxRoutes(app: Hono, deps: RouteDeps): void {
     async ({ c, params, body, largeBody, preparsed }) => {
       const request = preparsed ? (body as TxRequest) : txRequestFrom(body as RawTx, deps.limits);
       if (largeBody) await nextTurn(); // the body is decoded; the change headers are next
+      // A token bound to one transaction's changes authorizes only those.
+      requireTxBinding(grantOf(c), request.writes);
       // The tx record names who committed it: the token's issuer.
       const did = grantOf(c)?.did;
       const outcome = await deps.pipeline.commit(params.space as string, request, did);
