@@ -11,7 +11,7 @@
  * process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { peerFanout } from './lib/peers/run-peers.js';
+import { peerFanout, type PeerFanoutRun } from './lib/peers/run-peers.js';
 import { fmtMs } from './lib/percentiles.js';
 import { procCpuMs, procStatusBytes, waitForLine } from './lib/proc.js';
 import { printGrid } from './lib/report.js';
@@ -32,15 +32,8 @@ function usage(pid: number | undefined): { cpuMs: number; peakBytes: number } {
   return { cpuMs: procCpuMs(pid), peakBytes: procStatusBytes(pid, 'VmHWM') };
 }
 
-interface Run {
-  p50: number;
-  p99: number;
-  max: number;
-  received: number;
-  expected: number;
-  cpuMs: number;
-  peakBytes: number;
-}
+/** One scenario on one server (the same shape as a peer's run). */
+type Run = PeerFanoutRun;
 
 async function load(
   pid: number | undefined,

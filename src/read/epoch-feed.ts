@@ -1,6 +1,6 @@
 import { rootRef } from '../crdt/heads.js';
 import { decodeTxBody } from '../protocol/tx-record.js';
-import type { SpaceReadOps, StorageBackend } from '../storage/types.js';
+import type { BranchRecord, SpaceReadOps, StorageBackend } from '../storage/types.js';
 
 /** A live client's acknowledgement of one branch (kept by storage, used by resume). */
 export type { ClientAck } from '../storage/types.js';
@@ -97,13 +97,7 @@ export class EpochFeed {
       const branch = await ops.getBranch(docId, branchName);
       if (!branch) return undefined;
       const held = await ops.lastCommitUpTo(branch.id, sinceEpoch);
-      if (!held || branch.seq - held.seqTo > maxChanges) return undefined;
-      const heads = [...branch.heads].sort();
-      const changes =
-        branch.seq > held.seqTo
-          ? await ops.readBranchBytes(branch.id, held.seqTo + 1, branch.seq)
-          : [];
-      return { seqFrom: held.seqTo + 1, seq: branch.seq, heads, rootRef: rootRef(heads), changes };
+      return held ? catchUpAfter(ops, branch, held.seqTo, maxChanges) : undefined;
     });
   }
 
@@ -121,11 +115,7 @@ export class EpochFeed {
   ): Promise<CatchUp | undefined> {
     return this.withSpace(spaceId, async (ops) => {
       const branch = await ops.getBranch(docId, branchName);
-      if (!branch || branch.seq - heldSeq > maxChanges || heldSeq > branch.seq) return undefined;
-      const heads = [...branch.heads].sort();
-      const changes =
-        branch.seq > heldSeq ? await ops.readBranchBytes(branch.id, heldSeq + 1, branch.seq) : [];
-      return { seqFrom: heldSeq + 1, seq: branch.seq, heads, rootRef: rootRef(heads), changes };
+      return branch ? catchUpAfter(ops, branch, heldSeq, maxChanges) : undefined;
     });
   }
 
@@ -160,6 +150,20 @@ const pick = (w: { docId: string; branch: string; seqFrom: number; seqTo: number
   seqFrom: w.seqFrom,
   seqTo: w.seqTo,
 });
+
+/** The branch's changes after `heldSeq`, if at most `maxChanges` (and `heldSeq` is its). */
+async function catchUpAfter(
+  ops: SpaceReadOps,
+  branch: BranchRecord,
+  heldSeq: number,
+  maxChanges: number,
+): Promise<CatchUp | undefined> {
+  if (branch.seq - heldSeq > maxChanges || heldSeq > branch.seq) return undefined;
+  const heads = [...branch.heads].sort();
+  const changes =
+    branch.seq > heldSeq ? await ops.readBranchBytes(branch.id, heldSeq + 1, branch.seq) : [];
+  return { seqFrom: heldSeq + 1, seq: branch.seq, heads, rootRef: rootRef(heads), changes };
+}
 
 async function bytesOf(
   ops: SpaceReadOps,

@@ -27,6 +27,16 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: out.status, stdout: out.stdout.trim(), stderr: out.stderr.trim() };
 }
 
+/** Runs `fn` with a fresh data dir, removed afterwards. */
+function inTempDir(fn: (dir: string) => void): void {
+  const { dir, cleanup } = makeTempDir();
+  try {
+    fn(dir);
+  } finally {
+    cleanup();
+  }
+}
+
 function json<T>(out: { code: number | null; stdout: string; stderr: string }): T {
   expect(out.code, out.stderr).toBe(0);
   return JSON.parse(out.stdout) as T;
@@ -34,8 +44,7 @@ function json<T>(out: { code: number | null; stdout: string; stderr: string }): 
 
 describe('auth CLI', () => {
   it('space create keeps the key in a 0600 keyring and prints {did, keyFile}', () => {
-    const { dir, cleanup } = makeTempDir();
-    try {
+    inTempDir((dir) => {
       const made = json<{ did: string; keyFile: string }>(
         cli(['space', 'create', '--data', dir, '--json']),
       );
@@ -46,14 +55,11 @@ describe('auth CLI', () => {
       const second = json<{ did: string }>(cli(['space', 'create', '--data', dir, '--json']));
       expect(second.did).not.toBe(made.did);
       expect(Object.keys(JSON.parse(fs.readFileSync(made.keyFile, 'utf8')).keys)).toHaveLength(2);
-    } finally {
-      cleanup();
-    }
+    });
   });
 
   it('token mints from the space key for the server DID, and delegates narrower with --from', () => {
-    const { dir, cleanup } = makeTempDir();
-    try {
+    inTempDir((dir) => {
       const space = json<{ did: string }>(cli(['space', 'create', '--data', dir, '--json'])).did;
       const env = { CAIRN_SERVER_KEY: SERVER_KEY };
       const minted = json<{ token: string; audience: string; issuer: string }>(
@@ -120,14 +126,11 @@ describe('auth CLI', () => {
       );
       expect(up.code).toBe(2);
       expect(up.stderr).toMatch(/^cairn: --from does not grant storage\/admin/);
-    } finally {
-      cleanup();
-    }
+    });
   });
 
   it('refuses bad input with one line and exit code 2', () => {
-    const { dir, cleanup } = makeTempDir();
-    try {
+    inTempDir((dir) => {
       const space = json<{ did: string }>(cli(['space', 'create', '--data', dir, '--json'])).did;
       const cases: [string[], RegExp][] = [
         [
@@ -204,14 +207,11 @@ describe('auth CLI', () => {
       const broken = cli(['space', 'create', '--data', dir]);
       expect(broken.code).toBe(2);
       expect(broken.stderr).toMatch(/is not a cairn keyring/);
-    } finally {
-      cleanup();
-    }
+    });
   });
 
   it('serve refuses --auth off on a non-loopback host', () => {
-    const { dir, cleanup } = makeTempDir();
-    try {
+    inTempDir((dir) => {
       const out = cli([
         'serve',
         '--auth',
@@ -225,8 +225,6 @@ describe('auth CLI', () => {
       ]);
       expect(out.code).toBe(2);
       expect(out.stderr).toMatch(/--auth off is only allowed when listening on a loopback address/);
-    } finally {
-      cleanup();
-    }
+    });
   });
 });
