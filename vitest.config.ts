@@ -12,6 +12,7 @@ const shared = [
   'test/trace/**/*.test.ts',
   'test/e2e/**/*.test.ts',
   'test/live/**/*.test.ts',
+  'test/server/operations.test.ts',
 ];
 
 export default defineConfig({

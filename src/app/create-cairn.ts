@@ -23,6 +23,7 @@ import {
 } from '../server/live-upgrade.js';
 import { TxBodyParser } from '../server/tx-body-parser.js';
 import { CAIRN_VERSION } from './version.js';
+import { createOperations } from './operations.js';
 import { Authorizer, type AuthMode } from '../auth/authorizer.js';
 import { UcanVerifier, ucanLimits } from '../auth/ucan-verifier.js';
 import { DocCache } from '../read/doc-cache.js';
@@ -182,6 +183,17 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     const merge = new ServerMerge(reader, pipeline, options.enableServerMerge ?? false);
     let closing: Promise<void> | undefined;
     const txBodies = new TxBodyParser(logger);
+    const isClosed = () => closing !== undefined;
+    const operations = createOperations({
+      backend,
+      pipeline,
+      reader,
+      snapshots: snapshotService,
+      hub,
+      live,
+      version: CAIRN_VERSION,
+      isClosed,
+    });
     const app = createHttpApp(
       {
         authorizer,
@@ -197,7 +209,8 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         logger,
         version: CAIRN_VERSION,
         ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
-        isClosed: () => closing !== undefined,
+        operations,
+        isClosed,
       },
       options.basePath,
     );

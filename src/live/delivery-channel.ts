@@ -2,6 +2,7 @@ import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { EpochFeed } from '../read/epoch-feed.js';
 import type { ReadApi } from '../read/read-api.js';
+import type { LiveStats } from './live-hub.js';
 import { encodeCborFrame } from '../protocol/live-cbor.js';
 import { catchUpFrom } from './doc-entries.js';
 import { OutgoingQueue, type LiveSocket } from './outgoing-queue.js';
@@ -28,6 +29,7 @@ export interface ChannelState {
 }
 
 export interface ChannelDeps {
+  stats: LiveStats;
   read: ReadApi;
   epochs: EpochFeed;
   limits: Limits;
@@ -127,6 +129,7 @@ export class DeliveryChannel {
    */
   expire(): void {
     if (this.closed) return;
+    this.deps.stats.expired++;
     const frame = {
       type: 'error',
       error: { code: 'Unauthorized', message: 'the token expired: reconnect with a fresh one' },
@@ -157,12 +160,14 @@ export class DeliveryChannel {
   /** What becomes true once a frame is on the socket. */
   private sent(epoch: number, marks: SentMark[]): () => void {
     return () => {
+      this.deps.stats.framesSent++;
       this.sentEpoch = Math.max(this.sentEpoch, epoch);
       for (const [s, seq] of marks) s.sentSeq = Math.max(s.sentSeq, seq);
     };
   }
 
   private fallBehind(): void {
+    this.deps.stats.coalesced++;
     this.behind = true;
     this.out.dropDeliveries();
     this.subs.fallBehind();
@@ -204,6 +209,7 @@ export class DeliveryChannel {
   }
 
   private overBudget(reason: string): void {
+    if (!this.closed) this.deps.stats.closedOverBudget++;
     this.close(CLOSE_OVER_BUDGET, reason);
   }
 

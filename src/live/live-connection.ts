@@ -71,7 +71,7 @@ export class LiveConnection implements FeedSubscriber {
     private readonly deps: LiveDeps,
   ) {
     this.feed = deps.hub.acquire(spaceId);
-    const channelDeps = { ...deps, epochs: deps.hub.epochs };
+    const channelDeps = { ...deps, epochs: deps.hub.epochs, stats: deps.hub.stats };
     const cbor = () => this.cbor;
     this.channel = new DeliveryChannel(socket, this.feed, this.subs, channelDeps, cbor, () =>
       this.close(),
@@ -289,6 +289,7 @@ export class LiveConnection implements FeedSubscriber {
    * client provably holds (never past what was written to it).
    */
   private ack(epoch: number): void {
+    this.deps.hub.stats.acks++;
     this.lastAck = Math.max(this.lastAck, epoch);
     if (this.clientId === undefined) return;
     const acks = this.subs.acksFor(this.clientId, Math.min(epoch, this.channel.sentEpoch));

@@ -4,6 +4,20 @@ import type { EpochFeed } from '../read/epoch-feed.js';
 import type { AckRecorder } from './ack-recorder.js';
 import { SpaceFeed } from './space-feed.js';
 
+/** What live connections did since start. */
+export interface LiveStats {
+  /** Deliver frames written to sockets. */
+  framesSent: number;
+  /** Acks received. */
+  acks: number;
+  /** Times a connection's queued deliveries were dropped for one catch-up per doc. */
+  coalesced: number;
+  /** Connections closed with 4008 (behind for too long, or answers unread). */
+  closedOverBudget: number;
+  /** Sessions closed with 4001 (their token lapsed). */
+  expired: number;
+}
+
 /**
  * Every live connection's way to its space's feed: one `SpaceFeed` per space
  * with a connection, made on the first and dropped with the last, told of
@@ -11,6 +25,14 @@ import { SpaceFeed } from './space-feed.js';
  */
 export class LiveHub {
   private readonly feeds = new Map<string, SpaceFeed>();
+  /** Counters of every live connection (for /metrics). */
+  readonly stats: LiveStats = {
+    framesSent: 0,
+    acks: 0,
+    coalesced: 0,
+    closedOverBudget: 0,
+    expired: 0,
+  };
 
   constructor(
     readonly epochs: EpochFeed,

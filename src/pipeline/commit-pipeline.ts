@@ -1,7 +1,7 @@
 import { ChainSigner } from '../auth/chain-signer.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
 import type { ServerIdentity } from '../auth/server-identity.js';
-import { CairnError } from '../core/errors.js';
+import { CairnError, type ErrorCode } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { TxOutcome } from '../protocol/receipt.js';
@@ -21,6 +21,9 @@ export interface CommitPipelineOptions {
   workers?: KindWorkers;
   now?: () => number;
 }
+
+/** Told of every answered transaction: `ok`, or its error code, and how long it took. */
+export type OutcomeObserver = (result: 'ok' | ErrorCode, latencyMs: number) => void;
 
 /** Hears committed batches in commit order; may return a promise (not awaited). */
 export type CommitListener = (committed: CommittedTx[]) => unknown;
@@ -43,6 +46,12 @@ export class CommitPipeline {
   private readonly outbox: CommittedTx[][] = [];
   private readonly signer: ChainSigner;
   private closed = false;
+  private readonly observers = new Set<OutcomeObserver>();
+  /**
+   * Storage refused the last write (`StorageUnavailable`) and none has
+   * succeeded since: the degraded mode of SPEC §8 (`/readyz` fails).
+   */
+  degraded = false;
 
   private readonly workers: KindWorkers;
 
@@ -59,7 +68,29 @@ export class CommitPipeline {
     }
     const { maxChangeOps, maxChangeBytes } = this.options.limits;
     const limits = { maxOps: maxChangeOps, maxBytes: maxChangeBytes };
-    return this.writerFor(spaceId).submit(prepareTx(request, limits, clientDid));
+    const startMs = performance.now();
+    const outcome = await this.writerFor(spaceId).submit(prepareTx(request, limits, clientDid));
+    const result = outcome.ok ? 'ok' : outcome.error.code;
+    if (result === 'ok') this.degraded = false;
+    else if (result === 'StorageUnavailable') this.degraded = true;
+    if (this.observers.size > 0) {
+      const ms = performance.now() - startMs;
+      for (const o of this.observers) o(result, ms);
+    }
+    return outcome;
+  }
+
+  /** Observes every answered transaction (metrics); returns a remover. */
+  observe(observer: OutcomeObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** Transactions and tasks waiting in every space's writer queue. */
+  get queued(): number {
+    let n = 0;
+    for (const w of this.writers.values()) n += w.depth;
+    return n;
   }
 
   /**

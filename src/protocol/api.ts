@@ -108,6 +108,11 @@ const TX_ERRORS: readonly ErrorCode[] = [
 
 export const AUTOMERGE_MEDIA_TYPE = 'application/automerge';
 
+/** The answer of `GET /readyz`. */
+export const readiness = z
+  .object({ ready: z.boolean(), reasons: z.array(z.string()) })
+  .meta({ id: 'Readiness' });
+
 export const ROUTES: readonly RouteSpec[] = [
   {
     id: 'healthz',
@@ -117,6 +122,43 @@ export const ROUTES: readonly RouteSpec[] = [
     tag: 'operations',
     summary: 'The process is up',
     ok: { 200: { description: 'up', body: { json: z.object({ ok: z.literal(true) }) } } },
+    errors: [],
+  },
+  {
+    id: 'readyz',
+    can: null,
+    method: 'get',
+    path: '/readyz',
+    tag: 'operations',
+    summary: 'Storage takes writes',
+    description:
+      'Fails (503) while storage refuses writes (disk full, database unreachable) or the server is shutting down; the reasons name no tenant data.',
+    ok: {
+      200: { description: 'ready', body: { json: readiness } },
+      503: { description: 'not ready, with the reasons', body: { json: readiness } },
+    },
+    errors: [],
+  },
+  {
+    id: 'metrics',
+    can: null,
+    method: 'get',
+    path: '/metrics',
+    tag: 'operations',
+    summary: 'Prometheus metrics (text format 0.0.4)',
+    description:
+      'Labels are bounded (result codes, read paths, event kinds): no space, doc or client id.',
+    ok: { 200: { description: 'the metrics', body: { binary: 'text/plain' } } },
+    errors: [],
+  },
+  {
+    id: 'debug',
+    can: null,
+    method: 'get',
+    path: '/debug',
+    tag: 'operations',
+    summary: 'Storage, migration and runtime facts (no tenant data)',
+    ok: { 200: { description: 'the facts', body: { json: z.record(z.string(), jsonValue) } } },
     errors: [],
   },
   {

@@ -53,7 +53,7 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   }
   app.use('*', async (c, next) => {
     // After close() nothing is served from storage that is gone.
-    if (deps.isClosed()) {
+    if (deps.isClosed() && !c.req.path.endsWith('/readyz')) {
       return errorResponse(c, new CairnError('StorageUnavailable', 'the server is closed'), logger);
     }
     await next();
@@ -77,6 +77,16 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   mountAuthGuard(app, deps.authorizer);
   mountRoute(app, routeSpec('healthz'), ({ c }) => c.json({ ok: true }));
   mountRoute(app, routeSpec('openapi'), ({ c }) => c.json(openapi));
+  mountRoute(app, routeSpec('readyz'), async ({ c }) => {
+    const r = await deps.operations.readiness();
+    return c.json(r, r.ready ? 200 : 503);
+  });
+  mountRoute(app, routeSpec('metrics'), async ({ c }) =>
+    c.text(await deps.operations.metrics(), 200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    }),
+  );
+  mountRoute(app, routeSpec('debug'), async ({ c }) => c.json(await deps.operations.debug()));
   mountTxRoutes(app, deps);
   mountHistoryRoutes(app, deps);
   mountDocRoutes(app, deps);

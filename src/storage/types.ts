@@ -273,6 +273,14 @@ export interface StorageBackend {
   putSettingIfAbsent(key: string, value: string): Promise<string>;
   /** Schema version of the backend's databases (for /debug and `cairn migrate status`). */
   schemaVersion(): Promise<number>;
+  /** Database handles held open now (SQLite: open spaces; PostgreSQL: pooled connections). */
+  openHandles(): number;
+  /**
+   * Whether storage takes writes now (`/readyz`): a cheap probe that never
+   * waits long — SQLite: the data dir is writable and has room; PostgreSQL:
+   * a `SELECT 1` within a short timeout. Undefined when ready, else why not.
+   */
+  probeWritable(): Promise<string | undefined>;
   /**
    * Commits made by other processes on the same database (PostgreSQL): calls
    * `commit(spaceId, epoch)` after each, and `resync()` after a gap in which

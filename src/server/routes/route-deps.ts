@@ -29,6 +29,14 @@ export interface RouteDeps {
   version: string;
   /** Origins allowed by CORS (`*` for any); none: CORS off. */
   corsOrigins?: readonly string[];
+  /** The operations endpoints' sources (SPEC §8). */
+  operations: {
+    /** Prometheus text. */
+    metrics(): Promise<string>;
+    /** Whether storage takes writes now, and if not why (no tenant data). */
+    readiness(): Promise<{ ready: boolean; reasons: string[] }>;
+    debug(): Promise<Record<string, unknown>>;
+  };
   /** True once the engine was closed: every request then answers 503. */
   isClosed: () => boolean;
   logger: Logger;

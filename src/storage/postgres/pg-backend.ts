@@ -30,6 +30,9 @@ function typeParser(oid: number, format?: string) {
   return pg.types.getTypeParser(oid, format as 'text');
 }
 
+/** How long /readyz waits for the database. */
+const PROBE_TIMEOUT_MS = 2000;
+
 /**
  * PostgreSQL: one database for every space, `space_id` on every row.
  * Several cairn processes may share the database; each space's writes are
@@ -116,6 +119,26 @@ export class PgBackend implements StorageBackend {
       [key, value],
     );
     return (await this.getSetting(key)) as string;
+  }
+
+  openHandles(): number {
+    return this.pool.totalCount;
+  }
+
+  async probeWritable(): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('database did not answer within 2 s'), PROBE_TIMEOUT_MS);
+    });
+    const probe = this.pool.query('SELECT 1').then(
+      () => undefined,
+      (err: unknown) => `database unreachable: ${(err as Error).message}`,
+    );
+    try {
+      return await Promise.race([probe, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async schemaVersion(): Promise<number> {

@@ -33,6 +33,9 @@ export function spaceFileName(spaceId: string): string {
   return `${createHash('sha256').update(spaceId, 'utf8').digest('hex').slice(0, 40)}.sqlite`;
 }
 
+/** Below this much free space in the data dir, /readyz fails (a commit may need a few pages more). */
+const MIN_FREE_BYTES = 1024 * 1024;
+
 /** SQLite: a registry file plus one database file per space, under one data dir. */
 export class SqliteBackend implements StorageBackend {
   readonly kind = 'sqlite' as const;
@@ -144,6 +147,22 @@ export class SqliteBackend implements StorageBackend {
 
   get openSpaces(): number {
     return this.pool.size;
+  }
+
+  openHandles(): number {
+    // The registry, plus a writer and a reader connection per open space.
+    return 1 + 2 * this.pool.size;
+  }
+
+  async probeWritable(): Promise<string | undefined> {
+    try {
+      fs.accessSync(this.dataDir, fs.constants.W_OK);
+      const { bavail, bsize } = fs.statfsSync(this.dataDir);
+      if (bavail * bsize < MIN_FREE_BYTES) return `data dir has ${bavail * bsize} bytes free`;
+      return undefined;
+    } catch (err) {
+      return `data dir not writable: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+    }
   }
 
   async close(): Promise<void> {

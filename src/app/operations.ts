@@ -1,0 +1,45 @@
+import { createMetrics, type MetricSources } from './metrics.js';
+
+export interface OperationSources extends MetricSources {
+  version: string;
+  isClosed: () => boolean;
+}
+
+/**
+ * `GET /readyz`, `GET /metrics` and `GET /debug` (SPEC §8): what an operator
+ * or a load balancer asks a server. None of them names a space, doc or
+ * client.
+ */
+export function createOperations(sources: OperationSources) {
+  const metrics = createMetrics(sources);
+  const startedAtMs = Date.now();
+  return {
+    metrics: () => metrics.text(),
+
+    async readiness(): Promise<{ ready: boolean; reasons: string[] }> {
+      const reasons: string[] = [];
+      if (sources.isClosed()) reasons.push('shutting down');
+      if (sources.pipeline.degraded) reasons.push('storage refused the last write');
+      const probe = sources.isClosed() ? undefined : await sources.backend.probeWritable();
+      if (probe) reasons.push(probe);
+      return { ready: reasons.length === 0, reasons };
+    },
+
+    async debug(): Promise<Record<string, unknown>> {
+      const { backend, pipeline, reader, snapshots, hub, live } = sources;
+      return {
+        version: sources.version,
+        storage: backend.kind,
+        schemaVersion: await backend.schemaVersion(),
+        uptimeSec: Math.round((Date.now() - startedAtMs) / 1000),
+        degraded: { storageRefusedLastWrite: pipeline.degraded, closed: sources.isClosed() },
+        openDbHandles: backend.openHandles(),
+        writes: { ...pipeline.stats, queued: pipeline.queued },
+        reads: { ...reader.stats },
+        snapshots: { ...snapshots.stats },
+        live: { connections: live.connections, spacesWithFeeds: hub.spaces, ...hub.stats },
+        memory: process.memoryUsage(),
+      };
+    },
+  };
+}
