@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CAIRN_VERSION } from '../app/version.js';
 import { registerAuthCommands } from './auth-commands.js';
+import { registerInspectCommands } from './inspect-commands.js';
 import { registerServe } from './serve-command.js';
 import { EXIT_USAGE, UsageError } from './usage-error.js';
 
@@ -12,6 +13,7 @@ const program = new Command('cairn')
   .showHelpAfterError();
 registerServe(program);
 registerAuthCommands(program);
+registerInspectCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import { createCairn, type Cairn } from '../app/create-cairn.js';
+import { CairnError } from '../core/errors.js';
+import { UsageError } from './usage-error.js';
+
+interface StoreFlags {
+  data?: string;
+  database?: string;
+  json?: boolean;
+}
+
+interface BranchFlags extends StoreFlags {
+  space: string;
+  doc?: string;
+}
+
+/** Docs listed per storage round trip. */
+const DOC_PAGE = 500;
+
+/**
+ * Opens the data dir or database the way `cairn serve` does (a SQLite data
+ * dir in use by a running server is refused, naming its process), runs
+ * `fn`, closes. Auth is off: the CLI is the operator on the machine.
+ */
+async function withStore<T>(flags: StoreFlags, fn: (cairn: Cairn) => Promise<T>): Promise<T> {
+  const databaseUrl = flags.database ?? process.env.CAIRN_DATABASE_URL;
+  let cairn: Cairn;
+  try {
+    cairn = await createCairn({
+      dataDir: flags.data ?? process.env.CAIRN_DATA ?? './data',
+      auth: 'off',
+      ...(databaseUrl ? { databaseUrl } : {}),
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  try {
+    return await fn(cairn);
+  } catch (err) {
+    if (err instanceof CairnError) throw new UsageError(err.message);
+    throw err;
+  } finally {
+    await cairn.close();
+  }
+}
+
+const storeOptions = (c: Command) =>
+  c
+    .option('--data <dir>', 'SQLite data directory (env CAIRN_DATA, default ./data)')
+    .option('--database <url>', 'PostgreSQL URL instead (env CAIRN_DATABASE_URL)')
+    .option('--json', 'print JSON');
+
+/** `cairn spaces list` and `cairn branches list` (SPEC §8). */
+export function registerInspectCommands(program: Command): void {
+  storeOptions(
+    program
+      .command('spaces')
+      .description('the spaces of a data dir or database')
+      .command('list')
+      .description('list every space (one DID per line; --json: {spaces: [...]})'),
+  )
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ cairn spaces list --data ./data --json\n  {"spaces":["did:key:z6Mk…"]}',
+    )
+    .action(async (flags: StoreFlags) => {
+      await withStore(flags, async (cairn) => {
+        const spaces = (await cairn.backend.listSpaces()).sort();
+        console.log(flags.json ? JSON.stringify({ spaces }) : spaces.join('\n'));
+      });
+    });
+
+  storeOptions(
+    program
+      .command('branches')
+      .description('the branches of a space')
+      .command('list')
+      .description('list the branches of every doc of a space, or of one doc')
+      .requiredOption('--space <did>', 'the space')
+      .option('--doc <docId>', 'only this doc'),
+  )
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ cairn branches list --space did:key:z6Mk… --doc notes/1\n  $ cairn branches list --space did:key:z6Mk… --json | jq '.docs[].branches[].name'",
+    )
+    .action(async (flags: BranchFlags) => {
+      await withStore(flags, async (cairn) => {
+        const docIds = flags.doc ? [flags.doc] : await allDocs(cairn, flags.space);
+        const docs = [];
+        for (const docId of docIds)
+          docs.push({ docId, branches: await cairn.read.branches(flags.space, docId) });
+        if (flags.json) return console.log(JSON.stringify({ space: flags.space, docs }));
+        for (const d of docs) {
+          for (const b of d.branches) {
+            const from = b.parent ? ` (from ${b.parent} at seq ${b.forkSeq})` : '';
+            const state = b.closed
+              ? b.mergedInto
+                ? ` closed, merged into ${b.mergedInto}`
+                : ' closed'
+              : '';
+            console.log(`${d.docId}\t${b.name}\tseq ${b.seq}${from}${state}`);
+          }
+        }
+      });
+    });
+}
+
+async function allDocs(cairn: Cairn, space: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await cairn.read.docs(space, '', cursor, DOC_PAGE);
+    ids.push(...page.items.map((d) => d.docId));
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return ids;
+}
