@@ -13,6 +13,7 @@ const shared = [
   'test/e2e/**/*.test.ts',
   'test/live/**/*.test.ts',
   'test/server/operations.test.ts',
+  'test/cli/migrate-cli.test.ts',
 ];
 
 export default defineConfig({

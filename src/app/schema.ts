@@ -1,0 +1,9 @@
+/** Schema migrations for `cairn migrate` (the storage layer does the work). */
+export {
+  schemaDown,
+  schemaStatus,
+  schemaUp,
+  type SchemaChange,
+  type SchemaState,
+  type SchemaTarget,
+} from '../storage/schema-admin.js';
