@@ -1,5 +1,7 @@
+import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { createCairn, type Cairn } from '../app/create-cairn.js';
+import { verifyStoredSpace } from '../app/verify.js';
 import { CairnError } from '../core/errors.js';
 import { UsageError } from './usage-error.js';
 
@@ -114,4 +116,71 @@ async function allDocs(cairn: Cairn, space: string): Promise<string[]> {
     cursor = page.nextCursor;
   } while (cursor !== undefined);
   return ids;
+}
+
+interface VerifyFlags extends StoreFlags {
+  space: string;
+}
+
+/** `cairn verify --space S` (SPEC §8): exit 0 when everything matches, 1 when something does not. */
+export function registerVerify(program: Command): void {
+  storeOptions(
+    program
+      .command('verify')
+      .description(
+        "re-derive a space's stored data: every tx record (hashes, links, signature), the log rows each names (change hashes, changesHash, heads) and every snapshot (rootRef, loads to its heads); names the first mismatch",
+      )
+      .requiredOption('--space <did>', 'the space'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ cairn verify --space did:key:z6Mk…\n  $ cairn verify --space did:key:z6Mk… --json | jq .ok\n\nExit code: 0 all good, 1 something does not match, 2 bad usage.',
+    )
+    .action(async (flags: VerifyFlags) => {
+      const report = await withStore(flags, async (cairn) => {
+        const bar = progressBar(flags.json === true);
+        try {
+          return await verifyStoredSpace(cairn, flags.space, (phase, done, total) =>
+            bar?.update(phase, done, total),
+          );
+        } finally {
+          bar?.stop();
+        }
+      });
+      if (flags.json) console.log(JSON.stringify(report));
+      else {
+        const { epochs, changes, snapshots } = report.checked;
+        const counts = `${epochs} epochs, ${changes} changes, ${snapshots} snapshots`;
+        console.log(
+          report.ok
+            ? `ok: ${counts}`
+            : `NOT OK: ${counts}; first: ${report.problems[0]?.where}: ${report.problems[0]?.problem}`,
+        );
+        for (const p of report.problems.slice(1)) console.log(`  ${p.where}: ${p.problem}`);
+      }
+      if (!report.ok) process.exitCode = 1;
+    });
+}
+
+/** A progress bar on a terminal (stderr), none when piped or with --json. */
+function progressBar(json: boolean) {
+  if (json || !process.stderr.isTTY) return undefined;
+  const bar = new SingleBar(
+    {
+      format: 'verifying {phase} [{bar}] {value}/{total}',
+      stream: process.stderr,
+      hideCursor: true,
+    },
+    Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(phase: string, done: number, total: number) {
+      if (!started) bar.start(total, done, { phase });
+      started = true;
+      bar.setTotal(total);
+      bar.update(done, { phase });
+    },
+    stop: () => bar.stop(),
+  };
 }

@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CAIRN_VERSION } from '../app/version.js';
 import { registerAuthCommands } from './auth-commands.js';
-import { registerInspectCommands } from './inspect-commands.js';
+import { registerInspectCommands, registerVerify } from './inspect-commands.js';
 import { registerMigrate } from './migrate-command.js';
 import { registerServe } from './serve-command.js';
 import { EXIT_USAGE, UsageError } from './usage-error.js';
@@ -15,6 +15,7 @@ const program = new Command('cairn')
 registerServe(program);
 registerAuthCommands(program);
 registerInspectCommands(program);
+registerVerify(program);
 registerMigrate(program);
 
 try {
