@@ -33,7 +33,7 @@
  * and 100 subscribers beside an in-memory relay in the same run.
  *
  * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history`,
- * `stall`, `idle`, `fanout`, `ingest` or `auth`: run one section), BENCH_INGEST_EDITS
+ * `stall`, `idle`, `fanout`, `ingest`, `auth` or `observability`: run one section), BENCH_INGEST_EDITS
  * (trace edits of the ingest and cold-load section, default 20,000), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
  * point-in-time samples, default 200 / 90), BENCH_HISTORY_GEN_SECONDS /
  * BENCH_HISTORY_INGEST_SECONDS (caps of the trace's generation and ingest,
@@ -50,6 +50,7 @@ import { benchFanout } from './live-fanout.bench.js';
 import { benchIdle } from './live-idle.bench.js';
 import { benchIngest } from './live-ingest.bench.js';
 import { benchAuth } from './auth.bench.js';
+import { benchObservability } from './observability.bench.js';
 import { benchStall } from './stall.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { withPreDefenceDecoder } from './lib/pre-defence-decoder.js';
@@ -75,10 +76,21 @@ const WRITERS = Math.round(envNumber('BENCH_WRITERS', 64, 2, 256));
 const WARMUP_SECONDS = 0.3;
 const ONLY = process.env.BENCH_ONLY ?? '';
 if (
-  !['', 'sqlite', 'postgres', 'history', 'stall', 'idle', 'fanout', 'ingest', 'auth'].includes(ONLY)
+  ![
+    '',
+    'sqlite',
+    'postgres',
+    'history',
+    'stall',
+    'idle',
+    'fanout',
+    'ingest',
+    'auth',
+    'observability',
+  ].includes(ONLY)
 ) {
   throw new Error(
-    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout, ingest or auth (or unset for all)',
+    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout, ingest, auth or observability (or unset for all)',
   );
 }
 const INGEST_EDITS = Math.round(envNumber('BENCH_INGEST_EDITS', 20_000, 100, 200_000));
@@ -365,6 +377,11 @@ async function main(): Promise<void> {
     authMet = await benchAuth();
     console.log('');
   }
+  let obsMet: boolean | undefined;
+  if (ONLY === '' || ONLY === 'observability') {
+    obsMet = await benchObservability();
+    console.log('');
+  }
   let ingestMet: boolean | undefined;
   if (ONLY === '' || ONLY === 'ingest') {
     ingestMet = await benchIngest(INGEST_EDITS);
@@ -380,6 +397,7 @@ async function main(): Promise<void> {
       ? ''
       : `targets (Ingest, cold load): ${ingestMet ? 'MET' : 'NOT MET'}; `,
     authMet === undefined ? '' : `targets (Auth): ${authMet ? 'MET' : 'NOT MET'}; `,
+    obsMet === undefined ? '' : `targets (Metrics + logging): ${obsMet ? 'MET' : 'NOT MET'}; `,
   ];
   console.log(`${verdicts.join('')}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
 }

@@ -61,6 +61,8 @@ export interface CairnOptions {
    * own auth in front of cairn, or a loopback-only server.
    */
   auth?: AuthMode;
+  /** Prometheus metrics at `GET /metrics` (default on; off: the route answers an empty page). */
+  metrics?: boolean;
 }
 
 /** An embeddable cairn: the HTTP handler plus the engine behind it. */
@@ -193,6 +195,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       live,
       version: CAIRN_VERSION,
       isClosed,
+      metrics: options.metrics ?? true,
     });
     const app = createHttpApp(
       {

@@ -3,6 +3,8 @@ import { createMetrics, type MetricSources } from './metrics.js';
 export interface OperationSources extends MetricSources {
   version: string;
   isClosed: () => boolean;
+  /** Whether to keep metrics at all (the commit path then observes each answer). */
+  metrics: boolean;
 }
 
 /**
@@ -11,10 +13,10 @@ export interface OperationSources extends MetricSources {
  * client.
  */
 export function createOperations(sources: OperationSources) {
-  const metrics = createMetrics(sources);
+  const metrics = sources.metrics ? createMetrics(sources) : undefined;
   const startedAtMs = Date.now();
   return {
-    metrics: () => metrics.text(),
+    metrics: () => metrics?.text() ?? Promise.resolve('# metrics are off\n'),
 
     async readiness(): Promise<{ ready: boolean; reasons: string[] }> {
       const reasons: string[] = [];

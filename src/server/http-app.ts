@@ -38,7 +38,7 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   const app = basePath ? new Hono().basePath(basePath) : new Hono();
   const { logger, limits } = deps;
 
-  app.use('*', requestIdMiddleware());
+  app.use('*', requestIdMiddleware(logger));
   if (deps.corsOrigins && deps.corsOrigins.length > 0) {
     const origins = deps.corsOrigins;
     app.use(

@@ -123,6 +123,31 @@ describe('operations endpoints', () => {
     expect(text).not.toContain('secret-doc');
   });
 
+  it('logs one JSON access line per request, carrying the request id the answer names', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const capture = {
+      info: (obj: object, msg?: string) => lines.push({ ...obj, msg }),
+      warn: () => undefined,
+      error: () => undefined,
+      debug: () => undefined,
+    };
+    engine = await startEngine({ logger: capture });
+    const res = await engine.cairn.fetch(
+      new Request(`http://cairn.test/v1/${SPACE}/docs`, { headers: { 'x-request-id': 'req-42' } }),
+    );
+    expect(res.headers.get('x-request-id')).toBe('req-42');
+    const access = lines.filter((l) => l.msg === 'request');
+    expect(access).toEqual([
+      expect.objectContaining({
+        requestId: 'req-42',
+        method: 'GET',
+        path: `/v1/${SPACE}/docs`,
+        status: 200,
+      }),
+    ]);
+    expect(access[0]?.ms).toEqual(expect.any(Number));
+  });
+
   it('are public: no token needed when auth is required', async () => {
     engine = await startEngine({ auth: 'required' });
     for (const path of ['/healthz', '/readyz', '/metrics', '/debug']) {
