@@ -1,5 +1,6 @@
 /** Schema migrations for `cairn migrate` (the storage layer does the work). */
 export {
+  analyzeStorage,
   schemaDown,
   schemaStatus,
   schemaUp,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CairnError } from '../core/errors.js';
 import {
+  analyzeStorage,
   schemaDown,
   schemaStatus,
   schemaUp,
@@ -94,6 +95,20 @@ export function registerMigrate(program: Command): void {
       flags.json
         ? JSON.stringify({ reverted: changes })
         : changes.map((c) => changeLine(c, 'reverted')).join('\n'),
+    );
+  });
+
+  withFlags(
+    program
+      .command('analyze')
+      .description(
+        "refresh the database planner's statistics (SQLite ANALYZE in every file; PostgreSQL ANALYZE)",
+      )
+      .addHelpText('after', '\nExample:\n  $ cairn analyze --data ./data'),
+  ).action(async (flags: MigrateFlags) => {
+    const { databases } = await run(() => analyzeStorage(targetOf(flags)));
+    console.log(
+      flags.json ? JSON.stringify({ analyzed: databases }) : `analyzed ${databases} database(s)`,
     );
   });
 }

@@ -76,34 +76,28 @@ interface Schema {
 
 async function withSchemas<T>(target: SchemaTarget, fn: (s: Schema[]) => Promise<T>): Promise<T> {
   if ('databaseUrl' in target) return withPg(target.databaseUrl, fn);
-  const dataDir = path.resolve(target.dataDir);
-  if (!fs.existsSync(path.join(dataDir, REGISTRY_FILE))) {
-    throw new CairnError(
-      'ValidationError',
-      `${dataDir} is not a cairn data dir (no ${REGISTRY_FILE})`,
-    );
-  }
-  const lock = DataDirLock.acquire(dataDir);
-  const registry = new Database(path.join(dataDir, REGISTRY_FILE));
-  try {
-    const spacesDir = path.join(dataDir, SPACES_DIR);
-    const files = fs.existsSync(spacesDir)
-      ? fs
-          .readdirSync(spacesDir)
-          .filter((f) => f.endsWith('.sqlite'))
-          .map((f) => path.join(spacesDir, f))
-      : [];
-    return await fn([
-      single('registry', sqliteMigrationExecutor(registry), REGISTRY_MIGRATIONS),
-      spaceFiles(files),
-    ]);
-  } finally {
-    registry.close();
-    lock.release();
-  }
+  return withSqliteFiles(target.dataDir, async ([registryFile, ...files]) => {
+    const registry = new Database(registryFile as string);
+    try {
+      return await fn([
+        single('registry', sqliteMigrationExecutor(registry), REGISTRY_MIGRATIONS),
+        spaceFiles(files),
+      ]);
+    } finally {
+      registry.close();
+    }
+  });
 }
 
 async function withPg<T>(url: string, fn: (s: Schema[]) => Promise<T>): Promise<T> {
+  return withPgClient(url, async (client) => {
+    const exec = await pgMigrationExecutor(client);
+    return withMigrationLock(client, () => fn([single('database', exec, PG_MIGRATIONS)]));
+  });
+}
+
+/** One connection for the command's work; a refused connection is one clear error. */
+async function withPgClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => undefined);
   try {
@@ -115,10 +109,37 @@ async function withPg<T>(url: string, fn: (s: Schema[]) => Promise<T>): Promise<
     );
   }
   try {
-    const exec = await pgMigrationExecutor(client);
-    return await withMigrationLock(client, () => fn([single('database', exec, PG_MIGRATIONS)]));
+    return await fn(client);
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** The registry and every space file of a data dir, with the data dir lock held. */
+async function withSqliteFiles<T>(
+  dir: string,
+  fn: (files: string[]) => T | Promise<T>,
+): Promise<T> {
+  const dataDir = path.resolve(dir);
+  const registry = path.join(dataDir, REGISTRY_FILE);
+  if (!fs.existsSync(registry)) {
+    throw new CairnError(
+      'ValidationError',
+      `${dataDir} is not a cairn data dir (no ${REGISTRY_FILE})`,
+    );
+  }
+  const lock = DataDirLock.acquire(dataDir);
+  try {
+    const spacesDir = path.join(dataDir, SPACES_DIR);
+    const spaces = fs.existsSync(spacesDir)
+      ? fs
+          .readdirSync(spacesDir)
+          .filter((f) => f.endsWith('.sqlite'))
+          .map((f) => path.join(spacesDir, f))
+      : [];
+    return await fn([registry, ...spaces]);
+  } finally {
+    lock.release();
   }
 }
 
@@ -189,4 +210,29 @@ async function step(
   }
   const reverted = await migrateDown(exec, migrations);
   return reverted === undefined ? [] : [reverted];
+}
+
+/**
+ * `cairn analyze`: refreshes the planner's statistics — SQLite `ANALYZE` in
+ * the registry and every space file (data dir lock held), PostgreSQL
+ * `ANALYZE` of the database. Returns how many databases were analyzed.
+ */
+export async function analyzeStorage(target: SchemaTarget): Promise<{ databases: number }> {
+  if ('databaseUrl' in target) {
+    return withPgClient(target.databaseUrl, async (client) => {
+      await client.query('ANALYZE');
+      return { databases: 1 };
+    });
+  }
+  return withSqliteFiles(target.dataDir, (files) => {
+    for (const file of files) {
+      const db = new Database(file);
+      try {
+        db.exec('ANALYZE');
+      } finally {
+        db.close();
+      }
+    }
+    return { databases: files.length };
+  });
 }

@@ -28,7 +28,7 @@ function cli(args: string[]) {
 type State = { schema: string; current: number; latest: number; pending: number[] };
 
 describe('cairn migrate', () => {
-  it('down one step, status, up again on a populated store: nothing lost', async () => {
+  it('down one step, status, up again, analyze on a populated store: nothing lost', async () => {
     const { dir, cleanup } = makeTempDir();
     const db = TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
     const where = db ? ['--database', db.url] : ['--data', dir];
@@ -76,6 +76,10 @@ describe('cairn migrate', () => {
       expect(JSON.parse(up.stdout).applied.at(-1).versions).toEqual([last.latest]);
       const again = cli(['migrate', 'up', ...where]);
       expect(again.stdout).toMatch(/nothing to do/);
+
+      const analyzed = cli(['analyze', ...where, '--json']);
+      expect(analyzed.code, analyzed.stderr).toBe(0);
+      expect(JSON.parse(analyzed.stdout).analyzed).toBeGreaterThanOrEqual(1);
 
       cairn = await open();
       const now = await cairn.read.doc(SPACE, 'doc', 'main', { kind: 'current' });
