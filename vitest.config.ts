@@ -15,6 +15,7 @@ const shared = [
   'test/server/operations.test.ts',
   'test/cli/migrate-cli.test.ts',
   'test/cli/verify-cli.test.ts',
+  'test/cli/snapshot-cli.test.ts',
 ];
 
 export default defineConfig({

@@ -1,15 +1,8 @@
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { createCairn, type Cairn } from '../app/create-cairn.js';
+import type { Cairn } from '../app/create-cairn.js';
 import { verifyStoredSpace } from '../app/verify.js';
-import { CairnError } from '../core/errors.js';
-import { UsageError } from './usage-error.js';
-
-interface StoreFlags {
-  data?: string;
-  database?: string;
-  json?: boolean;
-}
+import { storeOptions, withStore, type StoreFlags } from './store.js';
 
 interface BranchFlags extends StoreFlags {
   space: string;
@@ -18,39 +11,6 @@ interface BranchFlags extends StoreFlags {
 
 /** Docs listed per storage round trip. */
 const DOC_PAGE = 500;
-
-/**
- * Opens the data dir or database the way `cairn serve` does (a SQLite data
- * dir in use by a running server is refused, naming its process), runs
- * `fn`, closes. Auth is off: the CLI is the operator on the machine.
- */
-async function withStore<T>(flags: StoreFlags, fn: (cairn: Cairn) => Promise<T>): Promise<T> {
-  const databaseUrl = flags.database ?? process.env.CAIRN_DATABASE_URL;
-  let cairn: Cairn;
-  try {
-    cairn = await createCairn({
-      dataDir: flags.data ?? process.env.CAIRN_DATA ?? './data',
-      auth: 'off',
-      ...(databaseUrl ? { databaseUrl } : {}),
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  try {
-    return await fn(cairn);
-  } catch (err) {
-    if (err instanceof CairnError) throw new UsageError(err.message);
-    throw err;
-  } finally {
-    await cairn.close();
-  }
-}
-
-const storeOptions = (c: Command) =>
-  c
-    .option('--data <dir>', 'SQLite data directory (env CAIRN_DATA, default ./data)')
-    .option('--database <url>', 'PostgreSQL URL instead (env CAIRN_DATABASE_URL)')
-    .option('--json', 'print JSON');
 
 /** `cairn spaces list` and `cairn branches list` (SPEC §8). */
 export function registerInspectCommands(program: Command): void {

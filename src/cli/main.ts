@@ -4,6 +4,7 @@ import { CAIRN_VERSION } from '../app/version.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerInspectCommands, registerVerify } from './inspect-commands.js';
 import { registerMigrate } from './migrate-command.js';
+import { registerSnapshotCommands } from './snapshot-commands.js';
 import { registerServe } from './serve-command.js';
 import { EXIT_USAGE, UsageError } from './usage-error.js';
 
@@ -17,6 +18,7 @@ registerAuthCommands(program);
 registerInspectCommands(program);
 registerVerify(program);
 registerMigrate(program);
+registerSnapshotCommands(program);
 
 try {
   await program.parseAsync(process.argv);
