@@ -33,7 +33,7 @@
  * and 100 subscribers beside an in-memory relay in the same run.
  *
  * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history`,
- * `stall`, `idle`, `fanout`, `ingest`, `auth` or `observability`: run one section), BENCH_INGEST_EDITS
+ * `stall`, `idle`, `fanout`, `ingest`, `auth`, `observability` or `verify`: run one section), BENCH_INGEST_EDITS
  * (trace edits of the ingest and cold-load section, default 20,000), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
  * point-in-time samples, default 200 / 90), BENCH_HISTORY_GEN_SECONDS /
  * BENCH_HISTORY_INGEST_SECONDS (caps of the trace's generation and ingest,
@@ -51,6 +51,7 @@ import { benchIdle } from './live-idle.bench.js';
 import { benchIngest } from './live-ingest.bench.js';
 import { benchAuth } from './auth.bench.js';
 import { benchObservability } from './observability.bench.js';
+import { benchVerify } from './verify.bench.js';
 import { benchStall } from './stall.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { withPreDefenceDecoder } from './lib/pre-defence-decoder.js';
@@ -87,10 +88,11 @@ if (
     'ingest',
     'auth',
     'observability',
+    'verify',
   ].includes(ONLY)
 ) {
   throw new Error(
-    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout, ingest, auth or observability (or unset for all)',
+    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout, ingest, auth, observability or verify (or unset for all)',
   );
 }
 const INGEST_EDITS = Math.round(envNumber('BENCH_INGEST_EDITS', 20_000, 100, 200_000));
@@ -380,6 +382,10 @@ async function main(): Promise<void> {
   let obsMet: boolean | undefined;
   if (ONLY === '' || ONLY === 'observability') {
     obsMet = await benchObservability();
+    console.log('');
+  }
+  if (ONLY === '' || ONLY === 'verify') {
+    await benchVerify();
     console.log('');
   }
   let ingestMet: boolean | undefined;

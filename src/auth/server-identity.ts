@@ -51,15 +51,23 @@ export function identityFromSeed(seed: Uint8Array): ServerIdentity {
   };
 }
 
+/** Public keys made into KeyObjects (a chain is signed by one or a few servers). */
+const verifyKeys = new Map<string, crypto.KeyObject>();
+const VERIFY_KEYS_KEPT = 64;
+
 export function verifyEd25519(
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  const key = crypto.createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
-    format: 'jwk',
-  });
+  const x = Buffer.from(publicKey).toString('base64url');
+  let key = verifyKeys.get(x);
+  if (!key) {
+    // Making the KeyObject costs more than the verification itself.
+    key = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+    if (verifyKeys.size >= VERIFY_KEYS_KEPT) verifyKeys.clear();
+    verifyKeys.set(x, key);
+  }
   return crypto.verify(null, message, key, signature);
 }
 

@@ -6,7 +6,7 @@ import { docKind } from '../crdt/kinds.js';
 import { ChainChecker } from '../pipeline/verify-tx-chain.js';
 import { decodeTxBody } from '../protocol/tx-record.js';
 import { withSpaceReader } from '../storage/space-access.js';
-import type { SpaceReadOps, StorageBackend } from '../storage/types.js';
+import type { BranchRecord, SpaceReadOps, StorageBackend } from '../storage/types.js';
 
 /** One thing that does not match, named so an operator can find it. */
 export interface VerifyProblem {
@@ -27,6 +27,8 @@ export interface VerifyReport {
 export type VerifyProgress = (phase: 'epochs' | 'snapshots', done: number, total: number) => void;
 
 const MAX_PROBLEMS = 100;
+/** Tx records read per storage round trip. */
+const RECORDS_PER_READ = 256;
 const DOC_PAGE = 500;
 
 /**
@@ -71,24 +73,33 @@ async function verifyChain(
   onProgress: VerifyProgress,
 ): Promise<void> {
   const checker = new ChainChecker({ spaceId, maxProblems: MAX_PROBLEMS });
+  const branches = new Map<string, BranchRecord | undefined>();
   const tip = (await ops.chainTip()).epoch;
-  for (let epoch = 1; epoch <= tip; epoch++) {
-    const row = await ops.getTxRecord(epoch);
-    const before = checker.report.problems.length;
-    if (row) checker.next(row);
-    else checker.gap(epoch);
-    for (const p of checker.report.problems.slice(before)) flag(`epoch ${p.epoch}`, p.problem);
-    if (row && checker.report.problems.length === before) {
-      report.checked.changes += await verifyWrites(ops, epoch, row.body, flag);
+  let epoch = 1;
+  while (epoch <= tip) {
+    // A page of records by primary key; an epoch missing from it is a gap.
+    const page = await ops.txRecordsAfter(epoch - 1, tip, RECORDS_PER_READ);
+    const byEpoch = new Map(page.map((r) => [r.epoch, r]));
+    const last = page.length > 0 ? Math.max(...page.map((r) => r.epoch)) : tip;
+    for (; epoch <= last; epoch++) {
+      const row = byEpoch.get(epoch);
+      const before = checker.report.problems.length;
+      if (row) checker.next(row);
+      else checker.gap(epoch);
+      for (const p of checker.report.problems.slice(before)) flag(`epoch ${p.epoch}`, p.problem);
+      if (row && checker.report.problems.length === before) {
+        report.checked.changes += await verifyWrites(ops, branches, epoch, row.body, flag);
+      }
+      report.checked.epochs++;
     }
-    report.checked.epochs++;
-    if (epoch % 256 === 0 || epoch === tip) onProgress('epochs', epoch, tip);
+    onProgress('epochs', epoch - 1, tip);
   }
 }
 
 /** The log rows each write of one record names; returns how many changes were checked. */
 async function verifyWrites(
   ops: SpaceReadOps,
+  branches: Map<string, BranchRecord | undefined>,
   epoch: number,
   bodyBytes: Uint8Array,
   flag: Flag,
@@ -96,7 +107,9 @@ async function verifyWrites(
   let checked = 0;
   for (const w of decodeTxBody(bodyBytes).writes) {
     const where = `epoch ${epoch}: doc ${w.docId} branch ${w.branch}`;
-    const branch = await ops.getBranch(w.docId, w.branch);
+    const key = JSON.stringify([w.docId, w.branch]);
+    if (!branches.has(key)) branches.set(key, await ops.getBranch(w.docId, w.branch));
+    const branch = branches.get(key);
     if (!branch) {
       flag(where, 'the branch is missing');
       continue;
