@@ -63,6 +63,8 @@ export interface CairnOptions {
   auth?: AuthMode;
   /** Prometheus metrics at `GET /metrics` (default on; off: the route answers an empty page). */
   metrics?: boolean;
+  /** The admin routes of SPEC §8 (`CAIRN_ENABLE_ADMIN_ROUTES=1`); default off: 404, no work. */
+  enableAdminRoutes?: boolean;
 }
 
 /** An embeddable cairn: the HTTP handler plus the engine behind it. */
@@ -213,6 +215,14 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         version: CAIRN_VERSION,
         ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
         operations,
+        ...(options.enableAdminRoutes
+          ? {
+              admin: {
+                rebuildCaches: (space: string) => reader.forgetSpace(space),
+                closeConnections: (space: string) => live.closeSpace(space),
+              },
+            }
+          : {}),
         isClosed,
       },
       options.basePath,

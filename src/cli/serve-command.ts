@@ -62,6 +62,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     sync: config.sync,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     enableServerMerge: process.env.ENABLE_SERVER_MERGE === '1',
+    enableAdminRoutes: process.env.CAIRN_ENABLE_ADMIN_ROUTES === '1',
     corsOrigins: config.corsOrigins,
     auth: config.auth,
     logger,

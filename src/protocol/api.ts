@@ -108,6 +108,15 @@ const TX_ERRORS: readonly ErrorCode[] = [
 
 export const AUTOMERGE_MEDIA_TYPE = 'application/automerge';
 
+/** The body of an admin route acting on one space. */
+export const adminSpaceBody = z.strictObject({ space: spaceId });
+/** The body of an admin route acting on one doc branch. */
+export const adminDocBody = z.strictObject({
+  space: spaceId,
+  docId,
+  branch: branchName.optional(),
+});
+
 /** The answer of `GET /readyz`. */
 export const readiness = z
   .object({ ready: z.boolean(), reasons: z.array(z.string()) })
@@ -160,6 +169,46 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'Storage, migration and runtime facts (no tenant data)',
     ok: { 200: { description: 'the facts', body: { json: z.record(z.string(), jsonValue) } } },
     errors: [],
+  },
+  {
+    id: 'adminCompact',
+    can: 'storage/admin',
+    method: 'post',
+    path: '/admin/compact',
+    tag: 'admin',
+    summary: "Compacts a doc now: a snapshot of a branch's current state (admin routes only)",
+    description:
+      'Only with CAIRN_ENABLE_ADMIN_ROUTES=1 (else 404, no work); needs storage/admin over `space`.',
+    body: { json: adminDocBody },
+    ok: { 200: { description: 'the snapshot made', body: { json: snapshotCreated } } },
+    errors: ['ValidationError', 'NotFound', 'DocNotFound', 'BranchNotFound', 'StorageUnavailable'],
+  },
+  {
+    id: 'adminRebuildCaches',
+    can: 'storage/admin',
+    method: 'post',
+    path: '/admin/rebuild-caches',
+    tag: 'admin',
+    summary: "Drops a space's cached docs (rebuilt on the next read) (admin routes only)",
+    body: { json: adminSpaceBody },
+    ok: { 200: { description: 'done', body: { json: z.object({ ok: z.literal(true) }) } } },
+    errors: ['ValidationError', 'NotFound'],
+  },
+  {
+    id: 'adminCloseConnections',
+    can: 'storage/admin',
+    method: 'post',
+    path: '/admin/connections/close',
+    tag: 'admin',
+    summary: "Closes a space's live connections with 1012 (clients reconnect) (admin routes only)",
+    body: { json: adminSpaceBody },
+    ok: {
+      200: {
+        description: 'how many were closed',
+        body: { json: z.object({ closed: z.number() }) },
+      },
+    },
+    errors: ['ValidationError', 'NotFound'],
   },
   {
     id: 'openapi',

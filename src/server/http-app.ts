@@ -9,6 +9,7 @@ import { mountRoute } from './mount-route.js';
 import { openApiDocument } from './openapi.js';
 import { requestIdMiddleware } from './request-id.js';
 import { allowedMethods } from './route-match.js';
+import { mountAdminRoutes } from './routes/admin-routes.js';
 import { mountBranchRoutes } from './routes/branch-routes.js';
 import { mountDocRoutes } from './routes/doc-routes.js';
 import { mountHistoryRoutes } from './routes/history-routes.js';
@@ -75,6 +76,7 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
 
   const openapi = openApiDocument({ version: deps.version, ...(basePath ? { basePath } : {}) });
   mountAuthGuard(app, deps.authorizer);
+  mountAdminRoutes(app, deps);
   mountRoute(app, routeSpec('healthz'), ({ c }) => c.json({ ok: true }));
   mountRoute(app, routeSpec('openapi'), ({ c }) => c.json(openapi));
   mountRoute(app, routeSpec('readyz'), async ({ c }) => {

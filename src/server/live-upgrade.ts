@@ -20,6 +20,8 @@ export interface LiveEndpoint {
   queues(): ChannelState[];
   /** Closes every connection (1001, going away) and stops the keepalive. */
   close(): void;
+  /** Closes the connections of one space (1012: reconnect); returns how many. */
+  closeSpace(spaceId: string): number;
 }
 
 /**
@@ -78,6 +80,17 @@ export function createLiveEndpoint(deps: LiveDeps, basePath = ''): LiveEndpoint 
       return live.size;
     },
     queues: () => [...live.values()].map((e) => e.conn.queued),
+    closeSpace(spaceId) {
+      let n = 0;
+      for (const [ws, entry] of live) {
+        if (entry.conn.spaceId !== spaceId) continue;
+        live.delete(ws);
+        entry.conn.close();
+        ws.close(1012, 'closed by an admin: reconnect');
+        n++;
+      }
+      return n;
+    },
     close() {
       closing = true;
       clearInterval(keepalive);

@@ -16,7 +16,7 @@ let engine: TestEngine;
 let doc: Json;
 
 beforeAll(async () => {
-  engine = await startEngine({ enableServerMerge: true });
+  engine = await startEngine({ enableServerMerge: true, enableAdminRoutes: true });
   const res = await engine.cairn.fetch(new Request('http://x/openapi.json'));
   expect(res.status).toBe(200);
   doc = (await res.json()) as Json;

@@ -37,6 +37,11 @@ export interface RouteDeps {
     readiness(): Promise<{ ready: boolean; reasons: string[] }>;
     debug(): Promise<Record<string, unknown>>;
   };
+  /** The admin routes' work; undefined: admin routes are off (SPEC §8: 404, no work). */
+  admin?: {
+    rebuildCaches(space: string): Promise<void>;
+    closeConnections(space: string): number;
+  };
   /** True once the engine was closed: every request then answers 503. */
   isClosed: () => boolean;
   logger: Logger;

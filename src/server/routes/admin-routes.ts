@@ -1,0 +1,51 @@
+import type { Context, Hono } from 'hono';
+import { bearerToken } from '../../auth/authorizer.js';
+import { CairnError } from '../../core/errors.js';
+import { routeSpec } from '../../protocol/api.js';
+import type { SnapshotCreated } from '../../protocol/views.js';
+import { errorResponse } from '../error-response.js';
+import { mountRoute } from '../mount-route.js';
+import type { RouteDeps } from './route-deps.js';
+
+/**
+ * The admin routes of SPEC §8. Off unless `CAIRN_ENABLE_ADMIN_ROUTES=1`:
+ * then every `/admin/…` path is `404` before its body is read — no work.
+ * On, each needs a UCAN granting `storage/admin` over the body's `space`.
+ */
+export function mountAdminRoutes(app: Hono, deps: RouteDeps): void {
+  if (!deps.admin) {
+    app.all('/admin/*', (c) =>
+      errorResponse(c, new CairnError('NotFound', `no route ${c.req.path}`), deps.logger),
+    );
+    return;
+  }
+  const { admin } = deps;
+  const allowed = (c: Context, space: string) => {
+    const grant = deps.authorizer.grant(bearerToken(c.req.header('authorization')));
+    deps.authorizer.require(grant, space, 'storage/admin');
+  };
+  mountRoute(app, routeSpec('adminCompact'), async ({ c, body }) => {
+    const { space, docId, branch } = body as { space: string; docId: string; branch?: string };
+    allowed(c, space);
+    const meta = await deps.snapshots.makeNow(space, docId, branch ?? 'main');
+    const made: SnapshotCreated = {
+      snapshotId: String(meta.id),
+      seq: meta.seq,
+      heads: meta.heads,
+      rootRef: meta.rootRef,
+      bytes: meta.size,
+    };
+    return c.json(made);
+  });
+  mountRoute(app, routeSpec('adminRebuildCaches'), async ({ c, body }) => {
+    const { space } = body as { space: string };
+    allowed(c, space);
+    await admin.rebuildCaches(space);
+    return c.json({ ok: true as const });
+  });
+  mountRoute(app, routeSpec('adminCloseConnections'), ({ c, body }) => {
+    const { space } = body as { space: string };
+    allowed(c, space);
+    return c.json({ closed: admin.closeConnections(space) });
+  });
+}
