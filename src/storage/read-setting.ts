@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
-import { CairnError } from '../core/errors.js';
+import { withPgClient } from './schema-admin.js';
 import { REGISTRY_FILE } from './sqlite/sqlite-backend.js';
 
 /**
@@ -30,28 +29,14 @@ export async function readSetting(
 }
 
 async function readPgSetting(url: string, key: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new CairnError(
-      'StorageUnavailable',
-      `cannot connect to ${redact(url)}: ${(err as Error).message}`,
-    );
-  }
-  try {
-    const res = await client.query('SELECT value FROM settings WHERE key = $1', [key]);
-    return (res.rows[0] as { value: string } | undefined)?.value;
-  } catch (err) {
-    // No settings table: a database no server has started on yet.
-    if ((err as { code?: string }).code === '42P01') return undefined;
-    throw err;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//…@');
+  return withPgClient(url, async (client) => {
+    try {
+      const res = await client.query('SELECT value FROM settings WHERE key = $1', [key]);
+      return (res.rows[0] as { value: string } | undefined)?.value;
+    } catch (err) {
+      // No settings table: a database no server has started on yet.
+      if ((err as { code?: string }).code === '42P01') return undefined;
+      throw err;
+    }
+  });
 }

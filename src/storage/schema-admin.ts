@@ -96,8 +96,11 @@ async function withPg<T>(url: string, fn: (s: Schema[]) => Promise<T>): Promise<
   });
 }
 
-/** One connection for the command's work; a refused connection is one clear error. */
-async function withPgClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** One connection for a command's work; a refused connection is one clear error. */
+export async function withPgClient<T>(
+  url: string,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => undefined);
   try {

@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Authorizer } from '../../src/auth/authorizer.js';
 import { identityFromSeed } from '../../src/auth/server-identity.js';
 import { UcanVerifier } from '../../src/auth/ucan-verifier.js';
-import { CLI_ENTRY, REPO_ROOT } from '../helpers/server-process.js';
+import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /**
@@ -17,15 +16,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 const SERVER_KEY = Buffer.alloc(32, 7).toString('base64url');
 const serverDid = identityFromSeed(Buffer.from(SERVER_KEY, 'base64url')).did;
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const out = spawnSync(process.execPath, [CLI_ENTRY, ...args], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    timeout: 15_000,
-    env: { ...process.env, CAIRN_DATABASE_URL: '', CAIRN_SERVER_KEY: '', ...env },
-  });
-  return { code: out.status, stdout: out.stdout.trim(), stderr: out.stderr.trim() };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env);
 
 /** Runs `fn` with a fresh data dir, removed afterwards. */
 function inTempDir(fn: (dir: string) => void): void {

@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createCairn } from '../../src/app/create-cairn.js';
 import { parseTxRequest } from '../../src/protocol/tx-request.js';
 import { createTestDatabase, TEST_BACKEND } from '../helpers/backend.js';
 import { Replica, write } from '../helpers/changes.js';
-import { CLI_ENTRY, REPO_ROOT } from '../helpers/server-process.js';
+import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /**
@@ -15,15 +14,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 
 const SPACE = 'did:key:z6MkMigrateCli';
 
-function cli(args: string[]) {
-  const out = spawnSync(process.execPath, [CLI_ENTRY, ...args], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-    env: { ...process.env, CAIRN_DATABASE_URL: '', LOG_LEVEL: 'warn' },
-  });
-  return { code: out.status, stdout: out.stdout.trim(), stderr: out.stderr.trim() };
-}
+const cli = (args: string[]) => runCli(args, {}, 60_000);
 
 type State = { schema: string; current: number; latest: number; pending: number[] };
 

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import * as A from '@automerge/automerge';
 import Database from 'better-sqlite3';
@@ -9,7 +8,7 @@ import { parseTxRequest } from '../../src/protocol/tx-request.js';
 import { spaceFileName } from '../../src/storage/sqlite/sqlite-backend.js';
 import { createTestDatabase, TEST_BACKEND, type TestDatabase } from '../helpers/backend.js';
 import { Replica, write } from '../helpers/changes.js';
-import { CLI_ENTRY, REPO_ROOT } from '../helpers/server-process.js';
+import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 /**
@@ -20,15 +19,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 
 const SPACE = 'did:key:z6MkVerifyCli';
 
-function cli(args: string[]) {
-  const out = spawnSync(process.execPath, [CLI_ENTRY, ...args], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, CAIRN_DATABASE_URL: '', LOG_LEVEL: 'warn' },
-  });
-  return { code: out.status, stdout: out.stdout.trim(), stderr: out.stderr.trim() };
-}
+const cli = (args: string[]) => runCli(args, {}, 60_000);
 
 interface Store {
   where: string[];

@@ -2,9 +2,9 @@ import type { Context, Hono } from 'hono';
 import { bearerToken } from '../../auth/authorizer.js';
 import { CairnError } from '../../core/errors.js';
 import { routeSpec } from '../../protocol/api.js';
-import type { SnapshotCreated } from '../../protocol/views.js';
 import { errorResponse } from '../error-response.js';
 import { mountRoute } from '../mount-route.js';
+import { snapshotCreated } from './history-routes.js';
 import type { RouteDeps } from './route-deps.js';
 
 /**
@@ -27,15 +27,7 @@ export function mountAdminRoutes(app: Hono, deps: RouteDeps): void {
   mountRoute(app, routeSpec('adminCompact'), async ({ c, body }) => {
     const { space, docId, branch } = body as { space: string; docId: string; branch?: string };
     allowed(c, space);
-    const meta = await deps.snapshots.makeNow(space, docId, branch ?? 'main');
-    const made: SnapshotCreated = {
-      snapshotId: String(meta.id),
-      seq: meta.seq,
-      heads: meta.heads,
-      rootRef: meta.rootRef,
-      bytes: meta.size,
-    };
-    return c.json(made);
+    return c.json(snapshotCreated(await deps.snapshots.makeNow(space, docId, branch ?? 'main')));
   });
   mountRoute(app, routeSpec('adminRebuildCaches'), async ({ c, body }) => {
     const { space } = body as { space: string };

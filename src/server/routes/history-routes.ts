@@ -31,15 +31,7 @@ export function mountHistoryRoutes(app: Hono, deps: RouteDeps): void {
   mountRoute(app, routeSpec('makeSnapshot'), async ({ c, params, body }) => {
     const { space, docId } = params as { space: string; docId: string };
     const { branch, seq } = parseMakeSnapshot(body);
-    const meta = await snapshots.makeNow(space, docId, branch, seq);
-    const made: SnapshotCreated = {
-      snapshotId: String(meta.id),
-      seq: meta.seq,
-      heads: meta.heads,
-      rootRef: meta.rootRef,
-      bytes: meta.size,
-    };
-    return c.json(made, 201);
+    return c.json(snapshotCreated(await snapshots.makeNow(space, docId, branch, seq)), 201);
   });
 
   mountRoute(app, routeSpec('getSnapshot'), async ({ c, params }) => {
@@ -57,4 +49,21 @@ export function mountHistoryRoutes(app: Hono, deps: RouteDeps): void {
       throw new CairnError('ValidationError', 'the body must be Automerge document bytes');
     return c.json(await imports.importDoc(space, docId, parseBranchName(query.branch), bytes));
   });
+}
+
+/** A snapshot just made, as the API answers it (`POST …/snapshots`, `POST /admin/compact`). */
+export function snapshotCreated(meta: {
+  id: number;
+  seq: number;
+  heads: string[];
+  rootRef: string;
+  size: number;
+}): SnapshotCreated {
+  return {
+    snapshotId: String(meta.id),
+    seq: meta.seq,
+    heads: meta.heads,
+    rootRef: meta.rootRef,
+    bytes: meta.size,
+  };
 }
