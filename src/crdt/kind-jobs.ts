@@ -95,3 +95,11 @@ export type KindJob = BuildJob | BisectJob | ForgetJob | ChangesOfSavedJob | Con
 /** Error codes a build answers with (beside typed CairnErrors). */
 export const BASE_CORRUPT = 'BASE_CORRUPT';
 export const DOC_BROKEN = 'DOC_BROKEN';
+
+/**
+ * The job that checks stored snapshot bytes: they load to `heads` (else the
+ * worker fails it with BASE_CORRUPT); nothing is built or sent back.
+ */
+export function snapshotCheckJob(saved: Uint8Array, heads: string[]): BuildJob {
+  return { op: 'build', base: { saved, heads }, tail: [], want: {}, cacheBytes: 0 };
+}

@@ -1,6 +1,6 @@
 import { CairnError } from '../core/errors.js';
 import { rootRef } from '../crdt/heads.js';
-import { BASE_CORRUPT, type BuildJob } from '../crdt/kind-jobs.js';
+import { BASE_CORRUPT, snapshotCheckJob } from '../crdt/kind-jobs.js';
 import type { KindWorkers } from '../crdt/kind-workers.js';
 import { docKind } from '../crdt/kinds.js';
 import { ChainChecker } from '../pipeline/verify-tx-chain.js';
@@ -177,13 +177,7 @@ async function verifySnapshots(
             flag(where, 'its bytes are missing');
             continue;
           }
-          const job: BuildJob = {
-            op: 'build',
-            base: { saved, heads: meta.heads },
-            tail: [],
-            want: {},
-            cacheBytes: 0,
-          };
+          const job = snapshotCheckJob(saved, meta.heads);
           try {
             await workers.run(docKind(branch.kind), job, saved.byteLength);
           } catch (err) {

@@ -49,7 +49,6 @@ export interface LiveDeps {
 export class LiveConnection implements FeedSubscriber {
   private readonly feed: SpaceFeed;
   private readonly subs = new Subscriptions();
-  private helloDone = false;
   /** What the session's token allows (set by a successful hello). */
   private grant: Grant | undefined;
   /** `hello {encoding: "cbor"}`: binary CBOR frames both ways (JSON text is still read). */
@@ -166,12 +165,11 @@ export class LiveConnection implements FeedSubscriber {
     token?: string | undefined;
     encoding?: 'json' | 'cbor' | undefined;
   }) {
-    if (this.helloDone) throw new CairnError('ValidationError', 'hello was already sent');
+    if (this.grant) throw new CairnError('ValidationError', 'hello was already sent');
     // The session's token: valid (401) and able to read this space (403) —
     // nothing, not even the space's epoch, is answered before that.
     const grant = this.deps.authorizer.grant(args.token);
     this.deps.authorizer.require(grant, this.spaceId, 'storage/read');
-    this.helloDone = true;
     this.grant = grant;
     // No delivery after the token expires: the session is closed with 4001.
     this.channel.expireAt(grant.expiresAtMs + this.deps.authorizer.skewMs);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Ability } from '../core/abilities.js';
 import type { ErrorCode } from '../core/errors.js';
 import {
   closeBranchSchema,
@@ -7,8 +6,10 @@ import {
   makeSnapshotSchema,
   mergeBranchSchema,
 } from './branch-request.js';
-import { branchName, docId, jsonValue, page, spaceId } from './primitives.js';
+import { branchName, docId, page, spaceId } from './primitives.js';
 import { txFailure, txReceipt } from './receipt.js';
+import { OPS_ROUTES } from './ops-routes.js';
+import type { RouteSpec } from './route-spec.js';
 import { txBodySchema } from './tx-request.js';
 import {
   branchView,
@@ -29,45 +30,7 @@ import {
  * generated from them — so the reference cannot drift from the code.
  */
 
-/** A response body: JSON with a schema, or raw bytes of a media type. */
-export type BodySpec =
-  | {
-      json: z.ZodType;
-      /** An empty request body stands for `{}` (bodies whose fields are all optional). */
-      mayBeEmpty?: boolean;
-    }
-  | { binary: string };
-
-export interface RouteSpec {
-  /** Unique, stable (the OpenAPI operationId). */
-  id: string;
-  /**
-   * The ability over the path's space a request needs (SPEC §7), checked
-   * before anything else; null: public (no token, no tenant data).
-   */
-  can: Ability | null;
-  method: 'get' | 'post';
-  /** Hono syntax: `/v1/:space/docs/:docId`. */
-  path: string;
-  summary: string;
-  description?: string;
-  tag: string;
-  /** Path parameters (every `:name` of the path). */
-  params?: z.ZodObject;
-  /** Query parameters, all strings (repeating one is a ValidationError). */
-  query?: z.ZodObject;
-  body?: BodySpec;
-  /** The success answers by status. */
-  ok: Record<number, { description: string; body?: BodySpec; headers?: Record<string, string> }>;
-  /** Error codes this route can answer (each with its SPEC §9 status). */
-  errors: readonly ErrorCode[];
-  /**
-   * The body of an error answered by the pipeline (a refused transaction,
-   * with every write's status), beside the plain envelope of errors raised
-   * before the transaction reached it.
-   */
-  refusal?: z.ZodType;
-}
+export type { BodySpec, RouteSpec } from './route-spec.js';
 
 const text = (description: string) => z.string().optional().meta({ description });
 const uintText = (description: string) =>
@@ -108,118 +71,8 @@ const TX_ERRORS: readonly ErrorCode[] = [
 
 export const AUTOMERGE_MEDIA_TYPE = 'application/automerge';
 
-/** The body of an admin route acting on one space. */
-export const adminSpaceBody = z.strictObject({ space: spaceId });
-/** The body of an admin route acting on one doc branch. */
-export const adminDocBody = z.strictObject({
-  space: spaceId,
-  docId,
-  branch: branchName.optional(),
-});
-
-/** The answer of `GET /readyz`. */
-export const readiness = z
-  .object({ ready: z.boolean(), reasons: z.array(z.string()) })
-  .meta({ id: 'Readiness' });
-
 export const ROUTES: readonly RouteSpec[] = [
-  {
-    id: 'healthz',
-    can: null,
-    method: 'get',
-    path: '/healthz',
-    tag: 'operations',
-    summary: 'The process is up',
-    ok: { 200: { description: 'up', body: { json: z.object({ ok: z.literal(true) }) } } },
-    errors: [],
-  },
-  {
-    id: 'readyz',
-    can: null,
-    method: 'get',
-    path: '/readyz',
-    tag: 'operations',
-    summary: 'Storage takes writes',
-    description:
-      'Fails (503) while storage refuses writes (disk full, database unreachable) or the server is shutting down; the reasons name no tenant data.',
-    ok: {
-      200: { description: 'ready', body: { json: readiness } },
-      503: { description: 'not ready, with the reasons', body: { json: readiness } },
-    },
-    errors: [],
-  },
-  {
-    id: 'metrics',
-    can: null,
-    method: 'get',
-    path: '/metrics',
-    tag: 'operations',
-    summary: 'Prometheus metrics (text format 0.0.4)',
-    description:
-      'Labels are bounded (result codes, read paths, event kinds): no space, doc or client id.',
-    ok: { 200: { description: 'the metrics', body: { binary: 'text/plain' } } },
-    errors: [],
-  },
-  {
-    id: 'debug',
-    can: null,
-    method: 'get',
-    path: '/debug',
-    tag: 'operations',
-    summary: 'Storage, migration and runtime facts (no tenant data)',
-    ok: { 200: { description: 'the facts', body: { json: z.record(z.string(), jsonValue) } } },
-    errors: [],
-  },
-  {
-    id: 'adminCompact',
-    can: 'storage/admin',
-    method: 'post',
-    path: '/admin/compact',
-    tag: 'admin',
-    summary: "Compacts a doc now: a snapshot of a branch's current state (admin routes only)",
-    description:
-      'Only with CAIRN_ENABLE_ADMIN_ROUTES=1 (else 404, no work); needs storage/admin over `space`.',
-    body: { json: adminDocBody },
-    ok: { 200: { description: 'the snapshot made', body: { json: snapshotCreated } } },
-    errors: ['ValidationError', 'NotFound', 'DocNotFound', 'BranchNotFound', 'StorageUnavailable'],
-  },
-  {
-    id: 'adminRebuildCaches',
-    can: 'storage/admin',
-    method: 'post',
-    path: '/admin/rebuild-caches',
-    tag: 'admin',
-    summary: "Drops a space's cached docs (rebuilt on the next read) (admin routes only)",
-    body: { json: adminSpaceBody },
-    ok: { 200: { description: 'done', body: { json: z.object({ ok: z.literal(true) }) } } },
-    errors: ['ValidationError', 'NotFound'],
-  },
-  {
-    id: 'adminCloseConnections',
-    can: 'storage/admin',
-    method: 'post',
-    path: '/admin/connections/close',
-    tag: 'admin',
-    summary: "Closes a space's live connections with 1012 (clients reconnect) (admin routes only)",
-    body: { json: adminSpaceBody },
-    ok: {
-      200: {
-        description: 'how many were closed',
-        body: { json: z.object({ closed: z.number() }) },
-      },
-    },
-    errors: ['ValidationError', 'NotFound'],
-  },
-  {
-    id: 'openapi',
-    can: null,
-    method: 'get',
-    path: '/openapi.json',
-    tag: 'operations',
-    summary: 'This API as an OpenAPI 3.1 document',
-    ok: { 200: { description: 'the document', body: { json: z.record(z.string(), jsonValue) } } },
-    errors: [],
-  },
+  ...OPS_ROUTES,
   {
     id: 'commitTx',
     can: 'storage/write',

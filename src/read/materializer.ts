@@ -4,7 +4,7 @@ import type { DocKind } from '../crdt/doc-kind.js';
 import { LruMap } from '../core/lru-map.js';
 import {
   BASE_CORRUPT,
-  type BuildJob,
+  snapshotCheckJob,
   type BuildResult,
   type MergeConflictResult,
 } from '../crdt/kind-jobs.js';
@@ -137,14 +137,8 @@ export class Materializer {
   ): Promise<boolean> {
     const key = `${spaceId} ${meta.id}`;
     if (this.verifiedSnapshots.has(key)) return true;
-    const job: BuildJob = {
-      op: 'build',
-      base: { saved, heads: meta.heads },
-      tail: [],
-      want: {},
-      cacheBytes: 0,
-    };
     try {
+      const job = snapshotCheckJob(saved, meta.heads);
       await this.options.workers.run<BuildResult>(kind, job, saved.byteLength);
     } catch (err) {
       if ((err as { code?: string }).code !== BASE_CORRUPT) throw err;
