@@ -75,10 +75,11 @@ describe('a consumer that stops reading', () => {
         wentBehind ||= q.behind;
       }
     }
-    expect(maxFrames).toBeGreaterThan(0); // the queue was used, not bypassed
+    // The caps engaged: the connection fell behind (a sample of the queue
+    // between commits may find it already dropped, so its size is no proof).
+    expect(wentBehind).toBe(true);
     expect(maxFrames).toBeLessThanOrEqual(QUEUE);
     expect(maxBytes).toBeLessThanOrEqual(QUEUE_BYTES);
-    expect(wentBehind).toBe(true);
 
     resume(slow);
     const docOf = (id: string) => applyDeliveries(A.init(), slow.deliveries(), id);
