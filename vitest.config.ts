@@ -16,6 +16,8 @@ const shared = [
   'test/cli/migrate-cli.test.ts',
   'test/cli/verify-cli.test.ts',
   'test/cli/snapshot-cli.test.ts',
+  'test/cli/compact-cli.test.ts',
+  'test/storage/commit-index.test.ts',
 ];
 
 export default defineConfig({

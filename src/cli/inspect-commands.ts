@@ -1,16 +1,13 @@
-import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import type { Cairn } from '../app/create-cairn.js';
+import { allDocIds } from '../app/compact.js';
 import { verifyStoredSpace } from '../app/verify.js';
+import { progressBar } from './progress.js';
 import { storeOptions, withStore, type StoreFlags } from './store.js';
 
 interface BranchFlags extends StoreFlags {
   space: string;
   doc?: string;
 }
-
-/** Docs listed per storage round trip. */
-const DOC_PAGE = 500;
 
 /** `cairn spaces list` and `cairn branches list` (SPEC §8). */
 export function registerInspectCommands(program: Command): void {
@@ -47,7 +44,7 @@ export function registerInspectCommands(program: Command): void {
     )
     .action(async (flags: BranchFlags) => {
       await withStore(flags, async (cairn) => {
-        const docIds = flags.doc ? [flags.doc] : await allDocs(cairn, flags.space);
+        const docIds = flags.doc ? [flags.doc] : await allDocIds(cairn, flags.space);
         const docs = [];
         for (const docId of docIds)
           docs.push({ docId, branches: await cairn.read.branches(flags.space, docId) });
@@ -65,17 +62,6 @@ export function registerInspectCommands(program: Command): void {
         }
       });
     });
-}
-
-async function allDocs(cairn: Cairn, space: string): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await cairn.read.docs(space, '', cursor, DOC_PAGE);
-    ids.push(...page.items.map((d) => d.docId));
-    cursor = page.nextCursor;
-  } while (cursor !== undefined);
-  return ids;
 }
 
 interface VerifyFlags extends StoreFlags {
@@ -98,7 +84,7 @@ export function registerVerify(program: Command): void {
     )
     .action(async (flags: VerifyFlags) => {
       const report = await withStore(flags, async (cairn) => {
-        const bar = progressBar(flags.json === true);
+        const bar = progressBar('verifying', flags.json === true);
         try {
           return await verifyStoredSpace(cairn, flags.space, (phase, done, total) =>
             bar?.update(phase, done, total),
@@ -120,27 +106,4 @@ export function registerVerify(program: Command): void {
       }
       if (!report.ok) process.exitCode = 1;
     });
-}
-
-/** A progress bar on a terminal (stderr), none when piped or with --json. */
-function progressBar(json: boolean) {
-  if (json || !process.stderr.isTTY) return undefined;
-  const bar = new SingleBar(
-    {
-      format: 'verifying {phase} [{bar}] {value}/{total}',
-      stream: process.stderr,
-      hideCursor: true,
-    },
-    Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(phase: string, done: number, total: number) {
-      if (!started) bar.start(total, done, { phase });
-      started = true;
-      bar.setTotal(total);
-      bar.update(done, { phase });
-    },
-    stop: () => bar.stop(),
-  };
 }

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CAIRN_VERSION } from '../app/version.js';
 import { registerAuthCommands } from './auth-commands.js';
+import { registerCompact } from './compact-command.js';
 import { registerInspectCommands, registerVerify } from './inspect-commands.js';
 import { registerMigrate } from './migrate-command.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
@@ -19,6 +20,7 @@ registerInspectCommands(program);
 registerVerify(program);
 registerMigrate(program);
 registerSnapshotCommands(program);
+registerCompact(program);
 
 try {
   await program.parseAsync(process.argv);

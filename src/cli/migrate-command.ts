@@ -9,20 +9,10 @@ import {
   type SchemaState,
   type SchemaTarget,
 } from '../app/schema.js';
+import { targetOf, type StoreFlags } from './store.js';
 import { UsageError } from './usage-error.js';
 
-interface MigrateFlags {
-  data?: string;
-  database?: string;
-  json?: boolean;
-}
-
-function targetOf(flags: MigrateFlags): SchemaTarget {
-  const databaseUrl = flags.database ?? process.env.CAIRN_DATABASE_URL;
-  return databaseUrl
-    ? { databaseUrl }
-    : { dataDir: flags.data ?? process.env.CAIRN_DATA ?? './data' };
-}
+type MigrateFlags = StoreFlags;
 
 function stateLine(s: SchemaState): string {
   const files = s.files

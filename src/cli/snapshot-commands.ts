@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import { progressBar } from './progress.js';
 import { UsageError } from './usage-error.js';
 import { storeOptions, withStore, type StoreFlags } from './store.js';
 
@@ -44,10 +45,13 @@ export function registerSnapshotCommands(program: Command): void {
       if (seq !== undefined && (!Number.isSafeInteger(seq) || seq < 1)) {
         throw new UsageError('--seq must be a positive integer');
       }
+      const bar = progressBar('export', flags.json === true);
       await withStore(flags, async (cairn) => {
         const version =
           seq === undefined ? { kind: 'current' as const } : { kind: 'seq' as const, seq };
+        bar?.update('building the version', 0, 2);
         const v = await cairn.read.docBytes(flags.space, flags.doc, flags.branch, version);
+        bar?.update('writing the file', 1, 2);
         try {
           fs.writeFileSync(flags.out, v.bytes);
         } catch (err) {
@@ -55,6 +59,8 @@ export function registerSnapshotCommands(program: Command): void {
             `cannot write ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? err}`,
           );
         }
+        bar?.update('done', 2, 2);
+        bar?.stop();
         const info = {
           file: flags.out,
           bytes: v.bytes.byteLength,
@@ -94,7 +100,9 @@ export function registerSnapshotCommands(program: Command): void {
           `cannot read ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
         );
       }
+      const bar = progressBar('import', flags.json === true);
       await withStore(flags, async (cairn) => {
+        bar?.update('verifying and committing', 1, 2);
         const url = `http://cairn.cli/v1/${flags.space}/docs/${encodeURIComponent(flags.doc)}/import?branch=${encodeURIComponent(flags.branch)}`;
         const res = await cairn.fetch(new Request(url, { method: 'POST', body: bytes }));
         const answer = (await res.json()) as {
@@ -102,6 +110,8 @@ export function registerSnapshotCommands(program: Command): void {
           epoch?: number;
           error?: { code: string; message: string };
         };
+        bar?.update('done', 2, 2);
+        bar?.stop();
         if (!answer.ok) throw new UsageError(`${answer.error?.code}: ${answer.error?.message}`);
         console.log(
           flags.json

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createCairn, type Cairn } from '../app/create-cairn.js';
+import type { SchemaTarget } from '../app/schema.js';
 import { CairnError } from '../core/errors.js';
 import { UsageError } from './usage-error.js';
 
@@ -18,14 +19,9 @@ export async function withStore<T>(
   flags: StoreFlags,
   fn: (cairn: Cairn) => Promise<T>,
 ): Promise<T> {
-  const databaseUrl = flags.database ?? process.env.CAIRN_DATABASE_URL;
   let cairn: Cairn;
   try {
-    cairn = await createCairn({
-      dataDir: flags.data ?? process.env.CAIRN_DATA ?? './data',
-      auth: 'off',
-      ...(databaseUrl ? { databaseUrl } : {}),
-    });
+    cairn = await createCairn({ ...targetOf(flags), auth: 'off' });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -37,6 +33,14 @@ export async function withStore<T>(
   } finally {
     await cairn.close();
   }
+}
+
+/** The data dir or database a command's flags (or their environment variables) name. */
+export function targetOf(flags: StoreFlags): SchemaTarget {
+  const databaseUrl = flags.database ?? process.env.CAIRN_DATABASE_URL;
+  return databaseUrl
+    ? { databaseUrl }
+    : { dataDir: flags.data ?? process.env.CAIRN_DATA ?? './data' };
 }
 
 export const storeOptions = (c: Command) =>

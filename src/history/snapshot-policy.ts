@@ -55,6 +55,11 @@ export class SnapshotDebt {
     this.byBranch.set(key, { changes, bytes });
   }
 
+  /** Stops tracking a branch: its next job reads the debt from storage again. */
+  forget(key: string): void {
+    this.byBranch.delete(key);
+  }
+
   add(key: string, changes: number, bytes: number): { changes: number; bytes: number } {
     const d = this.byBranch.get(key) ?? { changes: 0, bytes: 0 };
     d.changes += changes;

@@ -7,7 +7,13 @@ import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { CommittedTx } from '../pipeline/space-writer.js';
 import { lineageOf, snapshotsBelow, type Lineage } from '../storage/lineage.js';
 import { requireBranch, withSpaceReader } from '../storage/space-access.js';
-import type { BranchRecord, SnapshotMeta, SpaceReadOps, StorageBackend } from '../storage/types.js';
+import type {
+  BranchRecord,
+  SnapshotMeta,
+  SpaceReadOps,
+  SpaceWriteOps,
+  StorageBackend,
+} from '../storage/types.js';
 import {
   DEFAULT_SNAPSHOT_POLICY,
   SnapshotDebt,
@@ -133,7 +139,36 @@ export class SnapshotService {
           branch: branchName,
         });
       }
-      return this.build(spaceId, ops, branch, at, true);
+      return (await this.build(spaceId, ops, branch, at, true)).meta;
+    });
+  }
+
+  /**
+   * `cairn compact` for one branch: a snapshot of its head when changes are
+   * owed since its last one (an automatic one: retention applies), and the
+   * retention policy applied either way. Returns what it made and dropped.
+   */
+  async compactBranch(
+    spaceId: string,
+    docId: string,
+    branchName: string,
+  ): Promise<{ made?: SnapshotMeta; dropped: number }> {
+    return withSpaceReader(this.options.backend, spaceId, async (ops) => {
+      const branch = await requireBranch(ops, docId, branchName);
+      const last = (await ops.listSnapshots(branch.id))[0];
+      const owed = await ops.logSizeAfter(branch.id, last?.seq ?? branch.forkSeq);
+      let made: SnapshotMeta | undefined;
+      let dropped = 0;
+      if (owed.changes > 0 && branch.seq > 0) {
+        ({ meta: made, dropped } = await this.build(spaceId, ops, branch, branch.seq, false));
+      } else {
+        dropped = await this.options.pipeline.runWrite(spaceId, (w) =>
+          this.applyRetention(w, spaceId, branch.id),
+        );
+      }
+      // Commits may have landed meanwhile: the next job counts the debt from storage.
+      this.debt.forget(debtKey(spaceId, branch.id));
+      return made ? { made, dropped } : { dropped };
     });
   }
 
@@ -216,10 +251,9 @@ export class SnapshotService {
     branch: BranchRecord,
     seq: number,
     pinned: boolean,
-  ): Promise<SnapshotMeta> {
+  ): Promise<{ meta: SnapshotMeta; dropped: number }> {
     const lineage = await lineageOf(ops, branch);
     const built = await this.buildChecked(spaceId, ops, branch, lineage, seq);
-    const policy = this.policyOf(spaceId);
     const snapshot = {
       branchId: branch.id,
       seq,
@@ -229,15 +263,25 @@ export class SnapshotService {
       createdAt: Date.now(),
       bytes: built.saved as Uint8Array,
     };
-    const id = await this.options.pipeline.runWrite(spaceId, async (w) => {
+    const { id, dropped } = await this.options.pipeline.runWrite(spaceId, async (w) => {
       const newId = await w.putSnapshot(snapshot);
-      const automatic = (await w.listSnapshots(branch.id)).filter((s) => !s.pinned);
-      await w.deleteSnapshots(snapshotsToDrop(automatic, policy));
-      return newId;
+      return { id: newId, dropped: await this.applyRetention(w, spaceId, branch.id) };
     });
     this.stats.made++;
     const { bytes, ...meta } = snapshot;
-    return { ...meta, id, size: bytes.byteLength };
+    return { meta: { ...meta, id, size: bytes.byteLength }, dropped };
+  }
+
+  /** Drops the branch's automatic snapshots its space's policy no longer keeps; returns how many. */
+  private async applyRetention(
+    w: SpaceWriteOps,
+    spaceId: string,
+    branchId: number,
+  ): Promise<number> {
+    const automatic = (await w.listSnapshots(branchId)).filter((s) => !s.pinned);
+    const drop = snapshotsToDrop(automatic, this.policyOf(spaceId));
+    await w.deleteSnapshots(drop);
+    return drop.length;
   }
 
   /**

@@ -119,7 +119,7 @@ export async function withPgClient<T>(
 }
 
 /** The registry and every space file of a data dir, with the data dir lock held. */
-async function withSqliteFiles<T>(
+export async function withSqliteFiles<T>(
   dir: string,
   fn: (files: string[]) => T | Promise<T>,
 ): Promise<T> {

@@ -228,4 +228,17 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       DROP TABLE client_acks;
     `,
   },
+  {
+    version: 8,
+    name: 'index of commit rows',
+    // History pages and version lookups ask for the commit rows of a branch
+    // (commit_from IS NOT NULL: the last row of each commit). Without this
+    // partial index they filter every change row of the range; with it, one
+    // index entry per commit, covering the columns those queries read (plans
+    // and timings in docs/QUERY-PLANS.md). Citus creates it on every shard.
+    up: `CREATE INDEX IF NOT EXISTS log_commits ON log (space_id, branch_id, seq)
+      INCLUDE (commit_from, epoch, committed_at, commit_heads)
+      WHERE commit_from IS NOT NULL;`,
+    down: `DROP INDEX log_commits;`,
+  },
 ];

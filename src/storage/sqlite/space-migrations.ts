@@ -146,6 +146,20 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX client_acks_by_age ON client_acks (updated_at);`,
     down: `DROP TABLE client_acks;`,
   },
+  {
+    version: 6,
+    name: 'index of commit rows',
+    // History pages and version lookups ask for the commit rows of a branch
+    // (commit_from IS NOT NULL: the last row of each commit). Without this
+    // partial index they walk every change row of the range; with it, one
+    // index entry per commit, covering every column those queries read
+    // (plans and timings in docs/QUERY-PLANS.md). It costs one small index
+    // insert per commit, not per change.
+    up: `CREATE INDEX IF NOT EXISTS log_commits
+      ON log (branch_id, seq, commit_from, epoch, committed_at, commit_heads)
+      WHERE commit_from IS NOT NULL;`,
+    down: `DROP INDEX log_commits;`,
+  },
 ];
 
 /** Schema of the registry file (`cairn.sqlite` in the data dir). */
