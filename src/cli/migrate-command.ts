@@ -7,7 +7,6 @@ import {
   schemaUp,
   type SchemaChange,
   type SchemaState,
-  type SchemaTarget,
 } from '../app/schema.js';
 import { targetOf, type StoreFlags } from './store.js';
 import { UsageError } from './usage-error.js';

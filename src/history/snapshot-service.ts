@@ -157,18 +157,17 @@ export class SnapshotService {
       const branch = await requireBranch(ops, docId, branchName);
       const last = (await ops.listSnapshots(branch.id))[0];
       const owed = await ops.logSizeAfter(branch.id, last?.seq ?? branch.forkSeq);
-      let made: SnapshotMeta | undefined;
-      let dropped = 0;
-      if (owed.changes > 0 && branch.seq > 0) {
-        ({ meta: made, dropped } = await this.build(spaceId, ops, branch, branch.seq, false));
-      } else {
-        dropped = await this.options.pipeline.runWrite(spaceId, (w) =>
-          this.applyRetention(w, spaceId, branch.id),
-        );
-      }
+      const done =
+        owed.changes > 0 && branch.seq > 0
+          ? await this.build(spaceId, ops, branch, branch.seq, false)
+          : {
+              dropped: await this.options.pipeline.runWrite(spaceId, (w) =>
+                this.applyRetention(w, spaceId, branch.id),
+              ),
+            };
       // Commits may have landed meanwhile: the next job counts the debt from storage.
       this.debt.forget(debtKey(spaceId, branch.id));
-      return made ? { made, dropped } : { dropped };
+      return 'meta' in done ? { made: done.meta, dropped: done.dropped } : done;
     });
   }
 

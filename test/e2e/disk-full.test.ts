@@ -4,16 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCairn } from '../../src/app/create-cairn.js';
+import { listen } from '../../src/app/serve.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 import { b64, Replica } from '../helpers/changes.js';
+import { LiveTestClient } from '../helpers/live-client.js';
 
 /**
  * SPEC §8 degraded mode with a real full disk: a SQLite data dir on a 12 MiB
  * tmpfs this test mounts (it needs root; without, it says so and is
  * skipped). Filled with changes until writes fail: writes answer 503
- * StorageUnavailable (they do not hang), reads go on, /readyz fails; after
- * space is freed the server takes writes again by itself and every
- * acknowledged commit is intact.
+ * StorageUnavailable (they do not hang), reads go on, /readyz fails, a
+ * live subscriber stays connected and is still answered; after space is
+ * freed the server takes writes again by itself, the subscriber gets the
+ * next commit, and every acknowledged commit is intact.
  */
 
 function tryMount(dir: string): boolean {
@@ -38,6 +41,10 @@ describe.skipIf(!mounted)('a full disk (SQLite on a 12 MiB tmpfs)', () => {
     const filler = path.join(mountPoint, 'filler.bin');
     fs.writeFileSync(filler, Buffer.alloc(3 * 1024 * 1024, 1)); // room to give back later
     const cairn = await createCairn({ dataDir: path.join(mountPoint, 'data'), auth: 'off' });
+    const server = await listen(cairn, '127.0.0.1', 0);
+    const live = await LiveTestClient.connect(`http://127.0.0.1:${server.port}`, SPACE);
+    await live.hello('disk-full-subscriber');
+    expect((await live.call('/storage/subscribe', { docId: 'after' })).ok).toBeDefined();
     const api = (p: string, init?: RequestInit) =>
       cairn.fetch(new Request(`http://cairn.test${p}`, init));
     const r = new Replica(1);
@@ -72,6 +79,10 @@ describe.skipIf(!mounted)('a full disk (SQLite on a 12 MiB tmpfs)', () => {
       expect(heads).toEqual([...(acked.at(-1) as string[])].sort());
       const ready = await api('/readyz');
       expect(ready.status).toBe(503);
+      // Live subscribers stay connected while storage refuses writes, and are still answered.
+      expect(live.closed).toBeUndefined();
+      const got = await live.call('/storage/get', { docId: 'doc' });
+      expect(got.error, JSON.stringify(got)).toBeUndefined();
 
       fs.rmSync(filler);
       // A new writer (the old replica's last change was refused) commits again.
@@ -86,10 +97,16 @@ describe.skipIf(!mounted)('a full disk (SQLite on a 12 MiB tmpfs)', () => {
       });
       expect(res.status, await res.clone().text()).toBe(200);
       expect((await api('/readyz')).status).toBe(200);
+      const pushed = await live.waitFor(
+        (f) => f.type === 'deliver' && !!f.docs?.some((d) => d.docId === 'after'),
+      );
+      expect(pushed.docs?.[0]?.heads).toEqual(again.heads);
+      expect(live.closed).toBeUndefined();
       const final = await api(`/v1/${SPACE}/docs/doc/heads`);
       expect(((await final.json()) as { heads: string[] }).heads).toEqual(heads);
     } finally {
-      await cairn.close();
+      live.close();
+      await server.close(0);
       execFileSync('umount', ['-l', mountPoint]);
       fs.rmSync(mountPoint, { recursive: true, force: true });
     }

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCairn } from '../../src/app/create-cairn.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
+import { b64, Replica } from '../helpers/changes.js';
+import { LiveTestClient } from '../helpers/live-client.js';
 import {
   CLI_ENTRY,
   REPO_ROOT,
@@ -16,7 +18,7 @@ import { makeTempDir } from '../helpers/temp-dir.js';
 
 /**
  * What a `cairn` process does at its edges: one process per SQLite data dir,
- * a clear exit on a data dir it cannot use, `--version`, and an honest
+ * a graceful stop on SIGTERM, a clear exit on a data dir it cannot use, `--version`, and an honest
  * `Connection` header on a 413.
  */
 
@@ -58,6 +60,38 @@ describe.skipIf(TEST_BACKEND !== 'sqlite')('one process per SQLite data dir', ()
     const res = await fetch(`${after.url}/healthz`);
     expect(res.status).toBe(200);
     await after.stop();
+  });
+
+  it('on SIGTERM closes live sockets with 1001, exits 0 and closes its databases (lock freed, WAL checkpointed)', async () => {
+    const dataDir = path.join(temp.dir, 'graceful');
+    const server = await startServer({ dataDir });
+    const space = 'did:key:z6MkGracefulShutdown';
+    const live = await LiveTestClient.connect(server.url, space);
+    await live.hello('graceful');
+    await live.call('/storage/subscribe', { docId: 'doc' });
+    const r = new Replica(1);
+    const res = await fetch(`${server.url}/v1/${space}/tx`, {
+      method: 'POST',
+      body: JSON.stringify({
+        writes: [{ docId: 'doc', baseHeads: [], changes: [b64(r.change((d) => (d.n = 1)))] }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    await live.waitFor((f) => f.type === 'deliver');
+
+    const exit = await server.kill('SIGTERM');
+    expect(exit).toEqual({ code: 0, signal: null, timedOut: false });
+    expect((await live.waitClosed()).code).toBe(1001);
+    // Every database was closed: SQLite folds the WAL back into the file on the last close.
+    const spacesDir = path.join(dataDir, 'spaces');
+    const leftovers = [dataDir, spacesDir].flatMap((d) =>
+      fs.readdirSync(d).filter((f) => f.endsWith('-wal') && fs.statSync(path.join(d, f)).size > 0),
+    );
+    expect(leftovers).toEqual([]);
+    // The data dir lock is free at once: an operator command runs.
+    const listed = cli(['spaces', 'list', '--data', dataDir, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual({ spaces: [space] });
   });
 
   it('exits at once with a one-line error on a data dir it cannot use', () => {

@@ -11,7 +11,12 @@ export interface PgCluster {
   /** Superuser URL of the `postgres` database. */
   adminUrl: string;
   port: number;
+  /** Stops the server and deletes the cluster. */
   stop(): void;
+  /** Stops the server (fast shutdown: sessions are cut), keeping its data and port. */
+  halt(): void;
+  /** Starts a halted server again, on the same port and data. */
+  restart(): void;
 }
 
 async function freePort(): Promise<number> {
@@ -60,24 +65,17 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   const dataDir = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   const port = await freePort();
+  const ctl = path.join(PG_BIN, 'pg_ctl');
+  let opts = '';
+  const start = () =>
+    asPgUser(ctl, ['-D', dataDir, '-w', '-t', '30', '-o', opts, '-l', logFile, 'start']);
   try {
     asPgUser(initdb, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-locale']);
     const fast = options.durable
       ? ''
       : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${fast} -c max_connections=300`;
-    asPgUser(path.join(PG_BIN, 'pg_ctl'), [
-      '-D',
-      dataDir,
-      '-w',
-      '-t',
-      '30',
-      '-o',
-      opts,
-      '-l',
-      logFile,
-      'start',
-    ]);
+    opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${fast} -c max_connections=300`;
+    start();
   } catch (err) {
     const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
     fs.rmSync(dir, { recursive: true, force: true });
@@ -86,9 +84,10 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    halt: () => void asPgUser(ctl, ['-D', dataDir, '-m', 'fast', '-w', 'stop']),
+    restart: () => void start(),
     stop: () => {
       const isRoot = process.getuid?.() === 0;
-      const ctl = path.join(PG_BIN, 'pg_ctl');
       const args = ['-D', dataDir, '-m', 'immediate', 'stop'];
       spawnSync(isRoot ? 'runuser' : ctl, isRoot ? ['-u', 'postgres', '--', ctl, ...args] : args, {
         stdio: 'ignore',
