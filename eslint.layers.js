@@ -2,7 +2,7 @@
  * The layer arrows of docs/ARCHITECTURE.md as lint rules: a file may import
  * only the layers listed for its own, so a wrong-way import fails CI.
  *
- *   cli → app → server → (history, read, live, kv) → pipeline → storage → crdt/protocol/auth → core
+ *   cli → app → server → (history, read, live, kv, yjs) → pipeline → storage → crdt/protocol/auth → core
  *
  * Also: only src/crdt/automerge/ (and the client, which keeps an app's own
  * docs) imports the Automerge library (every other layer goes through the
@@ -23,13 +23,15 @@ export const LAYERS = {
   history: ['read', 'pipeline', 'storage', 'crdt', 'protocol', 'auth', 'core'],
   live: ['read', 'pipeline', 'crdt', 'protocol', 'auth', 'core'],
   kv: ['storage', 'protocol', 'auth', 'core'],
-  server: ['history', 'read', 'live', 'kv', 'pipeline', 'crdt', 'protocol', 'auth', 'core'],
+  yjs: ['pipeline', 'storage', 'crdt', 'protocol', 'auth', 'core'],
+  server: ['history', 'read', 'live', 'kv', 'yjs', 'pipeline', 'crdt', 'protocol', 'auth', 'core'],
   app: [
     'server',
     'history',
     'read',
     'live',
     'kv',
+    'yjs',
     'pipeline',
     'storage',
     'crdt',

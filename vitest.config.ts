@@ -12,12 +12,14 @@ const shared = [
   'test/trace/**/*.test.ts',
   'test/e2e/**/*.test.ts',
   'test/live/**/*.test.ts',
+  'test/yjs/**/*.test.ts',
   'test/server/operations.test.ts',
   'test/cli/migrate-cli.test.ts',
   'test/cli/verify-cli.test.ts',
   'test/cli/snapshot-cli.test.ts',
   'test/cli/compact-cli.test.ts',
   'test/storage/commit-index.test.ts',
+  'test/storage/yjs-store.test.ts',
 ];
 
 export default defineConfig({

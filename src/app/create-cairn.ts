@@ -14,6 +14,10 @@ import { SnapshotService } from '../history/snapshot-service.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
 import { AckRecorder } from '../live/ack-recorder.js';
 import { LiveHub } from '../live/live-hub.js';
+import { YjsHub } from '../yjs/yjs-hub.js';
+import { YjsReader } from '../yjs/yjs-read.js';
+import { DEFAULT_YJS_LIMITS, type YjsLimits } from '../yjs/yjs-limits.js';
+import { createYjsEndpoint } from '../server/yjs-upgrade.js';
 import { EpochFeed } from '../read/epoch-feed.js';
 import { createHttpApp } from '../server/http-app.js';
 import {
@@ -51,6 +55,8 @@ export interface CairnOptions {
   clock?: () => number;
   /** Server merges (SPEC §4); default off (`FeatureDisabled`). */
   enableServerMerge?: boolean;
+  /** Limits of Yjs documents (SPEC §11): oversized updates, compaction, retention. */
+  yjs?: Partial<YjsLimits>;
   /** Default snapshot policy (SPEC §5); per space with `snapshots.setPolicy`. */
   snapshotPolicy?: Partial<SnapshotPolicy>;
   /** Origins browsers may call the API from (CORS; `*` for any). Default: none (CORS off). */
@@ -78,6 +84,10 @@ export interface Cairn {
   handleUpgrade: UpgradeHandler;
   /** The live endpoint's state (open connections). */
   readonly live: LiveEndpoint;
+  /** Closes every WebSocket (live and y-websocket) with 1001 and refuses new ones. */
+  closeSockets(): void;
+  /** Yjs documents held in memory (SPEC §11). */
+  readonly yjs: YjsHub;
   readonly app: Hono;
   readonly backend: StorageBackend;
   readonly pipeline: CommitPipeline;
@@ -180,6 +190,20 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       { authorizer, hub, read, pipeline, limits, serverDid: identity.did, logger },
       options.basePath,
     );
+    const yjs = new YjsHub({
+      backend,
+      pipeline,
+      limits: { ...DEFAULT_YJS_LIMITS, ...options.yjs },
+      logger,
+    });
+    const yjsSockets = createYjsEndpoint(
+      { hub: yjs, authorizer, logger, maxFrameBytes: limits.maxFrameBytes },
+      options.basePath,
+    );
+    const handleUpgrade: UpgradeHandler = (request, socket, head) =>
+      yjsSockets.matches(request.url ?? '')
+        ? yjsSockets.handleUpgrade(request, socket, head)
+        : live.handleUpgrade(request, socket, head);
     const branches = new BranchService(pipeline, read, {
       maxForkDepth: limits.maxForkDepth,
       ...(options.clock ? { now: options.clock } : {}),
@@ -210,6 +234,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         merge,
         limits,
         hub,
+        yjs: { hub: yjs, reader: new YjsReader(backend) },
         txBodies,
         logger,
         version: CAIRN_VERSION,
@@ -229,8 +254,13 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     );
     return {
       fetch: (request) => app.fetch(request),
-      handleUpgrade: live.handleUpgrade,
+      handleUpgrade,
+      closeSockets: () => {
+        live.close();
+        yjsSockets.close();
+      },
       live,
+      yjs,
       app,
       backend,
       pipeline,
@@ -248,7 +278,10 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       close: () => {
         closing ??= (async () => {
           live.close();
+          yjsSockets.close();
           await acks.flush();
+          // Queued Yjs updates commit, and docs in relay mode try a last checkpoint.
+          await yjs.close();
           await pipeline.close();
           await snapshotService.close();
           await Promise.all([readWorkers.close(), backgroundWorkers.close(), txBodies.close()]);

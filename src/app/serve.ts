@@ -48,7 +48,7 @@ export async function listen(cairn: Cairn, host: string, port: number): Promise<
         closing = true;
         // Upgraded (WebSocket) sockets are not the HTTP server's to close, and
         // it waits for them: close them first (1001) or shutdown hangs.
-        cairn.live.close();
+        cairn.closeSockets();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const grace = setTimeout(() => server.closeAllConnections(), graceMs);

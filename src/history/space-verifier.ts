@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { CairnError } from '../core/errors.js';
 import { rootRef } from '../crdt/heads.js';
 import { BASE_CORRUPT, snapshotCheckJob } from '../crdt/kind-jobs.js';
 import type { KindWorkers } from '../crdt/kind-workers.js';
 import { docKind } from '../crdt/kinds.js';
 import { ChainChecker } from '../pipeline/verify-tx-chain.js';
-import { decodeTxBody } from '../protocol/tx-record.js';
+import { decodeTxBody, isYjsWrite, type TxRecordYjsWrite } from '../protocol/tx-record.js';
 import { withSpaceReader } from '../storage/space-access.js';
 import type { BranchRecord, SpaceReadOps, StorageBackend } from '../storage/types.js';
 
@@ -106,6 +107,10 @@ async function verifyWrites(
 ): Promise<number> {
   let checked = 0;
   for (const w of decodeTxBody(bodyBytes).writes) {
+    if (isYjsWrite(w)) {
+      checked += await verifyYjsWrite(ops, epoch, w, flag);
+      continue;
+    }
     const where = `epoch ${epoch}: doc ${w.docId} branch ${w.branch}`;
     const key = JSON.stringify([w.docId, w.branch]);
     if (!branches.has(key)) branches.set(key, await ops.getBranch(w.docId, w.branch));
@@ -139,6 +144,33 @@ async function verifyWrites(
     }
   }
   return checked;
+}
+
+/**
+ * A Yjs update of the record: its journal row (hash of the bytes, length),
+ * or — for an oversized update, or a row removed by retention — a
+ * published checkpoint at or after its epoch. Returns 1 when a row was checked.
+ */
+async function verifyYjsWrite(
+  ops: SpaceReadOps,
+  epoch: number,
+  w: TxRecordYjsWrite,
+  flag: Flag,
+): Promise<number> {
+  const where = `epoch ${epoch}: yjs doc ${w.docId}`;
+  const [row] = await ops.yjs.journal(w.docId, epoch - 1, epoch, 1);
+  if (!row) {
+    const covered = (await ops.yjs.checkpoints(w.docId)).some((c) => c.epoch >= epoch);
+    if (!covered) flag(where, 'neither a journal row nor a checkpoint holds the update');
+    return 0;
+  }
+  const hash = createHash('sha256').update(row.bytes).digest('hex');
+  if (hash !== Buffer.from(row.hash).toString('hex')) {
+    flag(where, 'the journal row’s bytes do not hash to its stored hash');
+  } else if (hash !== w.updateHash || row.bytes.byteLength !== w.bytes) {
+    flag(where, 'the journal row is not the update the record names');
+  }
+  return 1;
 }
 
 function changeProblem(

@@ -1,12 +1,13 @@
 import { ChainSigner } from '../auth/chain-signer.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
 import type { ServerIdentity } from '../auth/server-identity.js';
-import { CairnError, type ErrorCode } from '../core/errors.js';
+import { CairnError, isCairnError, type ErrorCode } from '../core/errors.js';
 import type { Limits } from '../core/limits.js';
 import type { Logger } from '../core/logger.js';
 import type { TxOutcome } from '../protocol/receipt.js';
 import type { TxRequest } from '../protocol/tx-request.js';
 import type { StorageBackend } from '../storage/types.js';
+import { chainedWrite, type ChainedResult, type ChainedTask } from './chained-write.js';
 import { InvariantRegistry } from './invariants.js';
 import { prepareTx } from './prepared-tx.js';
 import { SpaceWriter, type CommittedTx, type WriteTask, type WriterStats } from './space-writer.js';
@@ -28,6 +29,9 @@ export type OutcomeObserver = (result: 'ok' | ErrorCode, latencyMs: number) => v
 /** Hears committed batches in commit order; may return a promise (not awaited). */
 export type CommitListener = (committed: CommittedTx[]) => unknown;
 
+/** Hears the epochs a `commitRecords` write took, after its durable commit. */
+export type RecordListener = (spaceId: string, epochs: number[]) => void;
+
 /** Idle writers kept around before the idle ones are dropped. */
 const MAX_IDLE_WRITERS = 1024;
 
@@ -42,6 +46,7 @@ export class CommitPipeline {
   readonly stats: WriterStats = { batches: 0, transactions: 0, committed: 0, refused: 0 };
   private readonly writers = new Map<string, SpaceWriter>();
   private readonly listeners = new Set<CommitListener>();
+  private readonly recordListeners = new Set<RecordListener>();
   /** Committed batches not yet handed to the listeners, oldest first. */
   private readonly outbox: CommittedTx[][] = [];
   private readonly signer: ChainSigner;
@@ -101,6 +106,48 @@ export class CommitPipeline {
   async runWrite<T>(spaceId: string, task: WriteTask<T>): Promise<T> {
     if (this.closed) throw new CairnError('StorageUnavailable', 'server is shutting down');
     return this.writerFor(spaceId).run(task);
+  }
+
+  /**
+   * Commits a write that is not a SPEC §2 transaction but shares the space's
+   * epochs and tx chain (Yjs updates): see chained-write.ts. Storage that
+   * refuses it puts the pipeline in degraded mode like a refused
+   * transaction; one that succeeds takes it out. Record listeners hear the
+   * epochs after the durable commit.
+   */
+  async commitRecords<T>(spaceId: string, task: ChainedTask<T>): Promise<ChainedResult<T>> {
+    if (this.closed) throw new CairnError('StorageUnavailable', 'server is shutting down');
+    const { identity } = this.options;
+    const write = chainedWrite(task, {
+      spaceId,
+      serverDid: identity.did,
+      signer: this.signer,
+      now: this.options.now ?? Date.now,
+    });
+    let result: ChainedResult<T>;
+    try {
+      result = await this.writerFor(spaceId).run(write);
+    } catch (err) {
+      if (isCairnError(err) && err.code === 'StorageUnavailable') this.degraded = true;
+      throw err;
+    }
+    this.degraded = false;
+    if (result.epochs.length > 0) {
+      for (const listener of this.recordListeners) {
+        try {
+          listener(spaceId, result.epochs);
+        } catch (err) {
+          this.listenerFailed(err);
+        }
+      }
+    }
+    return result;
+  }
+
+  /** Hears the epochs of every committed `commitRecords` write; returns an unsubscribe function. */
+  onRecords(listener: RecordListener): () => void {
+    this.recordListeners.add(listener);
+    return () => this.recordListeners.delete(listener);
   }
 
   /** Subscribes to committed transactions; returns an unsubscribe function. */

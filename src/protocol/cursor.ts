@@ -33,3 +33,10 @@ export const isSeqCursor = (v: unknown): v is { s: number } =>
 /** A cursor that holds the last doc id of a page: `{d: docId}`. */
 export const isDocCursor = (v: unknown): v is { d: string } =>
   typeof v === 'object' && v !== null && isDocId((v as { d: unknown }).d);
+
+/** A cursor that holds an epoch of a journal: `{e: epoch}`. */
+export const isEpochCursor = (v: unknown): v is { e: number } =>
+  typeof v === 'object' &&
+  v !== null &&
+  Number.isSafeInteger((v as { e: unknown }).e) &&
+  (v as { e: number }).e >= 0;

@@ -2,10 +2,19 @@ import * as dagCbor from '@ipld/dag-cbor';
 
 import type { z } from 'zod';
 import { decodeBase64UrlStrict } from './base64.js';
-import type { TxRecordView, txRecordWrite } from './views.js';
+import type { TxRecordView, txRecordWrite, txRecordYjsWrite } from './views.js';
 
 /** One write as committed to the tx chain (`changesHash`: see DocKind.contentDigest). */
 export type TxRecordWrite = z.infer<typeof txRecordWrite>;
+/** One Yjs update as committed to the tx chain (SPEC §11). */
+export type TxRecordYjsWrite = z.infer<typeof txRecordYjsWrite>;
+/** Any write of a tx record. */
+export type AnyTxRecordWrite = TxRecordWrite | TxRecordYjsWrite;
+
+/** Whether a record's write is a Yjs update (else a write to a branch log). */
+export function isYjsWrite(w: AnyTxRecordWrite): w is TxRecordYjsWrite {
+  return (w as { kind?: unknown }).kind === 'yjs';
+}
 
 /**
  * What a tx record commits to. Its deterministic encoding is DAG-CBOR (map
@@ -18,7 +27,7 @@ export interface TxRecordBody {
   epoch: number;
   committedAt: number;
   clientDid?: string;
-  writes: TxRecordWrite[];
+  writes: AnyTxRecordWrite[];
 }
 
 export function encodeTxBody(body: TxRecordBody): Uint8Array {

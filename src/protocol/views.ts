@@ -138,6 +138,16 @@ export const txRecordWrite = z
   })
   .meta({ id: 'TxRecordWrite' });
 
+/** A Yjs update as committed to the tx chain (SPEC §11). */
+export const txRecordYjsWrite = z
+  .object({
+    docId,
+    kind: z.literal('yjs'),
+    updateHash: hex256.meta({ description: 'sha256 of the committed update bytes' }),
+    bytes: uint.meta({ description: 'length of the committed update' }),
+  })
+  .meta({ id: 'TxRecordYjsWrite' });
+
 /** `GET /v1/:space/tx/:epoch` (SPEC §3): one record of a space's tx chain. */
 export const txRecordView = z
   .object({
@@ -150,7 +160,7 @@ export const txRecordView = z
     serverDid: z.string(),
     clientDid: z.string().optional(),
     space: z.string(),
-    writes: z.array(txRecordWrite),
+    writes: z.array(z.union([txRecordWrite, txRecordYjsWrite])),
   })
   .meta({ id: 'TxRecordView' });
 export type TxRecordView = z.infer<typeof txRecordView>;

@@ -1,5 +1,5 @@
 import { rootRef } from '../crdt/heads.js';
-import { decodeTxBody } from '../protocol/tx-record.js';
+import { decodeTxBody, isYjsWrite } from '../protocol/tx-record.js';
 import type { BranchRecord, SpaceReadOps, StorageBackend } from '../storage/types.js';
 
 /** A live client's acknowledgement of one branch (kept by storage, used by resume). */
@@ -68,6 +68,8 @@ export class EpochFeed {
         const body = decodeTxBody(record.body);
         const writes: CommittedWrite[] = [];
         for (const w of body.writes) {
+          // Yjs updates reach their clients through the Yjs hub (src/yjs), not this feed.
+          if (isYjsWrite(w)) continue;
           const heads = [...w.newHeads].sort();
           const changes = wanted(w.docId, w.branch) ? await bytesOf(ops, w) : [];
           writes.push({ ...pick(w), heads, rootRef: rootRef(heads), changes });

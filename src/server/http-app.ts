@@ -11,6 +11,7 @@ import { requestIdMiddleware } from './request-id.js';
 import { allowedMethods } from './route-match.js';
 import { mountAdminRoutes } from './routes/admin-routes.js';
 import { mountBranchRoutes } from './routes/branch-routes.js';
+import { mountYjsRoutes } from './routes/yjs-routes.js';
 import { mountDocRoutes } from './routes/doc-routes.js';
 import { mountHistoryRoutes } from './routes/history-routes.js';
 import { mountLiveRoutes } from './routes/live-routes.js';
@@ -92,6 +93,7 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   mountTxRoutes(app, deps);
   mountHistoryRoutes(app, deps);
   mountDocRoutes(app, deps);
+  mountYjsRoutes(app, deps);
   mountLiveRoutes(app, deps);
   mountBranchRoutes(app, deps);
 

@@ -1,4 +1,5 @@
 import type { DocKindName } from '../core/ids.js';
+import type { YjsReadOps, YjsWriteOps } from './yjs-types.js';
 
 /**
  * The narrow layer between the engine and a database. The pipeline and the
@@ -125,6 +126,8 @@ export interface StoredReceipt {
 
 /** Reads. Inside a write batch they also see that batch's uncommitted writes. */
 export interface SpaceReadOps {
+  /** The space's Yjs docs (SPEC §11), in the same connection and transaction. */
+  readonly yjs: YjsReadOps;
   chainTip(): Promise<ChainTip>;
   getBranch(docId: string, name: string): Promise<BranchRecord | undefined>;
   getBranchById(id: number): Promise<BranchRecord | undefined>;
@@ -202,6 +205,7 @@ export interface ClientAck {
 
 /** Writes, available only inside `SpaceStore.writeBatch`. */
 export interface SpaceWriteOps extends SpaceReadOps {
+  readonly yjs: YjsWriteOps;
   createBranch(branch: NewBranch): Promise<BranchRecord>;
   /**
    * Appends one commit: `changes` become seqs commit.seqFrom…commit.seqTo of

@@ -1,3 +1,4 @@
+import { automergeWrites } from '../helpers/record-writes.js';
 import { getJson as httpGet, postJson, REQUEST_TIMEOUT_MS } from '../helpers/http.js';
 import type { TxRecordView } from '../../src/protocol/views.js';
 import { createHash } from 'node:crypto';
@@ -564,7 +565,9 @@ async function verifyAgainstReceipts(
     expect(rec, `receipted epoch ${r.epoch} has no tx record`).toBeDefined();
     expect(rec?.txHash).toBe(r.txHash);
     expect(rec?.committedAt).toBe(r.committedAt);
-    expect(rec?.writes.some((w) => w.docId === r.docId && w.seqTo === r.seqTo)).toBe(true);
+    expect(
+      automergeWrites(rec?.writes).some((w) => w.docId === r.docId && w.seqTo === r.seqTo),
+    ).toBe(true);
   }
 
   // Every receipted change is in its doc's log where the receipt said.
@@ -603,7 +606,7 @@ async function verifyAgainstReceipts(
   // Every log entry is covered by exactly one tx record write, with that record's epoch.
   const covered = new Map<string, number>();
   for (const rec of records) {
-    for (const w of rec.writes) {
+    for (const w of automergeWrites(rec.writes)) {
       expect(w.branch).toBe('main');
       const log = logs.get(w.docId);
       expect(log, `tx ${rec.epoch} writes unknown doc ${w.docId}`).toBeDefined();

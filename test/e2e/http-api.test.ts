@@ -1,3 +1,4 @@
+import { automergeWrites } from '../helpers/record-writes.js';
 import { checkTxRecord } from '../../src/pipeline/verify-tx-chain.js';
 import { txRecordFromView, type TxRecordBytes } from '../../src/protocol/tx-record.js';
 import type { TxRecordView } from '../../src/protocol/views.js';
@@ -544,12 +545,12 @@ describe('e2e: HTTP API of a cairn serve process', () => {
       expect(rec.committedAt).toBe(receipt.committedAt);
       expect(rec.txHash).toBe(receipt.txHash);
       expect(rec.serverDid).toBe(server.serverDid);
-      expect(rec.writes.map((w) => [w.docId, w.branch, w.seqTo, w.newHeads])).toEqual(
-        receipt.results.map((w) => [w.docId, w.branch, w.seq, w.newHeads]),
-      );
+      expect(
+        automergeWrites(rec.writes).map((w) => [w.docId, w.branch, w.seqTo, w.newHeads]),
+      ).toEqual(receipt.results.map((w) => [w.docId, w.branch, w.seq, w.newHeads]));
       verifyTxRecord(space, rec, prev);
       // changesHash (when present) commits to the appended change hashes in seq order
-      for (const w of rec.writes) {
+      for (const w of automergeWrites(rec.writes)) {
         if (w.changesHash === undefined) continue;
         const { items } = await allChanges(
           space,

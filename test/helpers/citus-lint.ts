@@ -28,8 +28,10 @@ import { REPO_ROOT } from './server-process.js';
 
 const EXEMPT_TABLES = new Set<string>([...REFERENCE_TABLES, ...LOCAL_TABLES]);
 const DISTRIBUTED = new Set<string>(DISTRIBUTED_TABLES);
-/** The file whose SQL object holds every statement of the PostgreSQL backend. */
+/** The file whose SQL object holds every statement of the PostgreSQL backend's space ops. */
 export const SPACE_OPS_FILE = path.join(REPO_ROOT, 'src/storage/postgres/pg-statements.ts');
+/** The file whose YJS_SQL object holds every statement of its Yjs docs. */
+export const YJS_OPS_FILE = path.join(REPO_ROOT, 'src/storage/postgres/pg-yjs-statements.ts');
 /** The condition every Citus-only migration step is guarded by. */
 export const CITUS_GUARD = "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')";
 
@@ -267,16 +269,17 @@ function resolveTemplate(text: string, constants: Map<string, string>, depth = 0
 }
 
 /**
- * The statements of the `SQL` object of pg-statements.ts, read from the
- * source (the object is not exported). Fails if any entry is not a plain
- * string or template literal, so no statement escapes the lint.
+ * The statements of the `SQL` object of pg-statements.ts (or the object
+ * `name` of another statements file), read from the source. Fails if any
+ * entry is not a plain string or template literal, so no statement escapes
+ * the lint.
  */
-export function extractSqlObject(source: string): Statement[] {
-  const open = 'const SQL = {';
+export function extractSqlObject(source: string, name = 'SQL'): Statement[] {
+  const open = `const ${name} = {`;
   const start = source.indexOf(open);
-  if (start < 0) throw new Error(`pg-statements.ts has no "${open}"`);
+  if (start < 0) throw new Error(`the statements file has no "${open}"`);
   const end = source.indexOf('} as const;', start);
-  if (end < 0) throw new Error('the SQL object of pg-statements.ts must end with "} as const;"');
+  if (end < 0) throw new Error(`the ${name} object must end with "} as const;"`);
   const body = source.slice(start + open.length, end);
   const entry = new RegExp(String.raw`^\s*(\w+):\s*${STRING_OR_TEMPLATE},?[ \t]*$`, 'gm');
   const constants = moduleConstants(source);

@@ -1,3 +1,4 @@
+import { automergeWrites } from '../helpers/record-writes.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeTxBody } from '../../src/protocol/tx-record.js';
 import { withSpaceReader } from '../../src/storage/space-access.js';
@@ -22,7 +23,10 @@ const committed = (e: TestEngine, after: number, upTo: number, limit = 100) =>
     (await ops.txRecordsAfter(after, upTo, limit)).map((r) => {
       const body = decodeTxBody(r.body);
       expect(body.epoch).toBe(r.epoch);
-      return [r.epoch, body.writes.map((w) => [w.docId, w.seqFrom, w.seqTo, w.newHeads])];
+      return [
+        r.epoch,
+        automergeWrites(body.writes).map((w) => [w.docId, w.seqFrom, w.seqTo, w.newHeads]),
+      ];
     }),
   );
 

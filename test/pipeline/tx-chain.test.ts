@@ -8,7 +8,11 @@ import {
   verifyTxRecords,
   type ChainReport,
 } from '../../src/pipeline/verify-tx-chain.js';
-import { decodeTxBody, type TxRecordBytes } from '../../src/protocol/tx-record.js';
+import {
+  decodeTxBody,
+  type TxRecordBytes,
+  type TxRecordWrite,
+} from '../../src/protocol/tx-record.js';
 import { hashOf, Replica, write } from '../helpers/changes.js';
 import { SPACE, startEngine, TEST_SERVER_KEY, type TestEngine } from '../helpers/engine.js';
 
@@ -55,7 +59,7 @@ describe('tx chain', () => {
         Buffer.from(row.bodyHash).toString('hex'),
       );
       expect(body).toMatchObject({ v: 1, space: SPACE, epoch, committedAt: row.committedAt });
-      const w = body.writes[0];
+      const w = body.writes[0] as TxRecordWrite | undefined;
       expect(w).toMatchObject({
         docId: 'a',
         branch: 'main',

@@ -11,10 +11,12 @@ import {
   LOCAL_TABLES,
   REFERENCE_TABLES,
 } from '../../src/storage/postgres/pg-migrations.js';
+import type { YjsWriteOps } from '../../src/storage/yjs-types.js';
 import { actorId, hashOf, Replica, write } from '../helpers/changes.js';
 import {
   SPACE_OPS_FILE,
   type Statement,
+  YJS_OPS_FILE,
   extractSqlObject,
   lintCatalog,
   lintStatement,
@@ -104,11 +106,13 @@ describe('the Citus schema lint', () => {
     });
   });
 
-  describe('SQL text of pg-statements.ts', () => {
+  describe('SQL text of pg-statements.ts and pg-yjs-statements.ts', () => {
     const source = fs.readFileSync(SPACE_OPS_FILE, 'utf8');
+    const yjsSource = fs.readFileSync(YJS_OPS_FILE, 'utf8');
     let extracted: Statement[] | undefined;
     /** Read lazily, so an extractor failure is a failing test, not a broken file. */
-    const sqlObject = () => (extracted ??= extractSqlObject(source));
+    const sqlObject = () =>
+      (extracted ??= [...extractSqlObject(source), ...extractSqlObject(yjsSource, 'YJS_SQL')]);
 
     it('extracts every statement of the SQL object', () => {
       const keys = sqlObject().map((s) => s.key);
@@ -336,6 +340,7 @@ describe('the Citus schema lint', () => {
           await ops.listSnapshots(id);
           await ops.deleteSnapshots([snapshotId]);
           await ops.dropEmptyBranch(id);
+          await yjsWorkload(ops.yjs);
           return { result: undefined, commit: false };
         });
         // The same reads outside a batch (through the pool).
@@ -344,6 +349,7 @@ describe('the Citus schema lint', () => {
         const main = await reader?.getBranch('doc-a', 'main');
         await reader?.readBranchLog(main?.id as number, 1, 2, 10, true);
         await reader?.getTxRecord(1);
+        expect(await reader?.yjs.getDoc('yjs-doc'), 'the Yjs writes rolled back').toBeUndefined();
         // Retention kept the newest automatic snapshot of main, and the one made on request.
         const snaps = (await reader?.listSnapshots(main?.id as number)) ?? [];
         expect(snaps.filter((s) => !s.pinned)).toHaveLength(1);
@@ -375,3 +381,46 @@ describe('the Citus schema lint', () => {
     });
   });
 });
+
+/** Calls every method of PgYjsOps (so every statement of YJS_SQL runs once at least). */
+async function yjsWorkload(yjs: YjsWriteOps): Promise<void> {
+  const doc = 'yjs-doc';
+  const row = (epoch: number) => ({
+    epoch,
+    committedAt: epoch,
+    hash: new Uint8Array(32).fill(epoch),
+    bytes: new Uint8Array([epoch]),
+  });
+  const meta = (generation: number, chunks: number[][]) => ({
+    generation,
+    epoch: generation,
+    chunkCount: chunks.length,
+    totalBytes: chunks.reduce((n, c) => n + c.length, 0),
+    sha256: new Uint8Array(32),
+    stateVector: new Uint8Array([0]),
+    createdAt: 1,
+  });
+  await yjs.createDoc(doc, 1);
+  await yjs.appendJournal(doc, [row(1), row(2)]);
+  for (const generation of [1, 2]) {
+    const chunks = [[1, 2], [3]];
+    await yjs.putCheckpointChunks(
+      doc,
+      generation,
+      chunks.map((c) => new Uint8Array(c)),
+    );
+    await yjs.publishCheckpoint(doc, meta(generation, chunks));
+  }
+  expect(await yjs.dropCheckpoints(doc, [1])).toBe(1);
+  expect(await yjs.getDoc(doc)).toMatchObject({ lastEpoch: 2, checkpointGeneration: 2 });
+  expect(await yjs.listDocIds('yjs', null, 10)).toEqual([doc]);
+  expect(await yjs.listDocIds('yjs', doc, 10)).toEqual([]);
+  expect((await yjs.journal(doc, 0, 2, 10)).map((r) => r.epoch)).toEqual([1, 2]);
+  expect(await yjs.journalBefore(doc, 3, 10)).toHaveLength(2);
+  expect(await yjs.journalSizeAfter(doc, 0)).toEqual({ rows: 2, bytes: 2 });
+  expect(await yjs.checkpoints(doc)).toHaveLength(1);
+  expect(await yjs.readChunks(doc, 2)).toHaveLength(2);
+  expect(await yjs.maxGeneration(doc)).toBe(2);
+  expect(await yjs.pruneJournal(doc, 1, 2)).toBe(1);
+  await yjs.setMigration(doc, '{}');
+}

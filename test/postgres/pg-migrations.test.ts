@@ -25,15 +25,20 @@ import {
 
 dropDatabasesAfterAll();
 
+/** The tables of step 9 (Yjs docs), in the order it creates them. */
+const YJS_TABLES = ['yjs_docs', 'yjs_journal', 'yjs_checkpoints', 'yjs_chunks'];
+/** The tables distributed by steps after 2 (each by its own step). */
+const LATER = new Set(['snapshots', 'quarantine', 'client_acks', ...YJS_TABLES]);
+
 /** The newest schema version, and the versions from..to. */
 const LATEST = PG_MIGRATIONS.length;
 const steps = (from: number, to = LATEST) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('PostgreSQL migrations', () => {
-  it('numbers its steps densely: the schema, Citus distribution, snapshots, write generations, doc kinds, quarantine, client acks, the commit-rows index', () => {
+  it('numbers its steps densely: the schema, Citus distribution, snapshots, write generations, doc kinds, quarantine, client acks, the commit-rows index, Yjs docs', () => {
     expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(steps(1));
-    expect(LATEST).toBe(8);
+    expect(LATEST).toBe(9);
   });
 
   it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
@@ -54,7 +59,7 @@ describe('PostgreSQL migrations', () => {
       });
       expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual(steps(3));
       expect(await tableNames(client)).toEqual(
-        [...v1Tables, 'client_acks', 'quarantine', 'snapshots'].sort(),
+        [...v1Tables, 'client_acks', 'quarantine', 'snapshots', ...YJS_TABLES].sort(),
       );
       expect(await lintCatalog(client)).toEqual([]);
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
@@ -69,8 +74,10 @@ describe('PostgreSQL migrations', () => {
     });
   });
 
-  it('with Citus present, steps 2, 3, 6 and 7 distribute every table on space_id (simulated with stubs)', async () => {
-    const [, step2, step3, , , step6, step7] = PG_MIGRATIONS as Migration[] as [
+  it('with Citus present, steps 2, 3, 6, 7 and 9 distribute every table on space_id (simulated with stubs)', async () => {
+    const [, step2, step3, , , step6, step7, , step9] = PG_MIGRATIONS as Migration[] as [
+      Migration,
+      Migration,
       Migration,
       Migration,
       Migration,
@@ -84,6 +91,7 @@ describe('PostgreSQL migrations', () => {
       ['step 3', step3],
       ['step 6', step6],
       ['step 7', step7],
+      ['step 9', step9],
     ] as const) {
       expect(
         step.up.split(CITUS_GUARD).length - 1,
@@ -126,7 +134,13 @@ describe('PostgreSQL migrations', () => {
         col: 'space_id',
         colocate: 'spaces',
       });
-      // Back to schema 2 first: steps 7, 6 and 3 undistribute their tables, then drop them.
+      // Back to schema 2 first: steps 9, 7, 6 and 3 undistribute their tables, then drop them.
+      expect(await run(step9.down)).toEqual(
+        [...YJS_TABLES]
+          .reverse()
+          .map((t) => ({ fn: 'undistribute', tbl: t, col: null, colocate: null })),
+      );
+      expect(await tableNames(client)).not.toContain('yjs_docs');
       expect(await run(step7.down)).toEqual([
         { fn: 'undistribute', tbl: 'client_acks', col: null, colocate: null },
       ]);
@@ -141,9 +155,7 @@ describe('PostgreSQL migrations', () => {
       expect(up2).toEqual([
         ...REFERENCE_TABLES.map((t) => ({ fn: 'reference', tbl: t, col: null, colocate: null })),
         { fn: 'distribute', tbl: 'spaces', col: 'space_id', colocate: 'default' },
-        ...DISTRIBUTED_TABLES.filter(
-          (t) => t !== 'spaces' && t !== 'snapshots' && t !== 'quarantine' && t !== 'client_acks',
-        ).map(colocated),
+        ...DISTRIBUTED_TABLES.filter((t) => t !== 'spaces' && !LATER.has(t)).map(colocated),
       ]);
       const up3 = await run(step3.up);
       expect(up3).toEqual([colocated('snapshots')]);
@@ -153,19 +165,23 @@ describe('PostgreSQL migrations', () => {
       expect(up6).toEqual([colocated('quarantine')]);
       const up7 = await run(step7.up);
       expect(up7).toEqual([colocated('client_acks')]);
+      // (Step 8 only adds an index, and stayed.)
+      const up9 = await run(step9.up);
+      expect(up9).toEqual(YJS_TABLES.map(colocated));
       // Over all steps, every distributed table is distributed exactly once, on space_id.
-      const distributed = [...up2, ...up3, ...up6, ...up7]
+      const distributed = [...up2, ...up3, ...up6, ...up7, ...up9]
         .filter((c) => c.fn === 'distribute')
         .map((c) => c.tbl);
       expect([...distributed].sort()).toEqual([...DISTRIBUTED_TABLES].sort());
       // Down in reverse order undoes all of it.
       const undone = [
+        ...(await run(step9.down)),
         ...(await run(step7.down)),
         ...(await run(step6.down)),
         ...(await run(step3.down)),
         ...(await run(step2.down)),
       ].map((c) => `${c.fn} ${c.tbl}`);
-      expect(undone[0]).toBe('undistribute client_acks');
+      expect(undone[0]).toBe('undistribute yjs_chunks');
       expect(undone.sort()).toEqual(
         [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES].map((t) => `undistribute ${t}`).sort(),
       );

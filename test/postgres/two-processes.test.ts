@@ -1,3 +1,4 @@
+import { automergeWrites } from '../helpers/record-writes.js';
 import { getJson as httpGet, postJson } from '../helpers/http.js';
 import { verifySpaceTxChain, verifyTxRecords } from '../../src/pipeline/verify-tx-chain.js';
 import { txRecordFromView, type TxRecordBytes } from '../../src/protocol/tx-record.js';
@@ -396,7 +397,7 @@ describe('Two cairn processes on one database hammer one doc together', () => {
       expect(rec?.committedAt).toBe(r.committedAt);
       for (const w of r.results) {
         expect(
-          rec?.writes.some((x) => x.docId === w.docId && x.seqTo === w.seq),
+          automergeWrites(rec?.writes).some((x) => x.docId === w.docId && x.seqTo === w.seq),
           `epoch ${r.epoch} records the write of ${w.docId}`,
         ).toBe(true);
       }

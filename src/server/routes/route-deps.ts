@@ -9,6 +9,8 @@ import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
 import type { LiveHub } from '../../live/live-hub.js';
 import type { ReadApi } from '../../read/read-api.js';
 import type { TxBodyParser } from '../tx-body-parser.js';
+import type { YjsHub } from '../../yjs/yjs-hub.js';
+import type { YjsReader } from '../../yjs/yjs-read.js';
 
 /** What the HTTP routes need from the engine: wire-level services only, no storage. */
 export interface RouteDeps {
@@ -21,6 +23,8 @@ export interface RouteDeps {
   snapshots: SnapshotService;
   merge: ServerMerge;
   limits: Limits;
+  /** Yjs documents (SPEC §11): the docs in memory, and reads from storage. */
+  yjs: { hub: YjsHub; reader: YjsReader };
   /** Live feeds per space (the SSE route subscribes through it). */
   hub: LiveHub;
   /** Parses big transaction bodies on a worker thread. */

@@ -10,12 +10,15 @@ const V1_DISTRIBUTED = [
   'tx',
   'receipts',
 ] as const;
+/** The Yjs tables of schema version 9, distributed by that migration (frozen too). */
+const V9_YJS_TABLES = ['yjs_docs', 'yjs_journal', 'yjs_checkpoints', 'yjs_chunks'] as const;
 /** Tables distributed by space (colocated) when Citus is present. */
 export const DISTRIBUTED_TABLES = [
   ...V1_DISTRIBUTED,
   'snapshots',
   'quarantine',
   'client_acks',
+  ...V9_YJS_TABLES,
 ] as const;
 /** Small server-wide tables: a Citus reference table, and the migration marker (coordinator-local). */
 export const REFERENCE_TABLES = ['settings'] as const;
@@ -240,5 +243,74 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       INCLUDE (commit_from, epoch, committed_at, commit_heads)
       WHERE commit_from IS NOT NULL;`,
     down: `DROP INDEX log_commits;`,
+  },
+  {
+    version: 9,
+    name: 'Yjs documents',
+    // Yjs docs (SPEC §11), as in SQLite's space migration 7: the doc row (last
+    // epoch, pointer to the published checkpoint), the journal (one row per
+    // committed update), checkpoint metadata and chunks; a checkpoint's chunks
+    // are visible only once its meta row and the pointer are written
+    // (pg-yjs-ops.ts). Doc ids sort by their bytes (COLLATE "C", on every
+    // table so that they compare with each other), as in SQLite: listings are
+    // byte-ordered and a prefix's ids are one run of the primary key, whatever
+    // the database's default collation.
+    up: `
+      CREATE TABLE yjs_docs (
+        space_id TEXT NOT NULL,
+        doc_id TEXT COLLATE "C" NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_epoch BIGINT NOT NULL DEFAULT 0,
+        checkpoint_gen BIGINT,
+        migration TEXT,
+        PRIMARY KEY (space_id, doc_id)
+      );
+      CREATE TABLE yjs_journal (
+        space_id TEXT NOT NULL,
+        doc_id TEXT COLLATE "C" NOT NULL,
+        epoch BIGINT NOT NULL,
+        committed_at BIGINT NOT NULL,
+        hash BYTEA NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (space_id, doc_id, epoch)
+      );
+      CREATE TABLE yjs_checkpoints (
+        space_id TEXT NOT NULL,
+        doc_id TEXT COLLATE "C" NOT NULL,
+        generation BIGINT NOT NULL,
+        epoch BIGINT NOT NULL,
+        chunk_count BIGINT NOT NULL,
+        total_bytes BIGINT NOT NULL,
+        sha256 BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        state_vector BYTEA NOT NULL,
+        PRIMARY KEY (space_id, doc_id, generation)
+      );
+      CREATE TABLE yjs_chunks (
+        space_id TEXT NOT NULL,
+        doc_id TEXT COLLATE "C" NOT NULL,
+        generation BIGINT NOT NULL,
+        idx BIGINT NOT NULL,
+        bytes BYTEA NOT NULL,
+        PRIMARY KEY (space_id, doc_id, generation, idx)
+      );
+      ${citusGuard(
+        V9_YJS_TABLES.map(
+          (t) => `PERFORM create_distributed_table('${t}', 'space_id', colocate_with => 'spaces');`,
+        ).join('\n      '),
+      )}
+    `,
+    down: `
+      ${citusGuard(
+        [...V9_YJS_TABLES]
+          .reverse()
+          .map((t) => `PERFORM undistribute_table('${t}');`)
+          .join('\n      '),
+      )}
+      DROP TABLE yjs_chunks;
+      DROP TABLE yjs_checkpoints;
+      DROP TABLE yjs_journal;
+      DROP TABLE yjs_docs;
+    `,
   },
 ];

@@ -19,6 +19,7 @@ import {
 } from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
 import { PgWriteQueue } from './pg-write-queue.js';
+import { PgYjsOps } from './pg-yjs-ops.js';
 import { SQL } from './pg-statements.js';
 import type { DocKindName } from '../../core/ids.js';
 import {
@@ -53,6 +54,8 @@ const RECEIPT_STATEMENTS: ReadonlySet<keyof typeof SQL> = new Set([
 export class PgSpaceOps implements SpaceWriteOps {
   /** The newest epoch this batch appended a tx record for (announced at COMMIT). */
   lastAppendedEpoch: number | undefined;
+  /** The space's Yjs docs, on the same pool or batch client (see PgYjsOps on the queue). */
+  readonly yjs: PgYjsOps;
   private readonly queue = new PgWriteQueue();
 
   /**
@@ -63,7 +66,9 @@ export class PgSpaceOps implements SpaceWriteOps {
     private readonly db: Queryable,
     private readonly spaceId: string,
     private readonly cache?: WriterCache,
-  ) {}
+  ) {
+    this.yjs = new PgYjsOps(db, spaceId);
+  }
 
   /**
    * Runs a statement after writing the queued log rows and tx records, so that it sees them

@@ -160,6 +160,56 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
       WHERE commit_from IS NOT NULL;`,
     down: `DROP INDEX log_commits;`,
   },
+  {
+    version: 7,
+    name: 'Yjs documents',
+    // Yjs docs (SPEC §11) beside the Automerge log, in their own doc id
+    // namespace: the doc row (its last epoch and the pointer to its published
+    // checkpoint), the journal (one row per committed update, keyed by epoch),
+    // checkpoint metadata and the checkpoints' chunks. A checkpoint's chunks
+    // are written first and become visible only through the meta row and the
+    // pointer (storage/sqlite/sqlite-yjs-ops.ts). Large values go last so that
+    // reading the other columns never touches overflow pages. Chunks (up to
+    // 1 MiB each) live in a rowid table: a WITHOUT ROWID row that large would
+    // only keep its key in the leaf anyway, and the key index stays small.
+    up: `CREATE TABLE yjs_docs (
+        doc_id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        last_epoch INTEGER NOT NULL DEFAULT 0,
+        checkpoint_gen INTEGER,
+        migration TEXT
+      ) WITHOUT ROWID;
+      CREATE TABLE yjs_journal (
+        doc_id TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        committed_at INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (doc_id, epoch)
+      ) WITHOUT ROWID;
+      CREATE TABLE yjs_checkpoints (
+        doc_id TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        chunk_count INTEGER NOT NULL,
+        total_bytes INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        state_vector BLOB NOT NULL,
+        PRIMARY KEY (doc_id, generation)
+      ) WITHOUT ROWID;
+      CREATE TABLE yjs_chunks (
+        doc_id TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (doc_id, generation, idx)
+      );`,
+    down: `DROP TABLE yjs_chunks;
+      DROP TABLE yjs_checkpoints;
+      DROP TABLE yjs_journal;
+      DROP TABLE yjs_docs;`,
+  },
 ];
 
 /** Schema of the registry file (`cairn.sqlite` in the data dir). */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { prepareSpaceStatements, type SpaceStatements } from './sqlite-statements.js';
+import { SqliteYjsOps } from './sqlite-yjs-ops.js';
 import {
   readActorSeqs,
   readBranch,
@@ -41,6 +42,8 @@ import {
  * path's hot rows); every write below keeps it true.
  */
 export class SqliteSpaceOps implements SpaceWriteOps {
+  /** The space's Yjs docs, on the same connection (so in the same transaction). */
+  readonly yjs: SqliteYjsOps;
   private readonly s: SpaceStatements;
 
   constructor(
@@ -48,6 +51,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
     private readonly cache?: WriterCache,
   ) {
     this.s = prepareSpaceStatements(db);
+    this.yjs = new SqliteYjsOps(db);
   }
 
   async chainTip(): Promise<ChainTip> {

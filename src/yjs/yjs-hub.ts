@@ -1,0 +1,214 @@
+import * as Y from 'yjs';
+import { CairnError, isCairnError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { checkUpdate, stateOf } from '../crdt/yjs/yjs-update.js';
+import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
+import { withSpaceReader } from '../storage/space-access.js';
+import type { StorageBackend } from '../storage/types.js';
+import { loadYjsDoc } from './yjs-loader.js';
+import { OpenYjsDoc, type UpdateOutcome } from './open-doc.js';
+import { YjsCommitter } from './yjs-committer.js';
+import { YjsCompactor } from './yjs-compactor.js';
+import type { YjsLimits } from './yjs-limits.js';
+
+export interface YjsHubOptions {
+  backend: StorageBackend;
+  pipeline: CommitPipeline;
+  limits: YjsLimits;
+  logger: Logger;
+}
+
+/** How often docs in relay mode try to write their state as a checkpoint. */
+const RECOVERY_EVERY_MS = 1000;
+/** Cold-load times kept for /debug's p50 and max. */
+const LOAD_TIMES_KEPT = 256;
+
+const keyOf = (spaceId: string, docId: string) => JSON.stringify([spaceId, docId]);
+
+/**
+ * The Yjs docs held in memory: loaded on first use (a socket, an HTTP
+ * write), shared by every connection to the doc, unloaded when the last
+ * one leaves (bounded memory) — except a doc in relay mode, which stays
+ * until its state is checkpointed (SPEC §11: nothing relayed is lost while
+ * the process lives).
+ */
+export class YjsHub {
+  readonly committer: YjsCommitter;
+  readonly compactor: YjsCompactor;
+  readonly stats = { badCheckpoints: 0, recovered: 0 };
+  private readonly open = new Map<string, Promise<OpenYjsDoc>>();
+  private readonly holds = new Map<string, number>();
+  private readonly relayOnly = new Set<OpenYjsDoc>();
+  private readonly loadTimesMs: number[] = [];
+  private recovery: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: YjsHubOptions) {
+    this.compactor = new YjsCompactor(options);
+    this.committer = new YjsCommitter(options.pipeline, (spaceId, item) =>
+      this.compactor.committed(spaceId, item.docId, item.update.byteLength, !!item.stateWith),
+    );
+  }
+
+  /** The doc, loaded (or new and empty: it is created by its first commit); hold it until `release`. */
+  async acquire(spaceId: string, docId: string): Promise<OpenYjsDoc> {
+    if (this.closed) throw new CairnError('StorageUnavailable', 'server is shutting down');
+    const key = keyOf(spaceId, docId);
+    this.holds.set(key, (this.holds.get(key) ?? 0) + 1);
+    let loading = this.open.get(key);
+    if (!loading) {
+      loading = this.load(spaceId, docId);
+      this.open.set(key, loading);
+      loading.catch(() => this.open.delete(key));
+    }
+    try {
+      return await loading;
+    } catch (err) {
+      this.drop(key);
+      throw err;
+    }
+  }
+
+  /** Lets go of a doc held by `acquire`; the last holder's release unloads it when it is idle. */
+  release(doc: OpenYjsDoc): void {
+    const key = keyOf(doc.spaceId, doc.docId);
+    const left = this.drop(key);
+    if (left > 0 || doc.relayOnly) return;
+    if (!doc.idle) {
+      // Unload once its queue is done (a read after the last update resolves then).
+      void doc.read(() => undefined).then(() => this.unloadIfUnused(key, doc));
+      return;
+    }
+    this.unloadIfUnused(key, doc);
+  }
+
+  /** SPEC §11 `POST …/updates`: after the durable commit, what the update did. */
+  async postUpdate(
+    spaceId: string,
+    docId: string,
+    bytes: Uint8Array,
+  ): Promise<UpdateOutcome & { stateVector: Uint8Array; epoch: number }> {
+    checkUpdate(bytes);
+    // Writes are refused fast while storage refuses them (no work, no hanging request).
+    if (this.options.pipeline.degraded) {
+      throw new CairnError('StorageUnavailable', 'storage is refusing writes (degraded mode)');
+    }
+    const doc = await this.acquire(spaceId, docId);
+    try {
+      const outcome = await doc.update(bytes);
+      const stateVector = await doc.read((d) => Y.encodeStateVector(d));
+      if (outcome.applied === 1) return { ...outcome, stateVector, epoch: outcome.slot.epoch };
+      // Nothing to commit: the answer names the space's current epoch.
+      const epoch = await withSpaceReader(
+        this.options.backend,
+        spaceId,
+        async (ops) => (await ops.chainTip()).epoch,
+      ).catch(() => 0);
+      return { ...outcome, stateVector, epoch };
+    } finally {
+      this.release(doc);
+    }
+  }
+
+  /** Open docs, and the docs holding state only memory has. */
+  get openDocs(): number {
+    return this.open.size;
+  }
+
+  get degradedDocs(): number {
+    return this.relayOnly.size;
+  }
+
+  /** Cold-load times (ms): median and max of the recent ones. */
+  coldLoadMs(): { p50: number; max: number } | undefined {
+    if (this.loadTimesMs.length === 0) return undefined;
+    const sorted = [...this.loadTimesMs].sort((a, b) => a - b);
+    return { p50: sorted[sorted.length >> 1] as number, max: sorted.at(-1) as number };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.recovery) clearInterval(this.recovery);
+    await this.recover();
+    await this.compactor.close();
+    for (const loading of this.open.values()) {
+      const doc = await loading.catch(() => undefined);
+      if (doc) await doc.read(() => undefined);
+      doc?.destroy();
+    }
+    this.open.clear();
+  }
+
+  private async load(spaceId: string, docId: string): Promise<OpenYjsDoc> {
+    let doc: Y.Doc;
+    try {
+      const loaded = await withSpaceReader(this.options.backend, spaceId, (ops) =>
+        loadYjsDoc(ops, docId),
+      );
+      this.stats.badCheckpoints += loaded.badCheckpoints;
+      this.loadTimesMs.push(loaded.loadMs);
+      if (this.loadTimesMs.length > LOAD_TIMES_KEPT) this.loadTimesMs.shift();
+      doc = loaded.doc;
+    } catch (err) {
+      if (!isCairnError(err) || err.code !== 'DocNotFound') throw err;
+      doc = new Y.Doc({ gc: true });
+    }
+    return new OpenYjsDoc(spaceId, docId, doc, {
+      commit: (item) => this.committer.commit(spaceId, item),
+      oversizedUpdateBytes: this.options.limits.oversizedUpdateBytes,
+      onRelayOnly: (d) => this.enterRelayMode(d),
+    });
+  }
+
+  private drop(key: string): number {
+    const left = (this.holds.get(key) ?? 1) - 1;
+    if (left > 0) this.holds.set(key, left);
+    else this.holds.delete(key);
+    return left;
+  }
+
+  private unloadIfUnused(key: string, doc: OpenYjsDoc): void {
+    if ((this.holds.get(key) ?? 0) > 0 || doc.relayOnly || !doc.idle) return;
+    this.open.delete(key);
+    doc.destroy();
+  }
+
+  private enterRelayMode(doc: OpenYjsDoc): void {
+    this.relayOnly.add(doc);
+    this.recovery ??= setInterval(() => void this.recover(), RECOVERY_EVERY_MS);
+    this.recovery.unref();
+  }
+
+  /**
+   * Storage may be back: each doc in relay mode writes its whole state as
+   * one committed update that is also a checkpoint (so nothing relayed is
+   * lost); a doc that succeeds leaves relay mode.
+   */
+  private async recover(): Promise<void> {
+    for (const doc of [...this.relayOnly]) {
+      try {
+        const { state, stateVector } = await doc.read((d) => stateOf(d));
+        await this.committer.commit(doc.spaceId, {
+          docId: doc.docId,
+          update: state,
+          stateWith: { state, stateVector },
+        });
+        doc.relayOnly = false;
+        this.relayOnly.delete(doc);
+        this.stats.recovered++;
+        const key = keyOf(doc.spaceId, doc.docId);
+        if (!this.holds.has(key)) this.unloadIfUnused(key, doc);
+      } catch (err) {
+        this.options.logger.debug(
+          { err, docId: doc.docId },
+          'relay-mode checkpoint not yet possible',
+        );
+        return;
+      }
+    }
+    if (this.relayOnly.size === 0 && this.recovery) {
+      clearInterval(this.recovery);
+      this.recovery = undefined;
+    }
+  }
+}
