@@ -219,6 +219,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       snapshots: snapshotService,
       hub,
       live,
+      yjs,
       version: CAIRN_VERSION,
       isClosed,
       metrics: options.metrics ?? true,

@@ -5,6 +5,7 @@ import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { DocReader } from '../read/doc-reader.js';
 import type { LiveEndpoint } from '../server/live-upgrade.js';
 import type { StorageBackend } from '../storage/types.js';
+import type { YjsHub } from '../yjs/yjs-hub.js';
 
 /** What the metrics read (pull: nothing on the commit path but one histogram observation). */
 export interface MetricSources {
@@ -14,6 +15,7 @@ export interface MetricSources {
   snapshots: SnapshotService;
   hub: LiveHub;
   live: LiveEndpoint;
+  yjs: YjsHub;
 }
 
 /** Commit latency buckets, seconds: fsync-bound commits sit in the low milliseconds. */
@@ -122,9 +124,50 @@ export function createMetrics(sources: MetricSources): { text(): Promise<string>
     '1 while storage refuses writes (SPEC §8 degraded mode).',
     () => (sources.pipeline.degraded ? 1 : 0),
   );
+  yjsMetrics(registry, sources.yjs);
   return {
     text: async () => `${await processMetrics().metrics()}\n${await registry.metrics()}`,
   };
+}
+
+/** SPEC §11 observability: Yjs docs in memory, relay mode, compaction, oversized updates. */
+function yjsMetrics(registry: Registry, yjs: YjsHub): void {
+  pulled(
+    registry,
+    'cairn_yjs_updates_total',
+    'Yjs updates committed, by kind (journal row or oversized checkpoint).',
+    ['kind'],
+    () => {
+      const s = yjs.committer.stats;
+      return [
+        [{ kind: 'journal' }, s.committed - s.oversized],
+        [{ kind: 'oversized' }, s.oversized],
+      ];
+    },
+  );
+  pulled(
+    registry,
+    'cairn_yjs_compactions_total',
+    'Yjs checkpoints made by compaction, by result.',
+    ['result'],
+    () => [
+      [{ result: 'ok' }, yjs.compactor.stats.checkpoints],
+      [{ result: 'failed' }, yjs.compactor.stats.failures],
+    ],
+  );
+  gauge(registry, 'cairn_yjs_open_docs', 'Yjs docs held in memory.', () => yjs.openDocs);
+  gauge(
+    registry,
+    'cairn_yjs_relay_only_docs',
+    'Yjs docs in relay mode (state storage does not have yet).',
+    () => yjs.degradedDocs,
+  );
+  gauge(
+    registry,
+    'cairn_yjs_breakers_open',
+    'Yjs docs whose compaction breaker is open.',
+    () => yjs.compactor.openBreakers().length,
+  );
 }
 
 let processRegistry: Registry | undefined;

@@ -22,13 +22,16 @@ export function createOperations(sources: OperationSources) {
       const reasons: string[] = [];
       if (sources.isClosed()) reasons.push('shutting down');
       if (sources.pipeline.degraded) reasons.push('storage refused the last write');
+      if (sources.yjs.degradedDocs > 0) {
+        reasons.push(`yjs.degraded: ${sources.yjs.degradedDocs} docs relayed from memory only`);
+      }
       const probe = sources.isClosed() ? undefined : await sources.backend.probeWritable();
       if (probe) reasons.push(probe);
       return { ready: reasons.length === 0, reasons };
     },
 
     async debug(): Promise<Record<string, unknown>> {
-      const { backend, pipeline, reader, snapshots, hub, live } = sources;
+      const { backend, pipeline, reader, snapshots, hub, live, yjs } = sources;
       return {
         version: sources.version,
         storage: backend.kind,
@@ -40,6 +43,7 @@ export function createOperations(sources: OperationSources) {
         reads: { ...reader.stats },
         snapshots: { ...snapshots.stats },
         live: { connections: live.connections, spacesWithFeeds: hub.spaces, ...hub.stats },
+        yjs: yjs.debug(),
         memory: process.memoryUsage(),
       };
     },

@@ -16,7 +16,16 @@ export const adminDocBody = z.strictObject({
   space: spaceId,
   docId,
   branch: branchName.optional(),
+  kind: z
+    .enum(['automerge', 'yjs'])
+    .optional()
+    .meta({ description: 'default: the Automerge doc, else the Yjs doc of that id' }),
 });
+
+/** `POST /admin/compact` of a Yjs doc: the checkpoint made (SPEC §11). */
+export const yjsCheckpointMade = z
+  .object({ kind: z.literal('yjs'), docId, epoch: z.number().int(), generation: z.number().int() })
+  .meta({ id: 'YjsCheckpointMade' });
 
 /** The answer of `GET /readyz`. */
 export const readiness = z
@@ -77,11 +86,17 @@ export const OPS_ROUTES: readonly RouteSpec[] = [
     method: 'post',
     path: '/admin/compact',
     tag: 'admin',
-    summary: "Compacts a doc now: a snapshot of a branch's current state (admin routes only)",
+    summary:
+      "Compacts a doc now: a snapshot of a branch's current state, or a Yjs doc's checkpoint (admin routes only)",
     description:
       'Only with CAIRN_ENABLE_ADMIN_ROUTES=1 (else 404, no work); needs storage/admin over `space`.',
     body: { json: adminDocBody },
-    ok: { 200: { description: 'the snapshot made', body: { json: snapshotCreated } } },
+    ok: {
+      200: {
+        description: 'the snapshot (or Yjs checkpoint) made',
+        body: { json: z.union([snapshotCreated, yjsCheckpointMade]) },
+      },
+    },
     errors: ['ValidationError', 'NotFound', 'DocNotFound', 'BranchNotFound', 'StorageUnavailable'],
   },
   {

@@ -51,7 +51,32 @@ export const yjsHistoryItem = z
   .object({ epoch: uint, committedAt: epochMs, size: uint, kind: z.enum(['update', 'checkpoint']) })
   .meta({ id: 'YjsHistoryItem' });
 
+export const yjsDocDebug = z
+  .object({
+    storageMode: z.enum(['journal', 'degraded']),
+    migration: z.unknown().nullable(),
+    journalRows: uint,
+    journalBytes: uint,
+    checkpointEpoch: uint.nullable(),
+    checkpointChunks: uint,
+    coldLoadMs: z.number().nullable(),
+    oversizedUpdates: uint,
+    compaction: z.object({ failures: uint, breakerOpenUntil: epochMs.optional() }),
+  })
+  .meta({ id: 'YjsDocDebug' });
+
 export const YJS_ROUTES: readonly RouteSpec[] = [
+  {
+    id: 'getYjsDebug',
+    can: 'storage/admin',
+    method: 'get',
+    path: '/v1/:space/yjs/:docId/debug',
+    tag: 'yjs',
+    summary: "A Yjs doc's storage facts: journal, checkpoint, compaction, migration",
+    params,
+    ok: { 200: { description: 'the facts', body: { json: yjsDocDebug } } },
+    errors: [...COMMON, 'DocNotFound'],
+  },
   {
     id: 'postYjsUpdate',
     can: 'storage/write',

@@ -49,6 +49,8 @@ export class OpenYjsDoc {
   readonly peers = new Set<YjsPeer>();
   /** Holds content storage does not (relayed while storage refused writes). */
   relayOnly = false;
+  /** How long loading it from storage took (undefined: it was new). */
+  loadMs: number | undefined;
   private readonly jobs: (UpdateJob | ReadJob)[] = [];
   private running = false;
 

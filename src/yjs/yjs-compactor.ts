@@ -128,6 +128,7 @@ export class YjsCompactor {
         await this.checkpoint(job.spaceId, job.docId);
         state.failures = 0;
         state.backoffMs = this.options.limits.breakerBackoffMs;
+        delete state.openUntilMs;
       } catch (err) {
         this.stats.failures++;
         state.failures++;
@@ -136,9 +137,9 @@ export class YjsCompactor {
           'Yjs compaction failed',
         );
         if (state.failures >= this.options.limits.breakerFailures) {
+          // Open: no try until the back-off ends; then one try (a failure reopens it, twice as long).
           state.openUntilMs = this.now() + state.backoffMs;
           state.backoffMs = Math.min(state.backoffMs * 2, this.options.limits.breakerMaxBackoffMs);
-          state.failures = 0;
         } else {
           this.queue.push(job); // tried again at once, up to the breaker
         }

@@ -126,6 +126,58 @@ export class YjsHub {
     return { p50: sorted[sorted.length >> 1] as number, max: sorted.at(-1) as number };
   }
 
+  /** SPEC §11 `GET …/yjs/:docId/debug`: one doc's storage facts. */
+  async docDebug(spaceId: string, docId: string): Promise<Record<string, unknown>> {
+    const open = await this.open.get(keyOf(spaceId, docId))?.catch(() => undefined);
+    return withSpaceReader(this.options.backend, spaceId, async (ops) => {
+      const record = await ops.yjs.getDoc(docId);
+      if (!record) throw new CairnError('DocNotFound', `no Yjs doc ${docId}`, { docId });
+      const journal = await ops.yjs.journalSizeAfter(docId, 0);
+      const checkpoints = await ops.yjs.checkpoints(docId);
+      let oversized = 0;
+      for (const cp of checkpoints) {
+        if ((await ops.yjs.journal(docId, cp.epoch - 1, cp.epoch, 1)).length === 0) oversized++;
+      }
+      return {
+        storageMode: open?.relayOnly ? 'degraded' : 'journal',
+        migration: record.migration ? (JSON.parse(record.migration) as unknown) : null,
+        journalRows: journal.rows,
+        journalBytes: journal.bytes,
+        checkpointEpoch: checkpoints[0]?.epoch ?? null,
+        checkpointChunks: checkpoints[0]?.chunkCount ?? 0,
+        coldLoadMs: open?.loadMs ?? null,
+        oversizedUpdates: oversized,
+        compaction: this.compactor.breakerOf(spaceId, docId),
+      };
+    });
+  }
+
+  /** `POST /admin/compact` of a Yjs doc: a checkpoint now (its breaker reset); `DocNotFound` if none. */
+  async compactNow(spaceId: string, docId: string): Promise<{ epoch: number; generation: number }> {
+    return this.compactor.compactNow(spaceId, docId);
+  }
+
+  /**
+   * SPEC §11 `/debug` facts (no space or doc ids: /debug is public): open
+   * docs, relay mode, open breakers (when each retries), oversized
+   * updates, cold-load times, migrations.
+   */
+  debug(): Record<string, unknown> {
+    return {
+      openDocs: this.openDocs,
+      degraded: this.relayOnly.size > 0,
+      relayOnlyDocs: this.relayOnly.size,
+      breakerOpen: this.compactor.openBreakers().map((b) => ({ retryAtMs: b.untilMs })),
+      oversizedUpdates: this.committer.stats.oversized,
+      committed: this.committer.stats.committed,
+      checkpoints: this.compactor.stats.checkpoints,
+      compactionFailures: this.compactor.stats.failures,
+      badCheckpoints: this.stats.badCheckpoints,
+      recovered: this.stats.recovered,
+      coldLoadMs: this.coldLoadMs() ?? null,
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.recovery) clearInterval(this.recovery);
@@ -141,6 +193,7 @@ export class YjsHub {
 
   private async load(spaceId: string, docId: string): Promise<OpenYjsDoc> {
     let doc: Y.Doc;
+    let loadMs: number | undefined;
     try {
       const loaded = await withSpaceReader(this.options.backend, spaceId, (ops) =>
         loadYjsDoc(ops, docId),
@@ -149,15 +202,18 @@ export class YjsHub {
       this.loadTimesMs.push(loaded.loadMs);
       if (this.loadTimesMs.length > LOAD_TIMES_KEPT) this.loadTimesMs.shift();
       doc = loaded.doc;
+      loadMs = loaded.loadMs;
     } catch (err) {
       if (!isCairnError(err) || err.code !== 'DocNotFound') throw err;
       doc = new Y.Doc({ gc: true });
     }
-    return new OpenYjsDoc(spaceId, docId, doc, {
+    const open = new OpenYjsDoc(spaceId, docId, doc, {
       commit: (item) => this.committer.commit(spaceId, item),
       oversizedUpdateBytes: this.options.limits.oversizedUpdateBytes,
       onRelayOnly: (d) => this.enterRelayMode(d),
     });
+    if (loadMs !== undefined) open.loadMs = loadMs;
+    return open;
   }
 
   private drop(key: string): number {

@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { bearerToken } from '../../auth/authorizer.js';
-import { CairnError } from '../../core/errors.js';
+import { CairnError, isCairnError } from '../../core/errors.js';
 import { routeSpec } from '../../protocol/api.js';
 import { errorResponse } from '../error-response.js';
 import { mountRoute } from '../mount-route.js';
@@ -25,9 +25,23 @@ export function mountAdminRoutes(app: Hono, deps: RouteDeps): void {
     deps.authorizer.require(grant, space, 'storage/admin');
   };
   mountRoute(app, routeSpec('adminCompact'), async ({ c, body }) => {
-    const { space, docId, branch } = body as { space: string; docId: string; branch?: string };
+    const { space, docId, branch, kind } = body as {
+      space: string;
+      docId: string;
+      branch?: string;
+      kind?: 'automerge' | 'yjs';
+    };
     allowed(c, space);
-    return c.json(snapshotCreated(await deps.snapshots.makeNow(space, docId, branch ?? 'main')));
+    const yjs = async () =>
+      c.json({ kind: 'yjs' as const, docId, ...(await deps.yjs.hub.compactNow(space, docId)) });
+    if (kind === 'yjs') return yjs();
+    try {
+      return c.json(snapshotCreated(await deps.snapshots.makeNow(space, docId, branch ?? 'main')));
+    } catch (err) {
+      // No Automerge doc of that id: the Yjs doc of that id, if there is one (SPEC §11).
+      if (kind === undefined && isCairnError(err) && err.code === 'DocNotFound') return yjs();
+      throw err;
+    }
   });
   mountRoute(app, routeSpec('adminRebuildCaches'), async ({ c, body }) => {
     const { space } = body as { space: string };

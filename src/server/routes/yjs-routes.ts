@@ -52,6 +52,11 @@ export function mountYjsRoutes(app: Hono, deps: RouteDeps): void {
     });
   });
 
+  mountRoute(app, routeSpec('getYjsDebug'), async ({ c, params }) => {
+    const { space, docId } = params as { space: string; docId: string };
+    return c.json(await hub.docDebug(space, docId));
+  });
+
   mountRoute(app, routeSpec('getYjsState'), async ({ c, params, query }) => {
     const { space, docId } = params as { space: string; docId: string };
     const v = await reader.state(space, docId, versionOf(query));
