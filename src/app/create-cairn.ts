@@ -182,9 +182,17 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     const hub = new LiveHub(new EpochFeed(backend), logger, acks);
     pipeline.onCommitted((batch) => hub.committed(batch));
     // Several processes on one PostgreSQL database: their commits too.
+    // (The Yjs hub is made below; it hears the same notifications.)
+    const lateYjs: { hub?: YjsHub } = {};
     stopWatching = await backend.watchCommits?.({
-      commit: (spaceId, epoch) => hub.committedElsewhere(spaceId, epoch),
-      resync: () => hub.resync(),
+      commit: (spaceId, epoch) => {
+        hub.committedElsewhere(spaceId, epoch);
+        lateYjs.hub?.committedElsewhere(spaceId);
+      },
+      resync: () => {
+        hub.resync();
+        lateYjs.hub?.committedElsewhere(undefined);
+      },
     });
     const live = createLiveEndpoint(
       { authorizer, hub, read, pipeline, limits, serverDid: identity.did, logger },
@@ -196,6 +204,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       limits: { ...DEFAULT_YJS_LIMITS, ...options.yjs },
       logger,
     });
+    lateYjs.hub = yjs;
     const yjsSockets = createYjsEndpoint(
       { hub: yjs, authorizer, logger, maxFrameBytes: limits.maxFrameBytes },
       options.basePath,

@@ -29,6 +29,16 @@ interface ReadJob<T = unknown> {
   resolve: (value: T) => void;
 }
 
+/**
+ * Reads something (from storage) and applies what it returns without
+ * committing it: updates another process committed. Runs between update
+ * runs like a read, so it never interleaves with a commit of ours.
+ */
+interface RemoteJob {
+  fetch: (caughtUpTo: number) => Promise<{ updates: Uint8Array[]; upTo: number }>;
+  resolve: () => void;
+}
+
 export interface OpenDocOptions {
   commit: (item: YjsCommitItem) => Promise<RecordSlot>;
   oversizedUpdateBytes: number;
@@ -51,7 +61,9 @@ export class OpenYjsDoc {
   relayOnly = false;
   /** How long loading it from storage took (undefined: it was new). */
   loadMs: number | undefined;
-  private readonly jobs: (UpdateJob | ReadJob)[] = [];
+  /** Every journal row up to this epoch has been applied (catch-up of other processes' commits). */
+  caughtUpTo = 0;
+  private readonly jobs: (UpdateJob | ReadJob | RemoteJob)[] = [];
   private running = false;
 
   constructor(
@@ -80,6 +92,15 @@ export class OpenYjsDoc {
     return new Promise((resolve) => this.push({ read, resolve } as ReadJob));
   }
 
+  /**
+   * Applies what another process committed (fetched from storage after
+   * `caughtUpTo`) and broadcasts what it adds to this doc; nothing is
+   * committed again.
+   */
+  catchUp(fetch: RemoteJob['fetch']): Promise<void> {
+    return new Promise((resolve) => this.push({ fetch, resolve }));
+  }
+
   /** Relays an awareness update from a peer to the others (never stored). */
   applyAwareness(update: Uint8Array, from: YjsPeer): void {
     awarenessProtocol.applyAwarenessUpdate(this.awareness, update, from);
@@ -101,7 +122,7 @@ export class OpenYjsDoc {
     for (const p of this.peers) if (p !== origin) p.sendAwareness(update);
   };
 
-  private push(job: UpdateJob | ReadJob): void {
+  private push(job: UpdateJob | ReadJob | RemoteJob): void {
     this.jobs.push(job);
     if (!this.running) {
       this.running = true;
@@ -112,18 +133,37 @@ export class OpenYjsDoc {
   private async run(): Promise<void> {
     try {
       while (this.jobs.length > 0) {
-        const head = this.jobs[0] as UpdateJob | ReadJob;
+        const head = this.jobs[0] as UpdateJob | ReadJob | RemoteJob;
         if ('read' in head) {
           this.jobs.shift();
           head.resolve(head.read(this.doc));
           continue;
         }
-        const end = this.jobs.findIndex((j) => 'read' in j);
+        if ('fetch' in head) {
+          this.jobs.shift();
+          await this.applyRemote(head);
+          continue;
+        }
+        const end = this.jobs.findIndex((j) => !('update' in j));
         await this.applyRun(this.jobs.splice(0, end < 0 ? this.jobs.length : end) as UpdateJob[]);
       }
     } finally {
       this.running = false;
     }
+  }
+
+  private async applyRemote(job: RemoteJob): Promise<void> {
+    try {
+      const { updates, upTo } = await job.fetch(this.caughtUpTo);
+      for (const u of updates) {
+        const added = applyAndDiff(this.doc, u, job);
+        if (added) this.broadcast(added, undefined);
+      }
+      this.caughtUpTo = Math.max(this.caughtUpTo, upTo);
+    } catch {
+      // Storage unreadable now: the next notification catches up from the same epoch.
+    }
+    job.resolve();
   }
 
   /** One run of updates: apply each (what it added), commit them as one group, then broadcast. */

@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 import { CairnError, isCairnError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { assembleChunks } from '../crdt/yjs/yjs-checkpoint.js';
 import { checkUpdate, stateOf } from '../crdt/yjs/yjs-update.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import { withSpaceReader } from '../storage/space-access.js';
@@ -18,6 +19,8 @@ export interface YjsHubOptions {
   logger: Logger;
 }
 
+/** Journal rows one catch-up applies at most (the next notification takes the rest). */
+const CATCH_UP_ROWS = 10_000;
 /** How often docs in relay mode try to write their state as a checkpoint. */
 const RECOVERY_EVERY_MS = 1000;
 /** Cold-load times kept for /debug's p50 and max. */
@@ -110,6 +113,44 @@ export class YjsHub {
     }
   }
 
+  /**
+   * Another process committed in this space (PostgreSQL NOTIFY; our own
+   * commits come back too): every open doc of the space applies the
+   * journal rows it has not seen, and its clients get what they add.
+   * `undefined`: notifications may have been missed, every space.
+   */
+  committedElsewhere(spaceId: string | undefined): void {
+    for (const [key, loading] of this.open) {
+      if (spaceId !== undefined && (JSON.parse(key) as string[])[0] !== spaceId) continue;
+      void loading.then(
+        (doc) => doc.catchUp((after) => this.rowsAfter(doc.spaceId, doc.docId, after)),
+        () => undefined,
+      );
+    }
+  }
+
+  private async rowsAfter(
+    spaceId: string,
+    docId: string,
+    after: number,
+  ): Promise<{ updates: Uint8Array[]; upTo: number }> {
+    return withSpaceReader(this.options.backend, spaceId, async (ops) => {
+      const rows = await ops.yjs.journal(docId, after, Number.MAX_SAFE_INTEGER, CATCH_UP_ROWS);
+      const updates = rows.map((r) => r.bytes);
+      let upTo = rows.at(-1)?.epoch ?? after;
+      // An oversized update of another process is a checkpoint with no row: take its state.
+      const newest = (await ops.yjs.checkpoints(docId))[0];
+      if (newest && newest.epoch > upTo && rows.length < CATCH_UP_ROWS) {
+        const got = assembleChunks(await ops.yjs.readChunks(docId, newest.generation), newest);
+        if ('state' in got) {
+          updates.push(got.state);
+          upTo = newest.epoch;
+        }
+      }
+      return { updates, upTo };
+    });
+  }
+
   /** Open docs, and the docs holding state only memory has. */
   get openDocs(): number {
     return this.open.size;
@@ -194,6 +235,7 @@ export class YjsHub {
   private async load(spaceId: string, docId: string): Promise<OpenYjsDoc> {
     let doc: Y.Doc;
     let loadMs: number | undefined;
+    let caughtUpTo = 0;
     try {
       const loaded = await withSpaceReader(this.options.backend, spaceId, (ops) =>
         loadYjsDoc(ops, docId),
@@ -203,6 +245,7 @@ export class YjsHub {
       if (this.loadTimesMs.length > LOAD_TIMES_KEPT) this.loadTimesMs.shift();
       doc = loaded.doc;
       loadMs = loaded.loadMs;
+      caughtUpTo = loaded.epoch;
     } catch (err) {
       if (!isCairnError(err) || err.code !== 'DocNotFound') throw err;
       doc = new Y.Doc({ gc: true });
@@ -213,6 +256,7 @@ export class YjsHub {
       onRelayOnly: (d) => this.enterRelayMode(d),
     });
     if (loadMs !== undefined) open.loadMs = loadMs;
+    open.caughtUpTo = caughtUpTo;
     return open;
   }
 
