@@ -23,7 +23,7 @@ export const LAYERS = {
   history: ['read', 'pipeline', 'storage', 'crdt', 'protocol', 'auth', 'core'],
   live: ['read', 'pipeline', 'crdt', 'protocol', 'auth', 'core'],
   kv: ['storage', 'protocol', 'auth', 'core'],
-  yjs: ['pipeline', 'storage', 'crdt', 'protocol', 'auth', 'core'],
+  yjs: ['read', 'pipeline', 'storage', 'crdt', 'protocol', 'auth', 'core'],
   server: ['history', 'read', 'live', 'kv', 'yjs', 'pipeline', 'crdt', 'protocol', 'auth', 'core'],
   app: [
     'server',

@@ -18,6 +18,7 @@ const shared = [
   'test/cli/verify-cli.test.ts',
   'test/cli/snapshot-cli.test.ts',
   'test/cli/compact-cli.test.ts',
+  'test/cli/yjs-import-cli.test.ts',
   'test/storage/commit-index.test.ts',
   'test/storage/yjs-store.test.ts',
 ];

@@ -1,4 +1,5 @@
 import { CairnError } from '../core/errors.js';
+import { parseSpaceId } from '../core/ids.js';
 import type { SqliteSync } from '../storage/sqlite/sqlite-space-store.js';
 
 export type AuthMode = 'required' | 'off';
@@ -14,6 +15,8 @@ export interface ServeConfig {
   serverKey?: string;
   /** Origins allowed by CORS; empty: CORS off. */
   corsOrigins: string[];
+  /** Lazy migration (SPEC §11): the legacy Yjs store (`hocuspocus:FILE`) and the space its docs move into. */
+  yjsLegacy?: { source: string; space: string };
 }
 
 export interface ServeFlags {
@@ -24,6 +27,8 @@ export interface ServeFlags {
   auth?: string;
   sync?: string;
   corsOrigins?: string;
+  yjsLegacy?: string;
+  yjsLegacySpace?: string;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -48,6 +53,12 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
   const databaseUrl = flags.database ?? env.CAIRN_DATABASE_URL;
   const corsOrigins = parseOrigins(flags.corsOrigins ?? env.CAIRN_CORS_ORIGINS ?? '');
   const serverKey = env.CAIRN_SERVER_KEY;
+  const legacySource = flags.yjsLegacy ?? env.CAIRN_YJS_LEGACY ?? '';
+  const legacySpace = flags.yjsLegacySpace ?? env.CAIRN_YJS_LEGACY_SPACE ?? '';
+  if ((legacySource === '') !== (legacySpace === '')) {
+    throw new CairnError('ValidationError', '--yjs-legacy and --yjs-legacy-space go together');
+  }
+  if (legacySpace !== '') parseSpaceId(legacySpace);
   return {
     dataDir: flags.data ?? env.CAIRN_DATA ?? './data',
     host: flags.host ?? env.CAIRN_HOST ?? '127.0.0.1',
@@ -57,6 +68,7 @@ export function resolveServeConfig(flags: ServeFlags, env: NodeJS.ProcessEnv): S
     corsOrigins,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(serverKey ? { serverKey } : {}),
+    ...(legacySource ? { yjsLegacy: { source: legacySource, space: legacySpace } } : {}),
   };
 }
 

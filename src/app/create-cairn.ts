@@ -17,6 +17,7 @@ import { LiveHub } from '../live/live-hub.js';
 import { YjsHub } from '../yjs/yjs-hub.js';
 import { YjsReader } from '../yjs/yjs-read.js';
 import { DEFAULT_YJS_LIMITS, type YjsLimits } from '../yjs/yjs-limits.js';
+import type { YjsLegacyConfig } from '../yjs/legacy-migration.js';
 import { createYjsEndpoint } from '../server/yjs-upgrade.js';
 import { EpochFeed } from '../read/epoch-feed.js';
 import { createHttpApp } from '../server/http-app.js';
@@ -57,6 +58,12 @@ export interface CairnOptions {
   enableServerMerge?: boolean;
   /** Limits of Yjs documents (SPEC §11): oversized updates, compaction, retention. */
   yjs?: Partial<YjsLimits>;
+  /**
+   * Lazy migration (SPEC §11): docs of `space` move in from `source` (a
+   * legacy Yjs store, read-only: `openLegacySource`) the first time they are
+   * opened; cairn closes the source on `close()`.
+   */
+  yjsLegacy?: YjsLegacyConfig;
   /** Default snapshot policy (SPEC §5); per space with `snapshots.setPolicy`. */
   snapshotPolicy?: Partial<SnapshotPolicy>;
   /** Origins browsers may call the API from (CORS; `*` for any). Default: none (CORS off). */
@@ -181,6 +188,10 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     );
     const hub = new LiveHub(new EpochFeed(backend), logger, acks);
     pipeline.onCommitted((batch) => hub.committed(batch));
+    // Yjs updates take epochs too: the live feed (§6 subscriptions, SSE docs=*) hears them.
+    pipeline.onRecords((spaceId, epochs) =>
+      hub.committedElsewhere(spaceId, epochs.at(-1) as number),
+    );
     // Several processes on one PostgreSQL database: their commits too.
     // (The Yjs hub is made below; it hears the same notifications.)
     const lateYjs: { hub?: YjsHub } = {};
@@ -202,6 +213,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       backend,
       pipeline,
       limits: { ...DEFAULT_YJS_LIMITS, ...options.yjs },
+      ...(options.yjsLegacy ? { legacy: options.yjsLegacy } : {}),
       logger,
     });
     lateYjs.hub = yjs;
@@ -244,7 +256,10 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         merge,
         limits,
         hub,
-        yjs: { hub: yjs, reader: new YjsReader(backend) },
+        yjs: {
+          hub: yjs,
+          reader: new YjsReader(backend, { ensureMigrated: (s, d) => yjs.ensureMigrated(s, d) }),
+        },
         txBodies,
         logger,
         version: CAIRN_VERSION,

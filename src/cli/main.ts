@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { CAIRN_VERSION } from '../app/version.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerCompact } from './compact-command.js';
+import { registerImportCommands } from './import-commands.js';
 import { registerInspectCommands, registerVerify } from './inspect-commands.js';
 import { registerMigrate } from './migrate-command.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
@@ -21,6 +22,7 @@ registerVerify(program);
 registerMigrate(program);
 registerSnapshotCommands(program);
 registerCompact(program);
+registerImportCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import { isLoopbackHost, resolveServeConfig, type ServeFlags } from '../app/conf
 import { createCairn } from '../app/create-cairn.js';
 import { createLogger } from '../app/logger.js';
 import { listen } from '../app/serve.js';
+import { openLegacySource } from '../app/yjs-import.js';
 import { UsageError } from './usage-error.js';
 
 export function registerServe(program: Command): void {
@@ -22,13 +23,22 @@ export function registerServe(program: Command): void {
       '--cors-origins <list>',
       'origins browsers may call from, comma-separated, or * (env CAIRN_CORS_ORIGINS; default: CORS off)',
     )
+    .option(
+      '--yjs-legacy <store>',
+      'lazy migration: a legacy Yjs store read-only, hocuspocus:FILE (env CAIRN_YJS_LEGACY)',
+    )
+    .option(
+      '--yjs-legacy-space <did>',
+      'the space legacy docs move into (env CAIRN_YJS_LEGACY_SPACE; needed with --yjs-legacy)',
+    )
     .addHelpText(
       'after',
       `
 Examples:
   $ cairn serve --auth off                       # SQLite in ./data, http://127.0.0.1:8787, no tokens
   $ cairn serve --data /var/lib/cairn --port 9000  # every request needs a UCAN (cairn token --help)
-  $ CAIRN_DATABASE_URL=postgres://localhost/cairn cairn serve`,
+  $ CAIRN_DATABASE_URL=postgres://localhost/cairn cairn serve
+  $ cairn serve --yjs-legacy hocuspocus:./hocuspocus.sqlite --yjs-legacy-space did:key:z6Mk…`,
     )
     .action(async (flags: ServeFlags) => {
       await runServe(flags);
@@ -57,6 +67,17 @@ async function runServe(flags: ServeFlags): Promise<void> {
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
 
+  let yjsLegacy;
+  if (config.yjsLegacy) {
+    try {
+      yjsLegacy = {
+        source: openLegacySource(config.yjsLegacy.source),
+        space: config.yjsLegacy.space,
+      };
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   const cairn = await createCairn({
     dataDir: config.dataDir,
     sync: config.sync,
@@ -67,6 +88,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     auth: config.auth,
     logger,
     ...(config.serverKey ? { serverKey: config.serverKey } : {}),
+    ...(yjsLegacy ? { yjsLegacy } : {}),
   });
   const server = await listen(cairn, config.host, config.port);
   logger.info(

@@ -1,6 +1,6 @@
-import type { CatchUp, EpochFeed } from '../read/epoch-feed.js';
+import { YJS_FEED_BRANCH, type CatchUp, type EpochFeed } from '../read/epoch-feed.js';
 import type { ReadApi } from '../read/read-api.js';
-import { deliveredEntry, type DeliveredEntry } from './space-feed.js';
+import { deliveredEntry, yjsEntry, type DeliveredEntry } from './space-feed.js';
 
 /** A doc entry with the seq of the branch it brings the client to. */
 export interface DocEntry {
@@ -25,7 +25,16 @@ export async function currentState(
   spaceId: string,
   docId: string,
   branch: string,
+  epochs?: EpochFeed,
 ): Promise<(DocEntry & { entry: DeliveredEntry }) | undefined> {
+  if (branch === YJS_FEED_BRANCH && epochs) {
+    // A Yjs doc: its whole state as one update, "seq" being its last commit's epoch.
+    const got = await epochs.yjsState(spaceId, docId).catch((err: unknown) => {
+      if ((err as { code?: string }).code === 'DocNotFound') return undefined;
+      throw err;
+    });
+    return got && { seq: got.epoch, entry: yjsEntry(docId, got.epoch, [got.state]) };
+  }
   try {
     const v = await read.docBytes(spaceId, docId, branch, { kind: 'current' });
     const fields = { docId, branch, seq: v.seq, heads: v.heads, rootRef: v.rootRef };
@@ -50,6 +59,7 @@ export async function catchUpFrom(
   heldSeq: number,
 ): Promise<DocEntry | undefined> {
   const { spaceId, docId, branch } = at;
+  if (branch === YJS_FEED_BRANCH) return currentState(read, spaceId, docId, branch, epochs);
   const missed =
     heldSeq > 0
       ? await epochs.changesAfterSeq(spaceId, docId, branch, heldSeq, MAX_CATCH_UP_CHANGES)

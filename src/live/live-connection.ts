@@ -14,6 +14,7 @@ import {
 } from '../protocol/live-frames.js';
 import { txRequestFrom, type RawTx } from '../protocol/tx-request.js';
 import type { ReadApi } from '../read/read-api.js';
+import { YJS_FEED_BRANCH } from '../read/epoch-feed.js';
 import type { LiveHub } from './live-hub.js';
 import { DeliveryChannel, type ChannelState } from './delivery-channel.js';
 import { currentState, missedChanges } from './doc-entries.js';
@@ -207,8 +208,9 @@ export class LiveConnection implements FeedSubscriber {
     branch: string,
     args: { type?: string | undefined; sinceEpoch?: number | undefined },
   ) {
-    if (args.type === 'yjs')
-      throw new CairnError('ValidationError', 'Yjs documents are not served yet');
+    // A Yjs doc (SPEC §11) is followed under its own key; it always starts from its whole state.
+    const yjs = args.type === 'yjs';
+    if (yjs) branch = YJS_FEED_BRANCH;
     if (this.subs.size >= this.deps.limits.maxSubscriptionsPerConnection) {
       throw new CairnError('LimitExceeded', 'too many subscriptions on this connection', {
         limit: 'maxSubscriptionsPerConnection',
@@ -217,10 +219,11 @@ export class LiveConnection implements FeedSubscriber {
     const [subscriptionId, sub] = this.subs.add(docId, branch);
     this.feed.watch(this, docId, branch);
     return this.feed.run(async (epoch) => {
-      const since = await this.resumeEpoch(docId, branch, args.sinceEpoch);
+      const { epochs } = this.deps.hub;
+      const since = yjs ? 0 : await this.resumeEpoch(docId, branch, args.sinceEpoch);
       const state =
-        (await missedChanges(this.deps.hub.epochs, this.spaceId, docId, branch, since)) ??
-        (await currentState(this.deps.read, this.spaceId, docId, branch));
+        (await missedChanges(epochs, this.spaceId, docId, branch, since)) ??
+        (await currentState(this.deps.read, this.spaceId, docId, branch, epochs));
       if (state && this.subs.get(subscriptionId)) {
         sub.seq = state.seq;
         sub.baseEpoch = epoch;

@@ -1,7 +1,12 @@
 import type { Logger } from '../core/logger.js';
 import { encodeBase64 } from '../protocol/base64.js';
 import { cborDeliverFrame, encodeCborFrame } from '../protocol/live-cbor.js';
-import type { CommittedEpoch, CommittedWrite, EpochFeed } from '../read/epoch-feed.js';
+import {
+  YJS_FEED_BRANCH,
+  type CommittedEpoch,
+  type CommittedWrite,
+  type EpochFeed,
+} from '../read/epoch-feed.js';
 
 /** One doc entry of a `deliver` frame, encoded once per encoding and shared by every subscriber. */
 export interface DeliveredEntry {
@@ -22,19 +27,26 @@ export interface EntryFields {
   seq: number;
   heads: string[];
   rootRef: string;
-  kind: 'changes' | 'snapshot';
+  kind: 'changes' | 'snapshot' | 'yjs';
   body: Uint8Array[] | Uint8Array;
 }
 
-/** An entry in both encodings, each encoded at most once. */
-export function deliveredEntry(fields: EntryFields, seqFrom: number): DeliveredEntry {
+/**
+ * An entry in both encodings, each encoded at most once. `feedBranch`: the
+ * key subscriptions match it by, when it is not the wire branch (Yjs docs).
+ */
+export function deliveredEntry(
+  fields: EntryFields,
+  seqFrom: number,
+  feedBranch = fields.branch,
+): DeliveredEntry {
   const body = Array.isArray(fields.body)
     ? fields.body.map(encodeBase64)
     : encodeBase64(fields.body as Uint8Array);
   let cbor: Uint8Array | undefined;
   return {
     docId: fields.docId,
-    branch: fields.branch,
+    branch: feedBranch,
     seqFrom,
     seqTo: fields.seq,
     json: JSON.stringify({ ...fields, body }),
@@ -196,8 +208,23 @@ export class SpaceFeed {
   }
 }
 
+/** A Yjs doc's updates (or whole state) as a `yjs` entry of a deliver frame (SPEC §6, §11). */
+export function yjsEntry(docId: string, epoch: number, body: Uint8Array[]): DeliveredEntry {
+  const fields = {
+    docId,
+    branch: 'main',
+    seq: epoch,
+    heads: [],
+    rootRef: '',
+    kind: 'yjs' as const,
+    body,
+  };
+  return deliveredEntry(fields, epoch, YJS_FEED_BRANCH);
+}
+
 /** A committed write as a `changes` entry of a deliver frame (SPEC §6). */
 export function changesEntry(w: CommittedWrite): DeliveredEntry {
+  if (w.yjs) return yjsEntry(w.docId, w.seqTo, w.changes);
   return deliveredEntry(
     {
       docId: w.docId,

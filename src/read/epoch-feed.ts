@@ -1,14 +1,27 @@
 import { rootRef } from '../crdt/heads.js';
+import * as Y from 'yjs';
+import { assembleChunks } from '../crdt/yjs/yjs-checkpoint.js';
 import { decodeTxBody, isYjsWrite } from '../protocol/tx-record.js';
+import { loadYjsDoc } from './yjs-loader.js';
 import type { BranchRecord, SpaceReadOps, StorageBackend } from '../storage/types.js';
 
 /** A live client's acknowledgement of one branch (kept by storage, used by resume). */
 export type { ClientAck } from '../storage/types.js';
 
 /** What one write of a committed transaction appended to one branch. */
+/**
+ * The branch key under which the live feed carries a Yjs doc (SPEC §11: one
+ * line of history, its own doc id namespace). No branch name can be this
+ * (it is not a valid name), so a Yjs doc never meets an Automerge doc of the
+ * same id; on the wire its entries say `kind: "yjs"` and `branch: "main"`.
+ */
+export const YJS_FEED_BRANCH = '#yjs';
+
 export interface CommittedWrite {
   docId: string;
   branch: string;
+  /** A Yjs update (`changes` holds the one committed update; seqs are its epoch). */
+  yjs?: true;
   seqFrom: number;
   seqTo: number;
   /** The branch's heads after the write, sorted. */
@@ -44,6 +57,22 @@ export interface CommittedEpoch {
 export class EpochFeed {
   constructor(private readonly backend: StorageBackend) {}
 
+  /** A Yjs doc's whole state as one update, and the epoch of its last commit; undefined: no such doc. */
+  async yjsState(
+    spaceId: string,
+    docId: string,
+  ): Promise<{ state: Uint8Array; epoch: number } | undefined> {
+    return this.withSpace(spaceId, async (ops) => {
+      if (!(await ops.yjs.getDoc(docId))) return undefined;
+      const loaded = await loadYjsDoc(ops, docId);
+      try {
+        return { state: Y.encodeStateAsUpdate(loaded.doc), epoch: loaded.epoch };
+      } finally {
+        loaded.doc.destroy();
+      }
+    });
+  }
+
   /** The space's newest epoch; 0 for a space with no commit (none is created). */
   async currentEpoch(spaceId: string): Promise<number> {
     return (await this.withSpace(spaceId, async (ops) => (await ops.chainTip()).epoch)) ?? 0;
@@ -68,8 +97,22 @@ export class EpochFeed {
         const body = decodeTxBody(record.body);
         const writes: CommittedWrite[] = [];
         for (const w of body.writes) {
-          // Yjs updates reach their clients through the Yjs hub (src/yjs), not this feed.
-          if (isYjsWrite(w)) continue;
+          if (isYjsWrite(w)) {
+            const changes = wanted(w.docId, YJS_FEED_BRANCH)
+              ? await yjsUpdateAt(ops, w.docId, record.epoch)
+              : [];
+            writes.push({
+              docId: w.docId,
+              branch: YJS_FEED_BRANCH,
+              yjs: true,
+              seqFrom: record.epoch,
+              seqTo: record.epoch,
+              heads: [],
+              rootRef: '',
+              changes,
+            });
+            continue;
+          }
           const heads = [...w.newHeads].sort();
           const changes = wanted(w.docId, w.branch) ? await bytesOf(ops, w) : [];
           writes.push({ ...pick(w), heads, rootRef: rootRef(heads), changes });
@@ -165,6 +208,16 @@ async function catchUpAfter(
   const changes =
     branch.seq > heldSeq ? await ops.readBranchBytes(branch.id, heldSeq + 1, branch.seq) : [];
   return { seqFrom: heldSeq + 1, seq: branch.seq, heads, rootRef: rootRef(heads), changes };
+}
+
+/** The update a Yjs doc committed at `epoch`: its journal row, or (oversized) the checkpoint there. */
+async function yjsUpdateAt(ops: SpaceReadOps, docId: string, epoch: number): Promise<Uint8Array[]> {
+  const [row] = await ops.yjs.journal(docId, epoch - 1, epoch, 1);
+  if (row) return [row.bytes];
+  const cp = (await ops.yjs.checkpoints(docId)).find((c) => c.epoch === epoch);
+  if (!cp) return [];
+  const got = assembleChunks(await ops.yjs.readChunks(docId, cp.generation), cp);
+  return 'state' in got ? [got.state] : [];
 }
 
 async function bytesOf(

@@ -67,7 +67,10 @@ export class HocuspocusSource implements LegacySource {
     const row = this.selectData.get(name);
     if (!row) return undefined;
     if (!(row.data instanceof Uint8Array)) {
-      throw new CairnError('InvalidChange', `document ${name} of ${this.description} is not a blob`);
+      throw new CairnError(
+        'InvalidChange',
+        `document ${name} of ${this.description} is not a blob`,
+      );
     }
     return new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength);
   }

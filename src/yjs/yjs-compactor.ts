@@ -4,7 +4,7 @@ import { stateOf } from '../crdt/yjs/yjs-update.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import { withSpaceReader } from '../storage/space-access.js';
 import type { StorageBackend } from '../storage/types.js';
-import { loadYjsDoc } from './yjs-loader.js';
+import { loadYjsDoc } from '../read/yjs-loader.js';
 import type { YjsLimits } from './yjs-limits.js';
 
 /** A doc's compaction state: its debt since the last checkpoint and its breaker. */
@@ -44,6 +44,8 @@ export class YjsCompactor {
   readonly stats = { checkpoints: 0, failures: 0 };
   private readonly docs = new Map<string, DocState>();
   private readonly queue: { spaceId: string; docId: string }[] = [];
+  /** Docs queued or being checkpointed (a doc is never queued twice). */
+  private readonly active = new Set<string>();
   private running: Promise<void> | undefined;
   private closed = false;
   private readonly now: () => number;
@@ -65,10 +67,12 @@ export class YjsCompactor {
     }
     state.rows++;
     state.bytes += bytes;
+    if (this.isDue(state) && (state.openUntilMs ?? 0) <= this.now()) this.enqueue(spaceId, docId);
+  }
+
+  private isDue(state: DocState): boolean {
     const { compactAfterUpdates, compactAfterBytes } = this.options.limits;
-    if (state.rows >= compactAfterUpdates || state.bytes >= compactAfterBytes) {
-      if ((state.openUntilMs ?? 0) <= this.now()) this.enqueue(spaceId, docId);
-    }
+    return state.rows >= compactAfterUpdates || state.bytes >= compactAfterBytes;
   }
 
   /** Makes a checkpoint now and resets the doc's breaker (`POST /admin/compact`). */
@@ -76,7 +80,7 @@ export class YjsCompactor {
     const state = this.stateOf(keyOf(spaceId, docId));
     state.failures = 0;
     delete state.openUntilMs;
-    return this.checkpoint(spaceId, docId);
+    return this.checkpoint(spaceId, docId, true);
   }
 
   /** Docs whose breaker is open, with when they are retried. */
@@ -116,19 +120,27 @@ export class YjsCompactor {
   }
 
   private enqueue(spaceId: string, docId: string): void {
-    if (this.closed || this.queue.some((j) => j.spaceId === spaceId && j.docId === docId)) return;
+    const key = keyOf(spaceId, docId);
+    // Queued or running already: commits meanwhile are counted, and owed again after it.
+    if (this.closed || this.active.has(key)) return;
+    this.active.add(key);
     this.queue.push({ spaceId, docId });
     this.running ??= this.drain().finally(() => (this.running = undefined));
   }
 
   private async drain(): Promise<void> {
     for (let job = this.queue.shift(); job; job = this.queue.shift()) {
-      const state = this.stateOf(keyOf(job.spaceId, job.docId));
+      const key = keyOf(job.spaceId, job.docId);
+      const state = this.stateOf(key);
       try {
         await this.checkpoint(job.spaceId, job.docId);
         state.failures = 0;
         state.backoffMs = this.options.limits.breakerBackoffMs;
         delete state.openUntilMs;
+        this.active.delete(key);
+        // What was committed while it ran may already be due again.
+        if (this.isDue(state)) this.enqueue(job.spaceId, job.docId);
+        continue;
       } catch (err) {
         this.stats.failures++;
         state.failures++;
@@ -140,6 +152,7 @@ export class YjsCompactor {
           // Open: no try until the back-off ends; then one try (a failure reopens it, twice as long).
           state.openUntilMs = this.now() + state.backoffMs;
           state.backoffMs = Math.min(state.backoffMs * 2, this.options.limits.breakerMaxBackoffMs);
+          this.active.delete(key);
         } else {
           this.queue.push(job); // tried again at once, up to the breaker
         }
@@ -151,9 +164,18 @@ export class YjsCompactor {
   private async checkpoint(
     spaceId: string,
     docId: string,
+    force = false,
   ): Promise<{ epoch: number; generation: number }> {
     const { backend, pipeline, limits } = this.options;
     const loaded = await withSpaceReader(backend, spaceId, (ops) => loadYjsDoc(ops, docId));
+    if (!force && loaded.checkpoint && loaded.checkpoint.epoch >= loaded.epoch) {
+      // Nothing since the newest checkpoint (the debt was heard twice): no second copy.
+      loaded.doc.destroy();
+      const s = this.stateOf(keyOf(spaceId, docId));
+      s.rows = 0;
+      s.bytes = 0;
+      return { epoch: loaded.epoch, generation: loaded.checkpoint.generation };
+    }
     const { state, stateVector } = stateOf(loaded.doc);
     loaded.doc.destroy();
     const chunks = splitChunks(state);
@@ -182,9 +204,15 @@ export class YjsCompactor {
       await ops.yjs.dropCheckpoints(docId, drop);
     });
     this.stats.checkpoints++;
+    // What is owed now is what storage holds after the checkpoint's epoch (commits that
+    // landed while it was built stay owed; counting a just-committed one twice only
+    // brings the next checkpoint forward).
+    const owed = await withSpaceReader(backend, spaceId, (ops) =>
+      ops.yjs.journalSizeAfter(docId, loaded.epoch),
+    );
     const s = this.stateOf(keyOf(spaceId, docId));
-    s.rows = 0;
-    s.bytes = 0;
+    s.rows = owed.rows;
+    s.bytes = owed.bytes;
     return { epoch: loaded.epoch, generation };
   }
 }

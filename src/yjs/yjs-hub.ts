@@ -6,7 +6,8 @@ import { checkUpdate, stateOf } from '../crdt/yjs/yjs-update.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import { withSpaceReader } from '../storage/space-access.js';
 import type { StorageBackend } from '../storage/types.js';
-import { loadYjsDoc } from './yjs-loader.js';
+import { loadYjsDoc } from '../read/yjs-loader.js';
+import { LegacyMigrator, type YjsLegacyConfig } from './legacy-migration.js';
 import { OpenYjsDoc, type UpdateOutcome } from './open-doc.js';
 import { YjsCommitter } from './yjs-committer.js';
 import { YjsCompactor } from './yjs-compactor.js';
@@ -17,6 +18,8 @@ export interface YjsHubOptions {
   pipeline: CommitPipeline;
   limits: YjsLimits;
   logger: Logger;
+  /** Lazy migration (SPEC §11): docs of `space` move in from `source` when first opened; the hub closes the source. */
+  legacy?: YjsLegacyConfig;
 }
 
 /** Journal rows one catch-up applies at most (the next notification takes the rest). */
@@ -39,6 +42,8 @@ export class YjsHub {
   readonly committer: YjsCommitter;
   readonly compactor: YjsCompactor;
   readonly stats = { badCheckpoints: 0, recovered: 0 };
+  /** Lazy migration from a legacy store, when configured (legacy-migration.ts). */
+  readonly legacy: LegacyMigrator | undefined;
   private readonly open = new Map<string, Promise<OpenYjsDoc>>();
   private readonly holds = new Map<string, number>();
   private readonly relayOnly = new Set<OpenYjsDoc>();
@@ -51,6 +56,29 @@ export class YjsHub {
     this.committer = new YjsCommitter(options.pipeline, (spaceId, item) =>
       this.compactor.committed(spaceId, item.docId, item.update.byteLength, !!item.stateWith),
     );
+    this.legacy =
+      options.legacy &&
+      new LegacyMigrator({
+        ...options,
+        ...options.legacy,
+        oversizedUpdateBytes: options.limits.oversizedUpdateBytes,
+        onCommitted: (s, d, bytes, cp) => this.compactor.committed(s, d, bytes, cp),
+      });
+  }
+
+  /** Docs moved in from the legacy store by this process (/debug `migrated`). */
+  get migrated(): number {
+    return this.legacy?.migrated ?? 0;
+  }
+
+  /** The legacy store lazy migration reads (/debug `legacySource`), if any. */
+  get legacySource(): string | undefined {
+    return this.legacy?.description;
+  }
+
+  /** Moves a doc in from the legacy store if it is there and not yet in cairn (HTTP reads call it first). */
+  async ensureMigrated(spaceId: string, docId: string): Promise<void> {
+    await this.legacy?.ensure(spaceId, docId);
   }
 
   /** The doc, loaded (or new and empty: it is created by its first commit); hold it until `release`. */
@@ -216,6 +244,8 @@ export class YjsHub {
       badCheckpoints: this.stats.badCheckpoints,
       recovered: this.stats.recovered,
       coldLoadMs: this.coldLoadMs() ?? null,
+      migrated: this.migrated,
+      legacySource: this.legacySource ?? null,
     };
   }
 
@@ -224,6 +254,7 @@ export class YjsHub {
     if (this.recovery) clearInterval(this.recovery);
     await this.recover();
     await this.compactor.close();
+    await this.legacy?.close();
     for (const loading of this.open.values()) {
       const doc = await loading.catch(() => undefined);
       if (doc) await doc.read(() => undefined);
@@ -232,7 +263,7 @@ export class YjsHub {
     this.open.clear();
   }
 
-  private async load(spaceId: string, docId: string): Promise<OpenYjsDoc> {
+  private async load(spaceId: string, docId: string, migrated = false): Promise<OpenYjsDoc> {
     let doc: Y.Doc;
     let loadMs: number | undefined;
     let caughtUpTo = 0;
@@ -248,6 +279,10 @@ export class YjsHub {
       caughtUpTo = loaded.epoch;
     } catch (err) {
       if (!isCairnError(err) || err.code !== 'DocNotFound') throw err;
+      // SPEC §11 lazy migration: a doc the legacy store has moves in now, then loads as any other.
+      if (!migrated && (await this.legacy?.ensure(spaceId, docId))) {
+        return this.load(spaceId, docId, true);
+      }
       doc = new Y.Doc({ gc: true });
     }
     const open = new OpenYjsDoc(spaceId, docId, doc, {

@@ -5,7 +5,7 @@ import { assembleChunks } from '../crdt/yjs/yjs-checkpoint.js';
 import { rootsToJson, type RootType } from '../crdt/yjs/yjs-json.js';
 import { withSpaceReader } from '../storage/space-access.js';
 import type { SpaceReadOps, StorageBackend } from '../storage/types.js';
-import { loadYjsDoc } from './yjs-loader.js';
+import { loadYjsDoc } from '../read/yjs-loader.js';
 
 /** Which version of a Yjs doc: its newest, the one at an epoch, or the one at an instant. */
 export type YjsVersion = { epoch?: number; atMs?: number };
@@ -25,13 +25,22 @@ export interface YjsHistoryItem {
   kind: 'update' | 'checkpoint';
 }
 
+/** What a reader asks of the rest of the server before it reads. */
+export interface YjsReaderHooks {
+  /** Lazy migration (SPEC §11: "any HTTP read"): moves the doc in from a legacy store first, if it is there. */
+  ensureMigrated?: (spaceId: string, docId: string) => Promise<void>;
+}
+
 /**
  * The read side of Yjs docs over HTTP (SPEC §11): state at a version, JSON
  * of named roots, the journal feed after an epoch, and the history. Reads
  * come from storage (committed state only), never from a doc in memory.
  */
 export class YjsReader {
-  constructor(private readonly backend: StorageBackend) {}
+  constructor(
+    private readonly backend: StorageBackend,
+    private readonly hooks: YjsReaderHooks = {},
+  ) {}
 
   /** The state at a version as one update, with the epoch of the doc's last commit at or before it. */
   async state(
@@ -67,6 +76,7 @@ export class YjsReader {
     fromEpoch: number,
     limit: number,
   ): Promise<{ items: YjsFeedItem[]; more: boolean }> {
+    await this.hooks.ensureMigrated?.(spaceId, docId);
     return withSpaceReader(this.backend, spaceId, async (ops) => {
       await requireDoc(ops, docId);
       const rows = await ops.yjs.journal(docId, fromEpoch, Number.MAX_SAFE_INTEGER, limit + 1);
@@ -97,6 +107,7 @@ export class YjsReader {
     beforeEpoch: number,
     limit: number,
   ): Promise<YjsHistoryItem[]> {
+    await this.hooks.ensureMigrated?.(spaceId, docId);
     return withSpaceReader(this.backend, spaceId, async (ops) => {
       await requireDoc(ops, docId);
       const rows = await ops.yjs.journalBefore(docId, beforeEpoch, limit);
@@ -125,6 +136,7 @@ export class YjsReader {
     version: YjsVersion,
     fn: (doc: Y.Doc, epoch: number) => T,
   ): Promise<T> {
+    await this.hooks.ensureMigrated?.(spaceId, docId);
     return withSpaceReader(this.backend, spaceId, async (ops) => {
       let atEpoch = version.epoch ?? Number.MAX_SAFE_INTEGER;
       if (version.atMs !== undefined)

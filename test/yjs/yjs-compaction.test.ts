@@ -58,6 +58,21 @@ const stored = () =>
   }));
 
 describe('Yjs compaction', () => {
+  it('regression: commits heard while a checkpoint runs do not queue a second checkpoint of the same state', async () => {
+    e = await startEngine({ yjs: { compactAfterUpdates: 1 } });
+    const compactor = e.cairn.yjs.compactor;
+    const t = typist();
+    expect(await t.type('one ')).toBe(200);
+    await compactor.idle();
+    expect(compactor.stats.checkpoints).toBe(1);
+    // Two announcements in one turn (as a group commit's items arrive) with no new journal rows.
+    compactor.committed(SPACE, DOC, 10, false);
+    compactor.committed(SPACE, DOC, 10, false);
+    await compactor.idle();
+    const epochs = (await stored()).checkpoints.map((c) => c.epoch);
+    expect(new Set(epochs).size, `checkpoints at epochs ${epochs.join(', ')}`).toBe(epochs.length);
+  });
+
   it('a crash between the checkpoint chunks and the flip leaves the old checkpoint in force and no half state', async () => {
     e = await startEngine({ yjs: { compactAfterUpdates: 1_000_000 } });
     const t = typist();
