@@ -59,6 +59,8 @@ export class OpenYjsDoc {
   readonly peers = new Set<YjsPeer>();
   /** Holds content storage does not (relayed while storage refused writes). */
   relayOnly = false;
+  /** Commits storage refused, ever (relay recovery checks none came while it ran). */
+  refusals = 0;
   /** How long loading it from storage took (undefined: it was new). */
   loadMs: number | undefined;
   /** Every journal row up to this epoch has been applied (catch-up of other processes' commits). */
@@ -205,6 +207,7 @@ export class OpenYjsDoc {
    */
   private refused(job: UpdateJob, update: Uint8Array, err: unknown): void {
     this.relayOnly = true;
+    this.refusals++;
     this.options.onRelayOnly(this);
     if (job.from && isCairnError(err) && err.code === 'StorageUnavailable') {
       this.broadcast(update, job.from);

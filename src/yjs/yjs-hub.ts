@@ -1,8 +1,7 @@
 import * as Y from 'yjs';
 import { CairnError, isCairnError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { assembleChunks } from '../crdt/yjs/yjs-checkpoint.js';
-import { checkUpdate, stateOf } from '../crdt/yjs/yjs-update.js';
+import { checkUpdate } from '../crdt/yjs/yjs-update.js';
 import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import { withSpaceReader } from '../storage/space-access.js';
 import type { StorageBackend } from '../storage/types.js';
@@ -11,6 +10,8 @@ import { LegacyMigrator, type YjsLegacyConfig } from './legacy-migration.js';
 import { OpenYjsDoc, type UpdateOutcome } from './open-doc.js';
 import { YjsCommitter } from './yjs-committer.js';
 import { YjsCompactor } from './yjs-compactor.js';
+import { committedAfter, yjsDocDebug } from './yjs-doc-debug.js';
+import { RelayRecovery } from './relay-recovery.js';
 import type { YjsLimits } from './yjs-limits.js';
 
 export interface YjsHubOptions {
@@ -22,10 +23,6 @@ export interface YjsHubOptions {
   legacy?: YjsLegacyConfig;
 }
 
-/** Journal rows one catch-up applies at most (the next notification takes the rest). */
-const CATCH_UP_ROWS = 10_000;
-/** How often docs in relay mode try to write their state as a checkpoint. */
-const RECOVERY_EVERY_MS = 1000;
 /** Cold-load times kept for /debug's p50 and max. */
 const LOAD_TIMES_KEPT = 256;
 
@@ -41,14 +38,13 @@ const keyOf = (spaceId: string, docId: string) => JSON.stringify([spaceId, docId
 export class YjsHub {
   readonly committer: YjsCommitter;
   readonly compactor: YjsCompactor;
-  readonly stats = { badCheckpoints: 0, recovered: 0 };
+  readonly stats = { badCheckpoints: 0 };
   /** Lazy migration from a legacy store, when configured (legacy-migration.ts). */
   readonly legacy: LegacyMigrator | undefined;
   private readonly open = new Map<string, Promise<OpenYjsDoc>>();
   private readonly holds = new Map<string, number>();
-  private readonly relayOnly = new Set<OpenYjsDoc>();
+  private readonly relay: RelayRecovery;
   private readonly loadTimesMs: number[] = [];
-  private recovery: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: YjsHubOptions) {
@@ -56,6 +52,10 @@ export class YjsHub {
     this.committer = new YjsCommitter(options.pipeline, (spaceId, item) =>
       this.compactor.committed(spaceId, item.docId, item.update.byteLength, !!item.stateWith),
     );
+    this.relay = new RelayRecovery(this.committer, options.logger, (doc) => {
+      const key = keyOf(doc.spaceId, doc.docId);
+      if (!this.holds.has(key)) this.unloadIfUnused(key, doc);
+    });
     this.legacy =
       options.legacy &&
       new LegacyMigrator({
@@ -151,32 +151,13 @@ export class YjsHub {
     for (const [key, loading] of this.open) {
       if (spaceId !== undefined && (JSON.parse(key) as string[])[0] !== spaceId) continue;
       void loading.then(
-        (doc) => doc.catchUp((after) => this.rowsAfter(doc.spaceId, doc.docId, after)),
+        (doc) =>
+          doc.catchUp((after) =>
+            committedAfter(this.options.backend, doc.spaceId, doc.docId, after),
+          ),
         () => undefined,
       );
     }
-  }
-
-  private async rowsAfter(
-    spaceId: string,
-    docId: string,
-    after: number,
-  ): Promise<{ updates: Uint8Array[]; upTo: number }> {
-    return withSpaceReader(this.options.backend, spaceId, async (ops) => {
-      const rows = await ops.yjs.journal(docId, after, Number.MAX_SAFE_INTEGER, CATCH_UP_ROWS);
-      const updates = rows.map((r) => r.bytes);
-      let upTo = rows.at(-1)?.epoch ?? after;
-      // An oversized update of another process is a checkpoint with no row: take its state.
-      const newest = (await ops.yjs.checkpoints(docId))[0];
-      if (newest && newest.epoch > upTo && rows.length < CATCH_UP_ROWS) {
-        const got = assembleChunks(await ops.yjs.readChunks(docId, newest.generation), newest);
-        if ('state' in got) {
-          updates.push(got.state);
-          upTo = newest.epoch;
-        }
-      }
-      return { updates, upTo };
-    });
   }
 
   /** Open docs, and the docs holding state only memory has. */
@@ -185,7 +166,7 @@ export class YjsHub {
   }
 
   get degradedDocs(): number {
-    return this.relayOnly.size;
+    return this.relay.size;
   }
 
   /** Cold-load times (ms): median and max of the recent ones. */
@@ -198,27 +179,8 @@ export class YjsHub {
   /** SPEC §11 `GET …/yjs/:docId/debug`: one doc's storage facts. */
   async docDebug(spaceId: string, docId: string): Promise<Record<string, unknown>> {
     const open = await this.open.get(keyOf(spaceId, docId))?.catch(() => undefined);
-    return withSpaceReader(this.options.backend, spaceId, async (ops) => {
-      const record = await ops.yjs.getDoc(docId);
-      if (!record) throw new CairnError('DocNotFound', `no Yjs doc ${docId}`, { docId });
-      const journal = await ops.yjs.journalSizeAfter(docId, 0);
-      const checkpoints = await ops.yjs.checkpoints(docId);
-      let oversized = 0;
-      for (const cp of checkpoints) {
-        if ((await ops.yjs.journal(docId, cp.epoch - 1, cp.epoch, 1)).length === 0) oversized++;
-      }
-      return {
-        storageMode: open?.relayOnly ? 'degraded' : 'journal',
-        migration: record.migration ? (JSON.parse(record.migration) as unknown) : null,
-        journalRows: journal.rows,
-        journalBytes: journal.bytes,
-        checkpointEpoch: checkpoints[0]?.epoch ?? null,
-        checkpointChunks: checkpoints[0]?.chunkCount ?? 0,
-        coldLoadMs: open?.loadMs ?? null,
-        oversizedUpdates: oversized,
-        compaction: this.compactor.breakerOf(spaceId, docId),
-      };
-    });
+    const breaker = this.compactor.breakerOf(spaceId, docId);
+    return yjsDocDebug(this.options.backend, spaceId, docId, open, breaker);
   }
 
   /** `POST /admin/compact` of a Yjs doc: a checkpoint now (its breaker reset); `DocNotFound` if none. */
@@ -234,15 +196,15 @@ export class YjsHub {
   debug(): Record<string, unknown> {
     return {
       openDocs: this.openDocs,
-      degraded: this.relayOnly.size > 0,
-      relayOnlyDocs: this.relayOnly.size,
+      degraded: this.relay.size > 0,
+      relayOnlyDocs: this.relay.size,
       breakerOpen: this.compactor.openBreakers().map((b) => ({ retryAtMs: b.untilMs })),
       oversizedUpdates: this.committer.stats.oversized,
       committed: this.committer.stats.committed,
       checkpoints: this.compactor.stats.checkpoints,
       compactionFailures: this.compactor.stats.failures,
       badCheckpoints: this.stats.badCheckpoints,
-      recovered: this.stats.recovered,
+      recovered: this.relay.stats.recovered,
       coldLoadMs: this.coldLoadMs() ?? null,
       migrated: this.migrated,
       legacySource: this.legacySource ?? null,
@@ -251,8 +213,7 @@ export class YjsHub {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.recovery) clearInterval(this.recovery);
-    await this.recover();
+    await this.relay.close();
     await this.compactor.close();
     await this.legacy?.close();
     for (const loading of this.open.values()) {
@@ -288,7 +249,7 @@ export class YjsHub {
     const open = new OpenYjsDoc(spaceId, docId, doc, {
       commit: (item) => this.committer.commit(spaceId, item),
       oversizedUpdateBytes: this.options.limits.oversizedUpdateBytes,
-      onRelayOnly: (d) => this.enterRelayMode(d),
+      onRelayOnly: (d) => this.relay.add(d),
     });
     if (loadMs !== undefined) open.loadMs = loadMs;
     open.caughtUpTo = caughtUpTo;
@@ -306,44 +267,5 @@ export class YjsHub {
     if ((this.holds.get(key) ?? 0) > 0 || doc.relayOnly || !doc.idle) return;
     this.open.delete(key);
     doc.destroy();
-  }
-
-  private enterRelayMode(doc: OpenYjsDoc): void {
-    this.relayOnly.add(doc);
-    this.recovery ??= setInterval(() => void this.recover(), RECOVERY_EVERY_MS);
-    this.recovery.unref();
-  }
-
-  /**
-   * Storage may be back: each doc in relay mode writes its whole state as
-   * one committed update that is also a checkpoint (so nothing relayed is
-   * lost); a doc that succeeds leaves relay mode.
-   */
-  private async recover(): Promise<void> {
-    for (const doc of [...this.relayOnly]) {
-      try {
-        const { state, stateVector } = await doc.read((d) => stateOf(d));
-        await this.committer.commit(doc.spaceId, {
-          docId: doc.docId,
-          update: state,
-          stateWith: { state, stateVector },
-        });
-        doc.relayOnly = false;
-        this.relayOnly.delete(doc);
-        this.stats.recovered++;
-        const key = keyOf(doc.spaceId, doc.docId);
-        if (!this.holds.has(key)) this.unloadIfUnused(key, doc);
-      } catch (err) {
-        this.options.logger.debug(
-          { err, docId: doc.docId },
-          'relay-mode checkpoint not yet possible',
-        );
-        return;
-      }
-    }
-    if (this.relayOnly.size === 0 && this.recovery) {
-      clearInterval(this.recovery);
-      this.recovery = undefined;
-    }
   }
 }
