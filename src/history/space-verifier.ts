@@ -4,6 +4,7 @@ import { rootRef } from '../crdt/heads.js';
 import { BASE_CORRUPT, snapshotCheckJob } from '../crdt/kind-jobs.js';
 import type { KindWorkers } from '../crdt/kind-workers.js';
 import { docKind } from '../crdt/kinds.js';
+import { assembleChunks, checkpointStateProblem } from '../crdt/yjs/yjs-checkpoint.js';
 import { ChainChecker } from '../pipeline/verify-tx-chain.js';
 import { decodeTxBody, isYjsWrite, type TxRecordYjsWrite } from '../protocol/tx-record.js';
 import { withSpaceReader } from '../storage/space-access.js';
@@ -39,7 +40,8 @@ const DOC_PAGE = 500;
  * branch log rows it names (all present, each change's bytes hashing to its
  * stored hash, the writes' `changesHash`, the commit's heads); and every
  * snapshot (its `rootRef` from its heads, its bytes loading to those heads,
- * on a worker thread).
+ * on a worker thread); Yjs journal rows through the records that name them,
+ * and every Yjs checkpoint (chunks, hash, state vector).
  */
 export async function verifySpace(
   backend: StorageBackend,
@@ -59,12 +61,37 @@ export async function verifySpace(
   await withSpaceReader(backend, spaceId, async (ops) => {
     await verifyChain(ops, spaceId, report, flag, onProgress);
     await verifySnapshots(ops, workers, report, flag, onProgress);
+    await verifyYjsCheckpoints(ops, report, flag);
   });
   report.ok = report.problems.length === 0;
   return report;
 }
 
 type Flag = (where: string, problem: string) => void;
+
+/**
+ * Every published checkpoint of every Yjs doc (SPEC §11): its chunks
+ * assemble to the recorded count, size and SHA-256, and the state loads to
+ * the recorded state vector. Counted with the snapshots.
+ */
+async function verifyYjsCheckpoints(ops: SpaceReadOps, report: VerifyReport, flag: Flag) {
+  let after: string | null = null;
+  for (;;) {
+    const docIds = await ops.yjs.listDocIds('', after, DOC_PAGE);
+    for (const docId of docIds) {
+      for (const cp of await ops.yjs.checkpoints(docId)) {
+        report.checked.snapshots++;
+        const where = `yjs doc ${docId} checkpoint ${cp.generation} (epoch ${cp.epoch})`;
+        const got = assembleChunks(await ops.yjs.readChunks(docId, cp.generation), cp);
+        const problem =
+          'problem' in got ? got.problem : checkpointStateProblem(got.state, cp.stateVector);
+        if (problem) flag(where, problem);
+      }
+    }
+    if (docIds.length < DOC_PAGE) return;
+    after = docIds.at(-1) as string;
+  }
+}
 
 async function verifyChain(
   ops: SpaceReadOps,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import * as A from '@automerge/automerge';
+import * as Y from 'yjs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -28,8 +29,8 @@ interface Store {
   done(): Promise<void>;
 }
 
-/** A space with 6 commits on two docs and one snapshot, its server stopped. */
-async function seeded(): Promise<Store> {
+/** A space with 6 commits on two docs and one snapshot (and with `yjs`, a Yjs doc: 3 updates, a checkpoint), its server stopped. */
+async function seeded(yjs = false): Promise<Store> {
   const { dir, cleanup } = makeTempDir();
   const db: TestDatabase | undefined =
     TEST_BACKEND === 'postgres' ? await createTestDatabase() : undefined;
@@ -48,6 +49,16 @@ async function seeded(): Promise<Store> {
   const other = { writes: [write('other', [new Replica(2).change((d) => (d.o = 1))])] };
   expect((await cairn.pipeline.commit(SPACE, parseTxRequest(other, cairn.limits))).ok).toBe(true);
   await cairn.snapshots.makeNow(SPACE, 'doc', 'main', 3);
+  if (yjs) {
+    const doc = new Y.Doc();
+    for (const word of ['one ', 'two ', 'three']) {
+      const before = Y.encodeStateVector(doc);
+      doc.getText('t').insert(doc.getText('t').length, word);
+      const update = Y.encodeStateAsUpdate(doc, before);
+      expect((await cairn.yjs.postUpdate(SPACE, 'ydoc', update)).applied).toBe(1);
+    }
+    await cairn.yjs.compactNow(SPACE, 'ydoc');
+  }
   await cairn.close();
   return {
     where: db ? ['--database', db.url] : ['--data', dir],
@@ -93,8 +104,8 @@ function verify(store: Store): { code: number | null; report: Report } {
   return { code: out.code, report: JSON.parse(out.stdout) as Report };
 }
 
-async function withStore(fn: (s: Store) => Promise<void>): Promise<void> {
-  const store = await seeded();
+async function withStore(fn: (s: Store) => Promise<void>, yjs = false): Promise<void> {
+  const store = await seeded(yjs);
   try {
     await fn(store);
   } finally {
@@ -103,6 +114,39 @@ async function withStore(fn: (s: Store) => Promise<void>): Promise<void> {
 }
 
 describe('cairn verify', () => {
+  it('checks Yjs docs too: names a flipped byte in a journal row and a forged checkpoint (exit 1)', async () => {
+    await withStore(async (s) => {
+      const sound = verify(s);
+      expect(sound.code).toBe(0);
+      expect(sound.report.checked).toEqual({ epochs: 9, changes: 9, snapshots: 2 });
+      const [row] = await s.sql(
+        'SELECT bytes FROM yjs_journal WHERE epoch = 8',
+        'SELECT bytes FROM yjs_journal WHERE space_id = $1 AND epoch = 8',
+      );
+      const bytes = Buffer.from(row?.bytes as Uint8Array);
+      bytes[bytes.length - 2] = (bytes[bytes.length - 2] as number) ^ 0x01;
+      await s.sql(
+        'UPDATE yjs_journal SET bytes = ? WHERE epoch = 8',
+        'UPDATE yjs_journal SET bytes = $2 WHERE space_id = $1 AND epoch = 8',
+        [bytes],
+      );
+      await s.sql(
+        'UPDATE yjs_chunks SET bytes = ?',
+        'UPDATE yjs_chunks SET bytes = $2 WHERE space_id = $1',
+        [Buffer.from('forged')],
+      );
+      const bad = verify(s);
+      expect(bad.code).toBe(1);
+      expect(bad.report.problems).toEqual([
+        { where: 'epoch 8: yjs doc ydoc', problem: expect.stringMatching(/do not hash/) },
+        {
+          where: expect.stringMatching(/^yjs doc ydoc checkpoint 1 \(epoch 9\)$/),
+          problem: expect.any(String),
+        },
+      ]);
+    }, true);
+  });
+
   it('passes a sound space (exit 0) and names a flipped byte in a stored change (exit 1)', async () => {
     await withStore(async (s) => {
       const sound = verify(s);

@@ -1,3 +1,4 @@
+import * as Y from 'yjs';
 import { sha256 } from './yjs-update.js';
 
 /** A checkpoint chunk is at most this many bytes (SPEC §11). */
@@ -52,4 +53,26 @@ export function assembleChunks(
     at += c.byteLength;
   }
   return { state };
+}
+
+/**
+ * What is wrong with a checkpoint's assembled state, or undefined: it must
+ * be a Yjs update that loads, whose state vector is the recorded one.
+ */
+export function checkpointStateProblem(
+  state: Uint8Array,
+  stateVector: Uint8Array,
+): string | undefined {
+  const doc = new Y.Doc();
+  try {
+    Y.applyUpdate(doc, state);
+    const got = Y.encodeStateVector(doc);
+    return Buffer.compare(got, stateVector) === 0
+      ? undefined
+      : 'its state vector is not the recorded one';
+  } catch {
+    return 'its state is not a Yjs update';
+  } finally {
+    doc.destroy();
+  }
 }
