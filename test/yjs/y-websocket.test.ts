@@ -38,6 +38,15 @@ describe('y-websocket providers', () => {
     await synced(c.provider);
     await until(() => c.doc.getText('content').toString() === ta.toString(), 'c gets the state');
     expect(await journalRows(harness, 'notes/one')).toBeGreaterThan(0);
+    // Bounded memory: the doc is unloaded when its last connection leaves.
+    expect(harness.engine!.cairn.yjs.openDocs).toBe(1);
+    for (const p of [a, b, c]) p.close();
+    await until(() => harness.engine!.cairn.yjs.openDocs === 0, 'the doc is unloaded');
+    const metrics = await (
+      await harness.engine!.cairn.fetch(new Request('http://cairn.test/metrics'))
+    ).text();
+    expect(metrics).toMatch(/cairn_yjs_updates_total\{kind="journal",storage="\w+"\} [1-9]/);
+    expect(metrics).toMatch(/cairn_yjs_open_docs\{storage="\w+"\} 0/);
   });
 
   it('relays awareness to the others and never stores it', async () => {
