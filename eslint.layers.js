@@ -22,7 +22,7 @@ export const LAYERS = {
   read: ['storage', 'crdt', 'protocol', 'core'],
   history: ['read', 'pipeline', 'storage', 'crdt', 'protocol', 'auth', 'core'],
   live: ['read', 'pipeline', 'crdt', 'protocol', 'auth', 'core'],
-  kv: ['storage', 'protocol', 'auth', 'core'],
+  kv: ['pipeline', 'storage', 'protocol', 'auth', 'core'],
   yjs: ['read', 'pipeline', 'storage', 'crdt', 'protocol', 'auth', 'core'],
   server: ['history', 'read', 'live', 'kv', 'yjs', 'pipeline', 'crdt', 'protocol', 'auth', 'core'],
   app: [

@@ -13,6 +13,7 @@ const shared = [
   'test/e2e/**/*.test.ts',
   'test/live/**/*.test.ts',
   'test/yjs/**/*.test.ts',
+  'test/kv/**/*.test.ts',
   'test/server/operations.test.ts',
   'test/cli/migrate-cli.test.ts',
   'test/cli/verify-cli.test.ts',
@@ -21,6 +22,7 @@ const shared = [
   'test/cli/yjs-import-cli.test.ts',
   'test/storage/commit-index.test.ts',
   'test/storage/yjs-store.test.ts',
+  'test/storage/kv-store.test.ts',
 ];
 
 export default defineConfig({

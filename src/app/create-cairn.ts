@@ -15,6 +15,11 @@ import { KindWorkers } from '../crdt/kind-workers.js';
 import { AckRecorder } from '../live/ack-recorder.js';
 import { LiveHub } from '../live/live-hub.js';
 import { YjsHub } from '../yjs/yjs-hub.js';
+import { DEFAULT_KV_LIMITS, type KvLimits } from '../kv/kv-limits.js';
+import { KvRateLimiter, type KvRateLimits } from '../kv/kv-rate-limit.js';
+import { KvService } from '../kv/kv-service.js';
+import { kvOfSpace, type KvSpace } from '../kv/kv-space.js';
+import { KvSweeper } from '../kv/kv-sweeper.js';
 import { YjsReader } from '../yjs/yjs-read.js';
 import { DEFAULT_YJS_LIMITS, type YjsLimits } from '../yjs/yjs-limits.js';
 import type { YjsLegacyConfig } from '../yjs/legacy-migration.js';
@@ -56,6 +61,10 @@ export interface CairnOptions {
   clock?: () => number;
   /** Server merges (SPEC §4); default off (`FeatureDisabled`). */
   enableServerMerge?: boolean;
+  /** Limits of extension KV storage (SPEC §10, §12). */
+  kv?: Partial<KvLimits>;
+  /** Per-install KV rate limits (SPEC §12); default off. */
+  kvRateLimits?: KvRateLimits;
   /** Limits of Yjs documents (SPEC §11): oversized updates, compaction, retention. */
   yjs?: Partial<YjsLimits>;
   /**
@@ -91,6 +100,10 @@ export interface Cairn {
   handleUpgrade: UpgradeHandler;
   /** The live endpoint's state (open connections). */
   readonly live: LiveEndpoint;
+  /** Extension KV storage of one space (SPEC §12), for the embedding app. */
+  kv(space: string): KvSpace;
+  /** The KV service behind the routes and `kv(space)` (tests, metrics). */
+  readonly kvService: KvService;
   /** Closes every WebSocket (live and y-websocket) with 1001 and refuses new ones. */
   closeSockets(): void;
   /** Yjs documents held in memory (SPEC §11). */
@@ -217,6 +230,14 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       logger,
     });
     lateYjs.hub = yjs;
+    const kvService = new KvService(
+      backend,
+      pipeline,
+      { ...DEFAULT_KV_LIMITS, ...options.kv },
+      options.clock,
+    );
+    const kvSweeper = new KvSweeper(backend, kvService, logger, options.clock);
+    kvService.onWrite = (space) => kvSweeper.touched(space);
     const yjsSockets = createYjsEndpoint(
       { hub: yjs, authorizer, logger, maxFrameBytes: limits.maxFrameBytes },
       options.basePath,
@@ -241,6 +262,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
       hub,
       live,
       yjs,
+      kv: { service: kvService, sweeper: kvSweeper },
       version: CAIRN_VERSION,
       isClosed,
       metrics: options.metrics ?? true,
@@ -256,6 +278,10 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         merge,
         limits,
         hub,
+        kv: kvService,
+        ...(options.kvRateLimits
+          ? { kvRates: new KvRateLimiter(options.kvRateLimits, options.clock) }
+          : {}),
         yjs: {
           hub: yjs,
           reader: new YjsReader(backend, { ensureMigrated: (s, d) => yjs.ensureMigrated(s, d) }),
@@ -280,6 +306,8 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     return {
       fetch: (request) => app.fetch(request),
       handleUpgrade,
+      kv: (space: string) => kvOfSpace(kvService, parseSpaceId(space)),
+      kvService,
       closeSockets: () => {
         live.close();
         yjsSockets.close();
@@ -307,6 +335,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
           await acks.flush();
           // Queued Yjs updates commit, and docs in relay mode try a last checkpoint.
           await yjs.close();
+          await kvSweeper.close();
           await pipeline.close();
           await snapshotService.close();
           await Promise.all([readWorkers.close(), backgroundWorkers.close(), txBodies.close()]);

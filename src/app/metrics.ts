@@ -5,6 +5,8 @@ import type { CommitPipeline } from '../pipeline/commit-pipeline.js';
 import type { DocReader } from '../read/doc-reader.js';
 import type { LiveEndpoint } from '../server/live-upgrade.js';
 import type { StorageBackend } from '../storage/types.js';
+import type { KvService } from '../kv/kv-service.js';
+import type { KvSweeper } from '../kv/kv-sweeper.js';
 import type { YjsHub } from '../yjs/yjs-hub.js';
 
 /** What the metrics read (pull: nothing on the commit path but one histogram observation). */
@@ -16,6 +18,7 @@ export interface MetricSources {
   hub: LiveHub;
   live: LiveEndpoint;
   yjs: YjsHub;
+  kv: { service: KvService; sweeper: KvSweeper };
 }
 
 /** Commit latency buckets, seconds: fsync-bound commits sit in the low milliseconds. */
@@ -125,6 +128,21 @@ export function createMetrics(sources: MetricSources): { text(): Promise<string>
     () => (sources.pipeline.degraded ? 1 : 0),
   );
   yjsMetrics(registry, sources.yjs);
+  pulled(
+    registry,
+    'cairn_kv_ttl_cleanup_deletes_total',
+    'Expired KV records removed (by writes, lists and the background sweep).',
+    [],
+    () => [[{}, sources.kv.service.cleanup.removed]],
+  );
+  new Gauge({
+    name: 'cairn_kv_ttl_expired_rows_pending',
+    help: 'Expired KV records not yet removed, in the spaces with recent KV writes.',
+    registers: [registry],
+    async collect() {
+      this.set(await sources.kv.sweeper.pending());
+    },
+  });
   return {
     text: async () => `${await processMetrics().metrics()}\n${await registry.metrics()}`,
   };

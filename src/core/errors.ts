@@ -13,10 +13,12 @@ export const ERROR_CODES = [
   'BranchNotFound',
   'VersionNotFound',
   'SnapshotNotFound',
+  'KeyNotFound',
   'ReadConflict',
   'StaleBaseHeads',
   'BranchClosed',
   'BranchExists',
+  'RevisionMismatch',
   'InvalidChange',
   'MissingDependency',
   'NonMonotonicSeq',
@@ -46,6 +48,16 @@ export interface ErrorDetails {
   hash?: string;
   /** The request this answers (`X-Request-Id`): quote it when reporting a problem. */
   requestId?: string;
+  /** The live record's revision (`RevisionMismatch`); absent when there is none. */
+  currentRevision?: number;
+  /** Quotas and size limits (`QuotaExceeded`, `LimitExceeded`): what is used, what it would be, the maximum. */
+  used?: number;
+  requested?: number;
+  max?: number;
+  /** What a JSON Schema validator said (`ValidationError` of a KV put). */
+  errors?: { path: string; message: string }[];
+  /** The KV key an error is about (bulk puts). */
+  key?: string;
 }
 
 /** A typed, expected failure. Anything else thrown is a bug and maps to `Internal`. */

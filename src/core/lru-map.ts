@@ -47,4 +47,9 @@ export class LruMap<K, V> {
   clear(): void {
     this.entries.clear();
   }
+
+  /** The keys, least recently used first (a snapshot: safe to change the map meanwhile). */
+  keys(): K[] {
+    return [...this.entries.keys()];
+  }
 }

@@ -10,6 +10,7 @@ import { branchName, docId, page, spaceId } from './primitives.js';
 import { txFailure, txReceipt } from './receipt.js';
 import { OPS_ROUTES } from './ops-routes.js';
 import { YJS_ROUTES } from './yjs-routes.js';
+import { KV_ROUTES } from './kv-routes.js';
 import type { RouteSpec } from './route-spec.js';
 import { txBodySchema } from './tx-request.js';
 import {
@@ -75,6 +76,7 @@ export const AUTOMERGE_MEDIA_TYPE = 'application/automerge';
 export const ROUTES: readonly RouteSpec[] = [
   ...OPS_ROUTES,
   ...YJS_ROUTES,
+  ...KV_ROUTES,
   {
     id: 'commitTx',
     can: 'storage/write',

@@ -24,7 +24,7 @@ export interface RouteSpec {
    * before anything else; null: public (no token, no tenant data).
    */
   can: Ability | null;
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'put' | 'delete';
   /** Hono syntax: `/v1/:space/docs/:docId`. */
   path: string;
   summary: string;

@@ -25,7 +25,8 @@ export function mountAuthGuard(app: Hono, authorizer: Authorizer): void {
     if (can === null || !spec.path.includes(':space')) continue;
     app.on(spec.method.toUpperCase(), spec.path, async (c, next) => {
       const grant = authorizer.grant(tokenOf(c, spec));
-      authorizer.require(grant, c.req.param('space') ?? '', can);
+      // KV routes name an install: a capability narrowed to another install does not cover it.
+      authorizer.require(grant, c.req.param('space') ?? '', can, c.req.param('install'));
       grants.set(c.req.raw, grant);
       await next();
     });

@@ -12,6 +12,7 @@ import { allowedMethods } from './route-match.js';
 import { mountAdminRoutes } from './routes/admin-routes.js';
 import { mountBranchRoutes } from './routes/branch-routes.js';
 import { mountYjsRoutes } from './routes/yjs-routes.js';
+import { mountKvRoutes } from './routes/kv-routes.js';
 import { mountDocRoutes } from './routes/doc-routes.js';
 import { mountHistoryRoutes } from './routes/history-routes.js';
 import { mountLiveRoutes } from './routes/live-routes.js';
@@ -94,6 +95,7 @@ export function createHttpApp(deps: RouteDeps, basePath?: string): Hono {
   mountHistoryRoutes(app, deps);
   mountDocRoutes(app, deps);
   mountYjsRoutes(app, deps);
+  mountKvRoutes(app, deps);
   mountLiveRoutes(app, deps);
   mountBranchRoutes(app, deps);
 

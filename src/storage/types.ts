@@ -1,4 +1,5 @@
 import type { DocKindName } from '../core/ids.js';
+import type { KvReadOps, KvWriteOps } from './kv-types.js';
 import type { YjsReadOps, YjsWriteOps } from './yjs-types.js';
 
 /**
@@ -128,6 +129,8 @@ export interface StoredReceipt {
 export interface SpaceReadOps {
   /** The space's Yjs docs (SPEC §11), in the same connection and transaction. */
   readonly yjs: YjsReadOps;
+  /** The space's extension KV records (SPEC §12), in the same connection and transaction. */
+  readonly kv: KvReadOps;
   chainTip(): Promise<ChainTip>;
   getBranch(docId: string, name: string): Promise<BranchRecord | undefined>;
   getBranchById(id: number): Promise<BranchRecord | undefined>;
@@ -206,6 +209,7 @@ export interface ClientAck {
 /** Writes, available only inside `SpaceStore.writeBatch`. */
 export interface SpaceWriteOps extends SpaceReadOps {
   readonly yjs: YjsWriteOps;
+  readonly kv: KvWriteOps;
   createBranch(branch: NewBranch): Promise<BranchRecord>;
   /**
    * Appends one commit: `changes` become seqs commit.seqFrom…commit.seqTo of

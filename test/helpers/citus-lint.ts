@@ -32,6 +32,8 @@ const DISTRIBUTED = new Set<string>(DISTRIBUTED_TABLES);
 export const SPACE_OPS_FILE = path.join(REPO_ROOT, 'src/storage/postgres/pg-statements.ts');
 /** The file whose YJS_SQL object holds every statement of its Yjs docs. */
 export const YJS_OPS_FILE = path.join(REPO_ROOT, 'src/storage/postgres/pg-yjs-statements.ts');
+/** The file whose KV_SQL object holds every statement of its extension KV records. */
+export const KV_OPS_FILE = path.join(REPO_ROOT, 'src/storage/postgres/pg-kv-statements.ts');
 /** The condition every Citus-only migration step is guarded by. */
 export const CITUS_GUARD = "EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')";
 

@@ -11,9 +11,11 @@ import {
   LOCAL_TABLES,
   REFERENCE_TABLES,
 } from '../../src/storage/postgres/pg-migrations.js';
+import type { KvWriteOps } from '../../src/storage/kv-types.js';
 import type { YjsWriteOps } from '../../src/storage/yjs-types.js';
 import { actorId, hashOf, Replica, write } from '../helpers/changes.js';
 import {
+  KV_OPS_FILE,
   SPACE_OPS_FILE,
   type Statement,
   YJS_OPS_FILE,
@@ -106,13 +108,18 @@ describe('the Citus schema lint', () => {
     });
   });
 
-  describe('SQL text of pg-statements.ts and pg-yjs-statements.ts', () => {
+  describe('SQL text of pg-statements.ts, pg-yjs-statements.ts and pg-kv-statements.ts', () => {
     const source = fs.readFileSync(SPACE_OPS_FILE, 'utf8');
     const yjsSource = fs.readFileSync(YJS_OPS_FILE, 'utf8');
+    const kvSource = fs.readFileSync(KV_OPS_FILE, 'utf8');
     let extracted: Statement[] | undefined;
     /** Read lazily, so an extractor failure is a failing test, not a broken file. */
     const sqlObject = () =>
-      (extracted ??= [...extractSqlObject(source), ...extractSqlObject(yjsSource, 'YJS_SQL')]);
+      (extracted ??= [
+        ...extractSqlObject(source),
+        ...extractSqlObject(yjsSource, 'YJS_SQL'),
+        ...extractSqlObject(kvSource, 'KV_SQL'),
+      ]);
 
     it('extracts every statement of the SQL object', () => {
       const keys = sqlObject().map((s) => s.key);
@@ -341,6 +348,7 @@ describe('the Citus schema lint', () => {
           await ops.deleteSnapshots([snapshotId]);
           await ops.dropEmptyBranch(id);
           await yjsWorkload(ops.yjs);
+          await kvWorkload(ops.kv);
           return { result: undefined, commit: false };
         });
         // The same reads outside a batch (through the pool).
@@ -350,6 +358,11 @@ describe('the Citus schema lint', () => {
         await reader?.readBranchLog(main?.id as number, 1, 2, 10, true);
         await reader?.getTxRecord(1);
         expect(await reader?.yjs.getDoc('yjs-doc'), 'the Yjs writes rolled back').toBeUndefined();
+        expect(await reader?.kv.usage('kv-install'), 'the KV writes rolled back').toEqual({
+          bytesUsed: 0,
+          keys: 0,
+          namespaces: 0,
+        });
         // Retention kept the newest automatic snapshot of main, and the one made on request.
         const snaps = (await reader?.listSnapshots(main?.id as number)) ?? [];
         expect(snaps.filter((s) => !s.pinned)).toHaveLength(1);
@@ -423,4 +436,44 @@ async function yjsWorkload(yjs: YjsWriteOps): Promise<void> {
   expect(await yjs.maxGeneration(doc)).toBe(2);
   expect(await yjs.pruneJournal(doc, 1, 2)).toBe(1);
   await yjs.setMigration(doc, '{}');
+}
+
+/** Calls every method of PgKvOps (so every statement of KV_SQL runs once at least). */
+async function kvWorkload(kv: KvWriteOps): Promise<void> {
+  const install = 'kv-install';
+  const record = (key: string, ttlExpiresAt: number | null) => ({
+    namespace: 'ns',
+    key,
+    value: '1',
+    metadata: '{}',
+    revision: 1,
+    ttlExpiresAt,
+    createdAt: 1,
+    updatedAt: 1,
+    bytes: 3,
+  });
+  // Twice each: created, then found.
+  expect(await kv.lockInstall(install)).toEqual({ bytesUsed: 0, keys: 0, namespaces: 0 });
+  expect(await kv.lockInstall(install)).toEqual({ bytesUsed: 0, keys: 0, namespaces: 0 });
+  expect(await kv.lockNamespace(install, 'ns')).toEqual({ keys: 0, revisionFloor: 0 });
+  expect(await kv.lockNamespace(install, 'ns')).toEqual({ keys: 0, revisionFloor: 0 });
+  await kv.putRecord(install, record('a', null));
+  await kv.putRecord(install, record('b', 10));
+  await kv.setNamespace(install, 'ns', { keys: 2, revisionFloor: 0 });
+  await kv.setUsage(install, { bytesUsed: 6, keys: 2, namespaces: 1 });
+  expect(await kv.usage(install)).toEqual({ bytesUsed: 6, keys: 2, namespaces: 1 });
+  expect(await kv.namespace(install, 'ns')).toEqual({ keys: 2, revisionFloor: 0 });
+  expect((await kv.get(install, 'ns', 'a'))?.value).toBe('1');
+  for (const withBodies of [true, false]) {
+    expect(await kv.list(install, 'ns', '', null, 5, 10, withBodies)).toHaveLength(2);
+    expect(await kv.list(install, 'ns', 'a', null, 5, 10, withBodies)).toHaveLength(1);
+  }
+  expect(await kv.countExpired(20, 10)).toBe(1);
+  expect(await kv.installsWithExpired(20, 10)).toEqual([install]);
+  expect(await kv.removeExpired(install, 20, 10)).toEqual([
+    { namespace: 'ns', key: 'b', revision: 1, bytes: 3 },
+  ]);
+  expect(await kv.deleteRecord(install, 'ns', 'a')).toBe(true);
+  await kv.putSchema(install, 'ns', { version: 1, status: 'active', schema: '{}', createdAt: 1 });
+  expect(await kv.schemas(install, 'ns')).toHaveLength(1);
 }

@@ -27,8 +27,10 @@ dropDatabasesAfterAll();
 
 /** The tables of step 9 (Yjs docs), in the order it creates them. */
 const YJS_TABLES = ['yjs_docs', 'yjs_journal', 'yjs_checkpoints', 'yjs_chunks'];
+/** The tables of step 10 (extension KV storage), in the order it creates them. */
+const KV_TABLES = ['kv_installs', 'kv_namespaces', 'kv_records', 'kv_schemas'];
 /** The tables distributed by steps after 2 (each by its own step). */
-const LATER = new Set(['snapshots', 'quarantine', 'client_acks', ...YJS_TABLES]);
+const LATER = new Set(['snapshots', 'quarantine', 'client_acks', ...YJS_TABLES, ...KV_TABLES]);
 
 /** The newest schema version, and the versions from..to. */
 const LATEST = PG_MIGRATIONS.length;
@@ -36,9 +38,9 @@ const steps = (from: number, to = LATEST) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('PostgreSQL migrations', () => {
-  it('numbers its steps densely: the schema, Citus distribution, snapshots, write generations, doc kinds, quarantine, client acks, the commit-rows index, Yjs docs', () => {
+  it('numbers its steps densely: the schema, Citus distribution, snapshots, write generations, doc kinds, quarantine, client acks, the commit-rows index, Yjs docs, extension KV storage', () => {
     expect(PG_MIGRATIONS.map((m) => m.version)).toEqual(steps(1));
-    expect(LATEST).toBe(9);
+    expect(LATEST).toBe(10);
   });
 
   it('the Citus steps are no-ops on plain PostgreSQL (2 changes nothing, 3 only adds snapshots)', async () => {
@@ -59,7 +61,7 @@ describe('PostgreSQL migrations', () => {
       });
       expect(await migrateUp(exec, PG_MIGRATIONS)).toEqual(steps(3));
       expect(await tableNames(client)).toEqual(
-        [...v1Tables, 'client_acks', 'quarantine', 'snapshots', ...YJS_TABLES].sort(),
+        [...v1Tables, 'client_acks', 'quarantine', 'snapshots', ...YJS_TABLES, ...KV_TABLES].sort(),
       );
       expect(await lintCatalog(client)).toEqual([]);
       expect(await migrationStatus(exec, PG_MIGRATIONS)).toEqual({
@@ -74,8 +76,9 @@ describe('PostgreSQL migrations', () => {
     });
   });
 
-  it('with Citus present, steps 2, 3, 6, 7 and 9 distribute every table on space_id (simulated with stubs)', async () => {
-    const [, step2, step3, , , step6, step7, , step9] = PG_MIGRATIONS as Migration[] as [
+  it('with Citus present, steps 2, 3, 6, 7, 9 and 10 distribute every table on space_id (simulated with stubs)', async () => {
+    const [, step2, step3, , , step6, step7, , step9, step10] = PG_MIGRATIONS as Migration[] as [
+      Migration,
       Migration,
       Migration,
       Migration,
@@ -92,6 +95,7 @@ describe('PostgreSQL migrations', () => {
       ['step 6', step6],
       ['step 7', step7],
       ['step 9', step9],
+      ['step 10', step10],
     ] as const) {
       expect(
         step.up.split(CITUS_GUARD).length - 1,
@@ -134,7 +138,13 @@ describe('PostgreSQL migrations', () => {
         col: 'space_id',
         colocate: 'spaces',
       });
-      // Back to schema 2 first: steps 9, 7, 6 and 3 undistribute their tables, then drop them.
+      // Back to schema 2 first: steps 10, 9, 7, 6 and 3 undistribute their tables, then drop them.
+      expect(await run(step10.down)).toEqual(
+        [...KV_TABLES]
+          .reverse()
+          .map((t) => ({ fn: 'undistribute', tbl: t, col: null, colocate: null })),
+      );
+      expect(await tableNames(client)).not.toContain('kv_records');
       expect(await run(step9.down)).toEqual(
         [...YJS_TABLES]
           .reverse()
@@ -168,20 +178,23 @@ describe('PostgreSQL migrations', () => {
       // (Step 8 only adds an index, and stayed.)
       const up9 = await run(step9.up);
       expect(up9).toEqual(YJS_TABLES.map(colocated));
+      const up10 = await run(step10.up);
+      expect(up10).toEqual(KV_TABLES.map(colocated));
       // Over all steps, every distributed table is distributed exactly once, on space_id.
-      const distributed = [...up2, ...up3, ...up6, ...up7, ...up9]
+      const distributed = [...up2, ...up3, ...up6, ...up7, ...up9, ...up10]
         .filter((c) => c.fn === 'distribute')
         .map((c) => c.tbl);
       expect([...distributed].sort()).toEqual([...DISTRIBUTED_TABLES].sort());
       // Down in reverse order undoes all of it.
       const undone = [
+        ...(await run(step10.down)),
         ...(await run(step9.down)),
         ...(await run(step7.down)),
         ...(await run(step6.down)),
         ...(await run(step3.down)),
         ...(await run(step2.down)),
       ].map((c) => `${c.fn} ${c.tbl}`);
-      expect(undone[0]).toBe('undistribute yjs_chunks');
+      expect(undone[0]).toBe('undistribute kv_schemas');
       expect(undone.sort()).toEqual(
         [...DISTRIBUTED_TABLES, ...REFERENCE_TABLES].map((t) => `undistribute ${t}`).sort(),
       );

@@ -95,9 +95,15 @@ describe('y-websocket auth', () => {
 
   it('closes a session whose token expires with 4001', async () => {
     const { url } = await harness.start({ auth: 'required', limits: { tokenClockSkewSec: 0 } });
+    // Regression (flaky under load): a 1 s token minted late in a second could lapse before
+    // the upgrade (exp is whole seconds) and be refused with 401; 3 s always outlives it.
     const ws = new WebSocket(
-      `${url.replace(/^http/, 'ws')}/v1/${space.did}/yjs/doc?token=${token('storage/read', { ttlSec: 1 })}`,
+      `${url.replace(/^http/, 'ws')}/v1/${space.did}/yjs/doc?token=${token('storage/read', { ttlSec: 3 })}`,
     );
+    const opened = new Promise<boolean>((resolve) => {
+      ws.once('open', () => resolve(true));
+      ws.once('unexpected-response', () => resolve(false));
+    });
     const code = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('not closed within 10 s')), 10_000);
       ws.on('close', (c) => {
@@ -106,6 +112,7 @@ describe('y-websocket auth', () => {
       });
       ws.on('error', () => undefined);
     });
+    expect(await opened).toBe(true);
     expect(code).toBe(4001);
   });
 });

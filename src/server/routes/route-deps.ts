@@ -9,6 +9,8 @@ import type { CommitPipeline } from '../../pipeline/commit-pipeline.js';
 import type { LiveHub } from '../../live/live-hub.js';
 import type { ReadApi } from '../../read/read-api.js';
 import type { TxBodyParser } from '../tx-body-parser.js';
+import type { KvRateLimiter } from '../../kv/kv-rate-limit.js';
+import type { KvService } from '../../kv/kv-service.js';
 import type { YjsHub } from '../../yjs/yjs-hub.js';
 import type { YjsReader } from '../../yjs/yjs-read.js';
 
@@ -25,6 +27,10 @@ export interface RouteDeps {
   limits: Limits;
   /** Yjs documents (SPEC §11): the docs in memory, and reads from storage. */
   yjs: { hub: YjsHub; reader: YjsReader };
+  /** Extension KV storage (SPEC §12). */
+  kv: KvService;
+  /** Per-install KV rate limits; undefined: off (the default). */
+  kvRates?: KvRateLimiter;
   /** Live feeds per space (the SSE route subscribes through it). */
   hub: LiveHub;
   /** Parses big transaction bodies on a worker thread. */

@@ -12,6 +12,8 @@ const V1_DISTRIBUTED = [
 ] as const;
 /** The Yjs tables of schema version 9, distributed by that migration (frozen too). */
 const V9_YJS_TABLES = ['yjs_docs', 'yjs_journal', 'yjs_checkpoints', 'yjs_chunks'] as const;
+/** The extension KV tables of schema version 10, distributed by that migration (frozen too). */
+const V10_KV_TABLES = ['kv_installs', 'kv_namespaces', 'kv_records', 'kv_schemas'] as const;
 /** Tables distributed by space (colocated) when Citus is present. */
 export const DISTRIBUTED_TABLES = [
   ...V1_DISTRIBUTED,
@@ -19,6 +21,7 @@ export const DISTRIBUTED_TABLES = [
   'quarantine',
   'client_acks',
   ...V9_YJS_TABLES,
+  ...V10_KV_TABLES,
 ] as const;
 /** Small server-wide tables: a Citus reference table, and the migration marker (coordinator-local). */
 export const REFERENCE_TABLES = ['settings'] as const;
@@ -311,6 +314,81 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       DROP TABLE yjs_checkpoints;
       DROP TABLE yjs_journal;
       DROP TABLE yjs_docs;
+    `,
+  },
+  {
+    version: 10,
+    name: 'extension KV storage',
+    // Extension KV records (SPEC §12), as in SQLite's space migration 8: per
+    // install its counters, per namespace its stored keys and revision floor,
+    // the records, and the JSON Schemas by version (pg-kv-ops.ts). Install,
+    // namespace and key sort by their bytes (COLLATE "C", on every table so
+    // that they compare with each other), as in SQLite: listings are in UTF-8
+    // byte order and one range of the primary key, whatever the database's
+    // collation. A record's large columns go last. The partial expiry index
+    // holds only records with a TTL: expired removal per install (oldest
+    // first) and the per-install probes of the sweep and the metric
+    // (docs/QUERY-PLANS.md). Citus creates it on every shard.
+    up: `
+      CREATE TABLE kv_installs (
+        space_id TEXT NOT NULL,
+        install TEXT COLLATE "C" NOT NULL,
+        bytes_used BIGINT NOT NULL DEFAULT 0,
+        keys BIGINT NOT NULL DEFAULT 0,
+        namespaces BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (space_id, install)
+      );
+      CREATE TABLE kv_namespaces (
+        space_id TEXT NOT NULL,
+        install TEXT COLLATE "C" NOT NULL,
+        namespace TEXT COLLATE "C" NOT NULL,
+        keys BIGINT NOT NULL DEFAULT 0,
+        revision_floor BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (space_id, install, namespace)
+      );
+      CREATE TABLE kv_records (
+        space_id TEXT NOT NULL,
+        install TEXT COLLATE "C" NOT NULL,
+        namespace TEXT COLLATE "C" NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
+        revision BIGINT NOT NULL,
+        ttl_expires_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        bytes BIGINT NOT NULL,
+        metadata TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (space_id, install, namespace, key)
+      );
+      CREATE INDEX kv_records_expiry ON kv_records (space_id, install, ttl_expires_at)
+        WHERE ttl_expires_at IS NOT NULL;
+      CREATE TABLE kv_schemas (
+        space_id TEXT NOT NULL,
+        install TEXT COLLATE "C" NOT NULL,
+        namespace TEXT COLLATE "C" NOT NULL,
+        version BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        schema TEXT NOT NULL,
+        PRIMARY KEY (space_id, install, namespace, version)
+      );
+      ${citusGuard(
+        V10_KV_TABLES.map(
+          (t) => `PERFORM create_distributed_table('${t}', 'space_id', colocate_with => 'spaces');`,
+        ).join('\n      '),
+      )}
+    `,
+    down: `
+      ${citusGuard(
+        [...V10_KV_TABLES]
+          .reverse()
+          .map((t) => `PERFORM undistribute_table('${t}');`)
+          .join('\n      '),
+      )}
+      DROP TABLE kv_schemas;
+      DROP TABLE kv_records;
+      DROP TABLE kv_namespaces;
+      DROP TABLE kv_installs;
     `,
   },
 ];

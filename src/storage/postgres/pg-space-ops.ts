@@ -18,6 +18,7 @@ import {
   type WriterCache,
 } from '../writer-cache.js';
 import { mapPgError } from './pg-errors.js';
+import { PgKvOps } from './pg-kv-ops.js';
 import { PgWriteQueue } from './pg-write-queue.js';
 import { PgYjsOps } from './pg-yjs-ops.js';
 import { SQL } from './pg-statements.js';
@@ -56,6 +57,8 @@ export class PgSpaceOps implements SpaceWriteOps {
   lastAppendedEpoch: number | undefined;
   /** The space's Yjs docs, on the same pool or batch client (see PgYjsOps on the queue). */
   readonly yjs: PgYjsOps;
+  /** The space's extension KV records, on the same pool or batch client (see PgKvOps on locks). */
+  readonly kv: PgKvOps;
   private readonly queue = new PgWriteQueue();
 
   /**
@@ -68,6 +71,7 @@ export class PgSpaceOps implements SpaceWriteOps {
     private readonly cache?: WriterCache,
   ) {
     this.yjs = new PgYjsOps(db, spaceId);
+    this.kv = new PgKvOps(db, spaceId);
   }
 
   /**

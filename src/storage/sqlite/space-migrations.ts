@@ -210,6 +210,62 @@ export const SPACE_MIGRATIONS: readonly Migration[] = [
       DROP TABLE yjs_journal;
       DROP TABLE yjs_docs;`,
   },
+  {
+    version: 8,
+    name: 'extension KV storage',
+    // Extension KV records (SPEC §12; storage/sqlite/sqlite-kv-ops.ts): per
+    // install its counters (what its stored rows use), per namespace its
+    // stored keys and the revision floor of re-created keys, the records, and
+    // the JSON Schemas by version. Clustered by their keys (WITHOUT ROWID):
+    // a listing is one range of the primary key (install, namespace, key).
+    // TEXT with the default BINARY collation compares UTF-8 bytes, the order
+    // SPEC §12 gives keys. A record's large columns (metadata, value) go last,
+    // so a listing without bodies reads only the leaf's part of the row. The
+    // partial expiry index holds only records with a TTL; it serves expired
+    // removal per install (oldest first) and the space-wide probes of the
+    // sweep and the metric (docs/QUERY-PLANS.md).
+    up: `CREATE TABLE kv_installs (
+        install TEXT PRIMARY KEY,
+        bytes_used INTEGER NOT NULL DEFAULT 0,
+        keys INTEGER NOT NULL DEFAULT 0,
+        namespaces INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE TABLE kv_namespaces (
+        install TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        keys INTEGER NOT NULL DEFAULT 0,
+        revision_floor INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (install, namespace)
+      ) WITHOUT ROWID;
+      CREATE TABLE kv_records (
+        install TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        key TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        ttl_expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        metadata TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (install, namespace, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX kv_records_expiry ON kv_records (install, ttl_expires_at)
+        WHERE ttl_expires_at IS NOT NULL;
+      CREATE TABLE kv_schemas (
+        install TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        schema TEXT NOT NULL,
+        PRIMARY KEY (install, namespace, version)
+      ) WITHOUT ROWID;`,
+    down: `DROP TABLE kv_schemas;
+      DROP TABLE kv_records;
+      DROP TABLE kv_namespaces;
+      DROP TABLE kv_installs;`,
+  },
 ];
 
 /** Schema of the registry file (`cairn.sqlite` in the data dir). */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { prepareSpaceStatements, type SpaceStatements } from './sqlite-statements.js';
+import { SqliteKvOps } from './sqlite-kv-ops.js';
 import { SqliteYjsOps } from './sqlite-yjs-ops.js';
 import {
   readActorSeqs,
@@ -44,6 +45,8 @@ import {
 export class SqliteSpaceOps implements SpaceWriteOps {
   /** The space's Yjs docs, on the same connection (so in the same transaction). */
   readonly yjs: SqliteYjsOps;
+  /** The space's extension KV records, on the same connection (so in the same transaction). */
+  readonly kv: SqliteKvOps;
   private readonly s: SpaceStatements;
 
   constructor(
@@ -52,6 +55,7 @@ export class SqliteSpaceOps implements SpaceWriteOps {
   ) {
     this.s = prepareSpaceStatements(db);
     this.yjs = new SqliteYjsOps(db);
+    this.kv = new SqliteKvOps(db);
   }
 
   async chainTip(): Promise<ChainTip> {
