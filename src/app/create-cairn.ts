@@ -14,16 +14,15 @@ import { SnapshotService } from '../history/snapshot-service.js';
 import { KindWorkers } from '../crdt/kind-workers.js';
 import { AckRecorder } from '../live/ack-recorder.js';
 import { LiveHub } from '../live/live-hub.js';
-import { YjsHub } from '../yjs/yjs-hub.js';
-import { DEFAULT_KV_LIMITS, type KvLimits } from '../kv/kv-limits.js';
-import { KvRateLimiter, type KvRateLimits } from '../kv/kv-rate-limit.js';
-import { KvService } from '../kv/kv-service.js';
 import { kvOfSpace, type KvSpace } from '../kv/kv-space.js';
-import { KvSweeper } from '../kv/kv-sweeper.js';
+import { createExtensions } from './create-extensions.js';
+import type { KvService } from '../kv/kv-service.js';
+import type { YjsHub } from '../yjs/yjs-hub.js';
+import type { KvLimits } from '../kv/kv-limits.js';
+import type { KvRateLimits } from '../kv/kv-rate-limit.js';
+import type { YjsLimits } from '../yjs/yjs-limits.js';
 import { YjsReader } from '../yjs/yjs-read.js';
-import { DEFAULT_YJS_LIMITS, type YjsLimits } from '../yjs/yjs-limits.js';
 import type { YjsLegacyConfig } from '../yjs/legacy-migration.js';
-import { createYjsEndpoint } from '../server/yjs-upgrade.js';
 import { EpochFeed } from '../read/epoch-feed.js';
 import { createHttpApp } from '../server/http-app.js';
 import {
@@ -205,41 +204,24 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
     pipeline.onRecords((spaceId, epochs) =>
       hub.committedElsewhere(spaceId, epochs.at(-1) as number),
     );
+    const ext = createExtensions(
+      { backend, pipeline, authorizer, logger, limits },
+      { ...options, ...(options.basePath !== undefined ? { basePath: options.basePath } : {}) },
+    );
+    const { yjs, yjsSockets, kv: kvService, kvSweeper } = ext;
     // Several processes on one PostgreSQL database: their commits too.
-    // (The Yjs hub is made below; it hears the same notifications.)
-    const lateYjs: { hub?: YjsHub } = {};
     stopWatching = await backend.watchCommits?.({
       commit: (spaceId, epoch) => {
         hub.committedElsewhere(spaceId, epoch);
-        lateYjs.hub?.committedElsewhere(spaceId);
+        yjs.committedElsewhere(spaceId);
       },
       resync: () => {
         hub.resync();
-        lateYjs.hub?.committedElsewhere(undefined);
+        yjs.committedElsewhere(undefined);
       },
     });
     const live = createLiveEndpoint(
       { authorizer, hub, read, pipeline, limits, serverDid: identity.did, logger },
-      options.basePath,
-    );
-    const yjs = new YjsHub({
-      backend,
-      pipeline,
-      limits: { ...DEFAULT_YJS_LIMITS, ...options.yjs },
-      ...(options.yjsLegacy ? { legacy: options.yjsLegacy } : {}),
-      logger,
-    });
-    lateYjs.hub = yjs;
-    const kvService = new KvService(
-      backend,
-      pipeline,
-      { ...DEFAULT_KV_LIMITS, ...options.kv },
-      options.clock,
-    );
-    const kvSweeper = new KvSweeper(backend, kvService, logger, options.clock);
-    kvService.onWrite = (space) => kvSweeper.touched(space);
-    const yjsSockets = createYjsEndpoint(
-      { hub: yjs, authorizer, logger, maxFrameBytes: limits.maxFrameBytes },
       options.basePath,
     );
     const handleUpgrade: UpgradeHandler = (request, socket, head) =>
@@ -279,9 +261,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
         limits,
         hub,
         kv: kvService,
-        ...(options.kvRateLimits
-          ? { kvRates: new KvRateLimiter(options.kvRateLimits, options.clock) }
-          : {}),
+        ...(ext.kvRates ? { kvRates: ext.kvRates } : {}),
         yjs: {
           hub: yjs,
           reader: new YjsReader(backend, { ensureMigrated: (s, d) => yjs.ensureMigrated(s, d) }),
@@ -333,9 +313,7 @@ export async function createCairn(options: CairnOptions = {}): Promise<Cairn> {
           live.close();
           yjsSockets.close();
           await acks.flush();
-          // Queued Yjs updates commit, and docs in relay mode try a last checkpoint.
-          await yjs.close();
-          await kvSweeper.close();
+          await ext.close();
           await pipeline.close();
           await snapshotService.close();
           await Promise.all([readWorkers.close(), backgroundWorkers.close(), txBodies.close()]);
