@@ -276,4 +276,25 @@ describe('KV records', () => {
     const usage = (await call('GET', `/v1/${SPACE}/kv/app-1/usage`)).json;
     expect(usage).toMatchObject({ keys: 1, bytesUsed: 94 });
   });
+
+  it('rate limits an install when configured: 429 RateLimited with Retry-After, other installs unaffected', async () => {
+    await start({
+      kvRateLimits: { read: { perMinute: 60, burst: 2 }, write: { perMinute: 60, burst: 1 } },
+    });
+    expect((await put('k', { value: 1 })).status).toBe(201);
+    const res = await (e as TestEngine).cairn.fetch(
+      new Request(`http://cairn.test${base}/records/k2`, {
+        method: 'PUT',
+        body: JSON.stringify({ value: 2 }),
+      }),
+    );
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('RateLimited');
+    expect((await call('PUT', `/v1/${SPACE}/kv/app-2/notes/records/k`, { value: 1 })).status).toBe(
+      201,
+    );
+    clockMs += 1000; // one token a second comes back
+    expect((await put('k2', { value: 2 })).status).toBe(201);
+  });
 });
