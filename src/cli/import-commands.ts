@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import {
   importLegacyStore,
@@ -12,6 +11,7 @@ import { isCairnError } from '../core/errors.js';
 import { isDocId, isSpaceId } from '../core/ids.js';
 import { progressBar } from './progress.js';
 import { storeOptions, withStore, type StoreFlags } from './store.js';
+import { readInputFile } from './input-file.js';
 import { UsageError } from './usage-error.js';
 
 interface YjsFlags extends StoreFlags {
@@ -49,14 +49,7 @@ export function registerImportCommands(program: Command): void {
     .action(async (flags: YjsFlags) => {
       checkSpace(flags.space);
       if (!isDocId(flags.doc)) throw new UsageError(`--doc "${flags.doc}" is not a valid doc id`);
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(flags.file);
-      } catch (err) {
-        throw new UsageError(
-          `cannot read ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-        );
-      }
+      const bytes = readInputFile(flags.file);
       const bar = progressBar('import', flags.json === true);
       bar?.update('verifying and committing', 0, 1);
       const out = await withStore(flags, (cairn) =>

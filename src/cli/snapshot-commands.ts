@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { progressBar } from './progress.js';
+import { readInputFile } from './input-file.js';
 import { UsageError } from './usage-error.js';
 import { storeOptions, withStore, type StoreFlags } from './store.js';
 
@@ -92,14 +93,7 @@ export function registerSnapshotCommands(program: Command): void {
       '\nExample:\n  $ cairn snapshot import --space did:key:z6Mk… --doc notes/1 --file notes.automerge',
     )
     .action(async (flags: ImportFlags) => {
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(flags.file);
-      } catch (err) {
-        throw new UsageError(
-          `cannot read ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-        );
-      }
+      const bytes = readInputFile(flags.file);
       const bar = progressBar('import', flags.json === true);
       await withStore(flags, async (cairn) => {
         bar?.update('verifying and committing', 1, 2);

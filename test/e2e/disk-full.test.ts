@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCairn } from '../../src/app/create-cairn.js';
 import { listen } from '../../src/app/serve.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 import { b64, Replica } from '../helpers/changes.js';
 import { LiveTestClient } from '../helpers/live-client.js';
 
@@ -19,19 +18,10 @@ import { LiveTestClient } from '../helpers/live-client.js';
  * next commit, and every acknowledged commit is intact.
  */
 
-function tryMount(dir: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const SPACE = 'did:key:z6MkDiskFull';
-const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-full-'));
-const mounted = TEST_BACKEND === 'sqlite' && tryMount(mountPoint);
-if (!mounted) fs.rmSync(mountPoint, { recursive: true, force: true });
+const tmpfs = TEST_BACKEND === 'sqlite' ? mountTmpfs('cairn-full-', 12) : undefined;
+const mounted = tmpfs?.mounted === true;
+const mountPoint = tmpfs?.dir ?? '';
 if (TEST_BACKEND === 'sqlite' && !mounted) {
   console.log('skipped: disk-full test needs root to mount a tmpfs (no injected-I/O fallback ran)');
 }
@@ -107,8 +97,7 @@ describe.skipIf(!mounted)('a full disk (SQLite on a 12 MiB tmpfs)', () => {
     } finally {
       live.close();
       await server.close(0);
-      execFileSync('umount', ['-l', mountPoint]);
-      fs.rmSync(mountPoint, { recursive: true, force: true });
+      tmpfs?.unmount();
     }
   });
 });

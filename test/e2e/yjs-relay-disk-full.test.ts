@@ -1,12 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createCairn } from '../../src/app/create-cairn.js';
 import { listen } from '../../src/app/serve.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 import { connectProvider, synced, until } from '../helpers/yjs-provider.js';
 
 /**
@@ -18,19 +17,10 @@ import { connectProvider, synced, until } from '../helpers/yjs-provider.js';
  * checkpoints the relayed state by itself and storage holds every edit.
  */
 
-function tryMount(dir: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const SPACE = 'did:key:z6MkYjsRelay';
-const mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-yjs-full-'));
-const mounted = TEST_BACKEND === 'sqlite' && tryMount(mountPoint);
-if (!mounted) fs.rmSync(mountPoint, { recursive: true, force: true });
+const tmpfs = TEST_BACKEND === 'sqlite' ? mountTmpfs('cairn-yjs-full-', 12) : undefined;
+const mounted = tmpfs?.mounted === true;
+const mountPoint = tmpfs?.dir ?? '';
 if (TEST_BACKEND === 'sqlite' && !mounted) {
   console.log('skipped: the Yjs relay disk-full test needs root to mount a tmpfs');
 }
@@ -99,8 +89,7 @@ describe.skipIf(!mounted)('Yjs relay mode on a full disk', () => {
       a.close();
       b.close();
       await server.close(0);
-      execFileSync('umount', ['-l', mountPoint]);
-      fs.rmSync(mountPoint, { recursive: true, force: true });
+      tmpfs?.unmount();
     }
   });
 });

@@ -1,21 +1,15 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KvReadOps, KvRecordRow, KvWriteOps } from '../../src/storage/kv-types.js';
 import { KV_SQL } from '../../src/storage/postgres/pg-kv-statements.js';
-import { PgBackend } from '../../src/storage/postgres/pg-backend.js';
 import { PgSpaceOps } from '../../src/storage/postgres/pg-space-ops.js';
-import { withSpaceReader } from '../../src/storage/space-access.js';
 import { SQLITE_KV_SQL } from '../../src/storage/sqlite/sqlite-kv-ops.js';
-import {
-  SPACES_DIR,
-  SqliteBackend,
-  spaceFileName,
-} from '../../src/storage/sqlite/sqlite-backend.js';
-import type { SpaceWriteOps, StorageBackend } from '../../src/storage/types.js';
-import { createTestDatabase, TEST_BACKEND, type TestDatabase } from '../helpers/backend.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { SPACES_DIR, spaceFileName } from '../../src/storage/sqlite/sqlite-backend.js';
+import type { SpaceWriteOps } from '../../src/storage/types.js';
+import { TEST_BACKEND } from '../helpers/backend.js';
+import { storeHarness } from '../helpers/store-harness.js';
 
 /**
  * Storage of extension KV records (SPEC §12, `KvReadOps` / `KvWriteOps`) on
@@ -52,51 +46,17 @@ function rec(key: string, fields: Partial<KvRecordRow> = {}): KvRecordRow {
 const keysOf = (rows: readonly KvRecordRow[]) => rows.map((r) => r.key);
 
 describe(`extension KV storage (${TEST_BACKEND})`, () => {
-  let backend: StorageBackend;
-  let database: TestDatabase | undefined;
-  const temp = makeTempDir('cairn-kv-store-');
-  let spaces = 0;
-  /** A fresh space per test: nothing leaks between them. */
-  const newSpace = () => `did:key:z6MkKvStore${++spaces}`;
-
-  beforeAll(async () => {
-    if (TEST_BACKEND === 'postgres') {
-      database = await createTestDatabase({ icuLocale: 'en-US' });
-      backend = await PgBackend.open({ connectionString: database.url, maxConnections: 4 });
-    } else {
-      backend = await SqliteBackend.open({ dataDir: temp.dir, sync: 'normal' });
-    }
-  });
-  afterAll(async () => {
-    await backend?.close();
-    await database?.drop();
-    temp.cleanup();
-  });
-
+  const store = storeHarness('KvStore', { icuLocale: 'en-US' });
+  const newSpace = store.newSpace;
   /** One batch on the space's writer, committed unless `commit` is false (as the space writer runs it). */
-  async function write<T>(
+  const write = <T>(
     space: string,
     fn: (kv: KvWriteOps, ops: SpaceWriteOps) => Promise<T>,
     commit = true,
-  ): Promise<T> {
-    const lease = await backend.acquireSpace(space, { create: true });
-    if (!lease) throw new Error('no lease');
-    let committed = false;
-    try {
-      const result = await lease.store.writeBatch(async (ops) => ({
-        result: await fn(ops.kv, ops),
-        commit,
-      }));
-      committed = commit;
-      return result;
-    } finally {
-      lease.release();
-      if (lease.isNew) await backend.settleNewSpace(space, committed);
-    }
-  }
+  ): Promise<T> => store.write(space, (ops) => fn(ops.kv, ops), commit);
   /** Committed state, through the space's reader. */
   const read = <T>(space: string, fn: (kv: KvReadOps) => Promise<T>) =>
-    withSpaceReader(backend, space, (ops) => fn(ops.kv));
+    store.read(space, (ops) => fn(ops.kv));
 
   /** Stores records of install `app` (its row locked first, as every KV write does). */
   const put = (space: string, rows: KvRecordRow[], install = 'app') =>
@@ -483,7 +443,7 @@ describe(`extension KV storage (${TEST_BACKEND})`, () => {
     // A space whose only batch rolled back does not exist.
     const never = newSpace();
     await write(never, everything, false);
-    expect(await backend.acquireSpace(never, { create: false })).toBeUndefined();
+    expect(await store.backend.acquireSpace(never, { create: false })).toBeUndefined();
   });
 
   it("the reader sees a batch's KV writes only once it commits", async () => {
@@ -508,7 +468,7 @@ describe(`extension KV storage (${TEST_BACKEND})`, () => {
     const space = newSpace();
     await put(space, [rec('a'), rec('b', { ttlExpiresAt: 1 })]);
     if (TEST_BACKEND === 'sqlite') {
-      const db = new Database(path.join(temp.dir, SPACES_DIR, spaceFileName(space)), {
+      const db = new Database(path.join(store.dataDir, SPACES_DIR, spaceFileName(space)), {
         readonly: true,
       });
       try {
@@ -562,7 +522,7 @@ describe(`extension KV storage (${TEST_BACKEND})`, () => {
       }
       return;
     }
-    const client = new pg.Client({ connectionString: database?.url });
+    const client = new pg.Client({ connectionString: store.database?.url });
     await client.connect();
     try {
       // Two rows: without these, a sequential scan is cheapest and hides the index choice.
@@ -609,7 +569,7 @@ describe(`extension KV storage (${TEST_BACKEND})`, () => {
     'concurrent lockInstall of one install serializes: the second waits until the first commits, then sees its counters',
     async () => {
       const space = newSpace();
-      const url = database?.url as string;
+      const url = store.database?.url as string;
       const clients = [1, 2, 3].map(() => new pg.Client({ connectionString: url }));
       await Promise.all(clients.map((c) => c.connect()));
       const [a, b, watcher] = clients as [pg.Client, pg.Client, pg.Client];

@@ -1,18 +1,16 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AssertionFailed } from '../../src/core/assert.js';
-import { PgBackend } from '../../src/storage/postgres/pg-backend.js';
 import { withSpaceReader } from '../../src/storage/space-access.js';
-import { SqliteBackend } from '../../src/storage/sqlite/sqlite-backend.js';
-import type { SpaceWriteOps, StorageBackend, TxRecordRow } from '../../src/storage/types.js';
+import type { SpaceWriteOps, TxRecordRow } from '../../src/storage/types.js';
 import type {
   YjsCheckpointMeta,
   YjsJournalRow,
   YjsReadOps,
   YjsWriteOps,
 } from '../../src/storage/yjs-types.js';
-import { createTestDatabase, TEST_BACKEND, type TestDatabase } from '../helpers/backend.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { TEST_BACKEND } from '../helpers/backend.js';
+import { storeHarness } from '../helpers/store-harness.js';
 
 /**
  * Storage of Yjs docs (SPEC §11, `YjsReadOps` / `YjsWriteOps`) on the backend
@@ -57,51 +55,17 @@ const plainMeta = (m: YjsCheckpointMeta | undefined) =>
   m && { ...m, sha256: [...m.sha256], stateVector: [...m.stateVector] };
 
 describe(`Yjs doc storage (${TEST_BACKEND})`, () => {
-  let backend: StorageBackend;
-  let database: TestDatabase | undefined;
-  const temp = makeTempDir('cairn-yjs-store-');
-  let spaces = 0;
-  /** A fresh space per test: nothing leaks between them. */
-  const newSpace = () => `did:key:z6MkYjsStore${++spaces}`;
-
-  beforeAll(async () => {
-    if (TEST_BACKEND === 'postgres') {
-      database = await createTestDatabase();
-      backend = await PgBackend.open({ connectionString: database.url, maxConnections: 4 });
-    } else {
-      backend = await SqliteBackend.open({ dataDir: temp.dir, sync: 'normal' });
-    }
-  });
-  afterAll(async () => {
-    await backend?.close();
-    await database?.drop();
-    temp.cleanup();
-  });
-
+  const store = storeHarness('YjsStore');
+  const newSpace = store.newSpace;
   /** One batch on the space's writer, committed unless `commit` is false (as the space writer runs it). */
-  async function write<T>(
+  const write = <T>(
     space: string,
     fn: (y: YjsWriteOps, ops: SpaceWriteOps) => Promise<T>,
     commit = true,
-  ): Promise<T> {
-    const lease = await backend.acquireSpace(space, { create: true });
-    if (!lease) throw new Error('no lease');
-    let committed = false;
-    try {
-      const result = await lease.store.writeBatch(async (ops) => ({
-        result: await fn(ops.yjs, ops),
-        commit,
-      }));
-      committed = commit;
-      return result;
-    } finally {
-      lease.release();
-      if (lease.isNew) await backend.settleNewSpace(space, committed);
-    }
-  }
+  ): Promise<T> => store.write(space, (ops) => fn(ops.yjs, ops), commit);
   /** Committed state, through the space's reader. */
   const read = <T>(space: string, fn: (y: YjsReadOps) => Promise<T>) =>
-    withSpaceReader(backend, space, (ops) => fn(ops.yjs));
+    store.read(space, (ops) => fn(ops.yjs));
 
   it('a doc is unknown until created; creating it again changes nothing', async () => {
     const space = newSpace();
@@ -465,7 +429,7 @@ describe(`Yjs doc storage (${TEST_BACKEND})`, () => {
       },
       false,
     );
-    expect(await backend.acquireSpace(never, { create: false })).toBeUndefined();
+    expect(await store.backend.acquireSpace(never, { create: false })).toBeUndefined();
   });
 
   it("the reader sees a batch's Yjs writes only once it commits", async () => {
@@ -511,7 +475,7 @@ describe(`Yjs doc storage (${TEST_BACKEND})`, () => {
       expect((await ops.getTxRecord(2))?.epoch).toBe(2);
       expect((await y.journal('d', 0, 10, 10)).map((r) => r.epoch)).toEqual([1, 2]);
     });
-    await withSpaceReader(backend, space, async (ops) => {
+    await withSpaceReader(store.backend, space, async (ops) => {
       expect((await ops.chainTip()).epoch).toBe(2);
       expect((await ops.yjs.journal('d', 0, 10, 10)).map((r) => r.epoch)).toEqual([1, 2]);
     });
