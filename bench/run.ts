@@ -32,8 +32,17 @@
  * The Fan-out section (bench/live-fanout.bench.ts) times deliveries to 20
  * and 100 subscribers beside an in-memory relay in the same run.
  *
+ * The Yjs section (bench/yjs.bench.ts) puts cairn's y-websocket endpoint
+ * (SQLite FULL, durable before broadcast) beside the stock y-websocket
+ * server (in memory) and Hocuspocus + SQLite on the same workload: updates/s
+ * writer → reader, fan-out latency to 20 readers, cold load of the trace doc
+ * and of a doc 100× larger after a restart, compaction time, peak RSS and
+ * bytes on disk per update.
+ *
  * Knobs (environment): BENCH_ONLY (`sqlite`, `postgres`, `history`,
- * `stall`, `idle`, `fanout`, `ingest`, `auth`, `observability` or `verify`: run one section), BENCH_INGEST_EDITS
+ * `stall`, `idle`, `fanout`, `ingest`, `auth`, `observability`, `verify` or `yjs`: run one section), BENCH_YJS_EDITS
+ * (trace edits of the Yjs updates/s figure, default 20,000), BENCH_YJS_FACTOR (copies of the trace doc in the
+ * Yjs cold-load big doc, default 100), BENCH_INGEST_EDITS
  * (trace edits of the ingest and cold-load section, default 20,000), BENCH_HISTORY_READS / BENCH_HISTORY_READ_SECONDS (caps of the
  * point-in-time samples, default 200 / 90), BENCH_HISTORY_GEN_SECONDS /
  * BENCH_HISTORY_INGEST_SECONDS (caps of the trace's generation and ingest,
@@ -53,6 +62,7 @@ import { benchAuth } from './auth.bench.js';
 import { benchObservability } from './observability.bench.js';
 import { benchVerify } from './verify.bench.js';
 import { benchStall } from './stall.bench.js';
+import { benchYjs } from './yjs.bench.js';
 import { measureRawOneRowPerTx, type SyncMode } from './lib/raw-sqlite.js';
 import { withPreDefenceDecoder } from './lib/pre-defence-decoder.js';
 import { printTable, type Row } from './lib/report.js';
@@ -89,10 +99,11 @@ if (
     'auth',
     'observability',
     'verify',
+    'yjs',
   ].includes(ONLY)
 ) {
   throw new Error(
-    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout, ingest, auth, observability or verify (or unset for all)',
+    'BENCH_ONLY must be sqlite, postgres, history, stall, idle, fanout, ingest, auth, observability, verify or yjs (or unset for all)',
   );
 }
 const INGEST_EDITS = Math.round(envNumber('BENCH_INGEST_EDITS', 20_000, 100, 200_000));
@@ -119,6 +130,8 @@ const HISTORY_INGEST_SECONDS = envNumber(
 );
 const PG_PROFILE = process.env.BENCH_PG_PROFILE === '1';
 const IDLE_CONNECTIONS = Math.round(envNumber('BENCH_IDLE_CONNECTIONS', 10_000, 100, 15_000));
+const YJS_EDITS = Math.round(envNumber('BENCH_YJS_EDITS', 20_000, 100, 250_000));
+const YJS_FACTOR = Math.round(envNumber('BENCH_YJS_FACTOR', 100, 1, 100));
 
 /** Count caps: a figure ends at its window or at its cap, whichever comes first. */
 const SEQ_MAX_TX = 15_000;
@@ -393,6 +406,11 @@ async function main(): Promise<void> {
     ingestMet = await benchIngest(INGEST_EDITS);
     console.log('');
   }
+  let yjsMet: boolean | undefined;
+  if (ONLY === '' || ONLY === 'yjs') {
+    yjsMet = await benchYjs({ edits: YJS_EDITS, factor: YJS_FACTOR });
+    console.log('');
+  }
   const verdicts = [
     met === undefined ? '' : `targets (SQLite, FULL): ${met ? 'MET' : 'NOT MET'}; `,
     historyMet === undefined ? '' : `targets (History): ${historyMet ? 'MET' : 'NOT MET'}; `,
@@ -404,6 +422,7 @@ async function main(): Promise<void> {
       : `targets (Ingest, cold load): ${ingestMet ? 'MET' : 'NOT MET'}; `,
     authMet === undefined ? '' : `targets (Auth): ${authMet ? 'MET' : 'NOT MET'}; `,
     obsMet === undefined ? '' : `targets (Metrics + logging): ${obsMet ? 'MET' : 'NOT MET'}; `,
+    yjsMet === undefined ? '' : `targets (Yjs): ${yjsMet ? 'MET' : 'NOT MET'}; `,
   ];
   console.log(`${verdicts.join('')}bench took ${((nowMs() - t0) / 1000).toFixed(0)}s`);
 }

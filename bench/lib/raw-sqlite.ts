@@ -36,3 +36,43 @@ export async function measureRawOneRowPerTx(
     }
   });
 }
+
+/**
+ * What a durable commit costs on this disk, as a latency floor for live
+ * benches: plain better-sqlite3 in its own fresh file, WAL, `synchronous =
+ * FULL`, one `bytes`-long row per transaction, `count` transactions started
+ * `1000 / perSecond` ms apart; each sample is one BEGIN…COMMIT (fsync
+ * included), in ms.
+ */
+export async function measureRawCommitLatency(
+  count: number,
+  perSecond: number,
+  bytes: number,
+): Promise<number[]> {
+  return withTempDir('cairn-bench-raw-latency-', async (dir) => {
+    const db = new Database(path.join(dir, 'raw.sqlite'));
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.exec('CREATE TABLE changes (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)');
+      const begin = db.prepare('BEGIN');
+      const insert = db.prepare('INSERT INTO changes (bytes) VALUES (?)');
+      const commit = db.prepare('COMMIT');
+      const row = Buffer.alloc(bytes, 7);
+      const samples: number[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < count; i++) {
+        const wait = t0 + (i * 1000) / perSecond - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const start = performance.now();
+        begin.run();
+        insert.run(row);
+        commit.run();
+        samples.push(performance.now() - start);
+      }
+      return samples;
+    } finally {
+      db.close();
+    }
+  });
+}

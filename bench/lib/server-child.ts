@@ -21,18 +21,20 @@ export interface ServerChild {
 
 /**
  * Starts `node dist/cli/main.js serve --auth off --port 0 --data <dataDir>`
- * and waits for "listening". `nodeArgs` go to node itself (e.g. `--cpu-prof`).
+ * and waits for "listening". `nodeArgs` go to node itself (e.g. `--cpu-prof`);
+ * `env` is added to the environment (e.g. `CAIRN_ENABLE_ADMIN_ROUTES: '1'`).
  */
 export async function startServerChild(
   dataDir: string,
   nodeArgs: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ServerChild> {
   if (!fs.existsSync(CLI_ENTRY)) throw new Error(`${CLI_ENTRY} not found: run npm run build`);
   const child = spawn(
     process.execPath,
     [...nodeArgs, CLI_ENTRY, 'serve', '--auth', 'off', '--port', '0', '--data', dataDir],
     {
-      env: { ...process.env, CAIRN_SERVER_KEY: SERVER_KEY, LOG_LEVEL: 'info' },
+      env: { ...process.env, CAIRN_SERVER_KEY: SERVER_KEY, LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );

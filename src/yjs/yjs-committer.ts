@@ -19,6 +19,9 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** Updates one database transaction commits at most. */
+const MAX_GROUP = 1000;
+
 export interface YjsCommitStats {
   committed: number;
   oversized: number;
@@ -56,13 +59,16 @@ export class YjsCommitter {
 
   private async drain(spaceId: string, q: { pending: Pending[]; running: boolean }): Promise<void> {
     while (q.pending.length > 0) {
-      const group = q.pending.splice(0);
+      // Bounded groups: one transaction stays short, and readers see commits as they land.
+      const group = q.pending.splice(0, MAX_GROUP);
       try {
         const { value: slots } = await this.pipeline.commitRecords(spaceId, async (ops, record) => {
           const out: RecordSlot[] = [];
           const rows = new Map<string, YjsJournalRow[]>();
+          for (const docId of new Set(group.map((p) => p.item.docId))) {
+            await ops.yjs.createDoc(docId, this.now());
+          }
           for (const { item } of group) {
-            await ops.yjs.createDoc(item.docId, this.now());
             const hash = sha256(item.update);
             const slot = record([
               {
@@ -95,13 +101,10 @@ export class YjsCommitter {
               bytes: item.update,
             });
             rows.set(item.docId, list);
-            // Rows go in before a later oversized update of the same doc publishes its checkpoint.
-            if (group.some((p) => p.item.docId === item.docId && p.item.stateWith)) {
-              await ops.yjs.appendJournal(item.docId, list.splice(0));
-            }
           }
-          for (const [docId, list] of rows)
-            if (list.length > 0) await ops.yjs.appendJournal(docId, list);
+          // One insert per doc (its rows' epochs increase); in the same transaction as any
+          // checkpoint of an oversized update, so the order between them does not matter.
+          for (const [docId, list] of rows) await ops.yjs.appendJournal(docId, list);
           return out;
         });
         this.stats.committed += group.length;

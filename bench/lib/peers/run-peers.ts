@@ -1,20 +1,33 @@
 /**
  * Stock peer servers for the live benches, measured the way ours is: each
- * server (./automerge-repo-server.ts, ./y-websocket-server.ts) runs as a
- * child process on 127.0.0.1 and its clients in another
- * (./peer-fanout-load.ts, ./automerge-repo-ingest.ts); the server child's CPU
+ * server (./automerge-repo-server.ts, ./y-websocket-server.ts,
+ * ./hocuspocus-server.ts) runs as a child process on 127.0.0.1 and its
+ * clients in another (./peer-fanout-load.ts, ./automerge-repo-ingest.ts,
+ * ../yjs-load.ts); the server child's CPU
  * time (user + system, /proc) is taken over the load only, its peak RSS
  * (VmHWM) at the end. The server child is killed and its temp dir removed
  * afterwards, also on failure.
  * Usage (in-process, from a bench):
  *   const run = await peerFanout('y-websocket', 100, 100, 10);
  *   const ingest = await automergeRepoIngest(20_000); // undefined without the trace
+ *   const server = await startPeerServer('hocuspocus', dir); // …; await server.stop()
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { procCpuMs, procStatusBytes, waitForLine } from '../proc.js';
 import { withTempDir } from '../timing.js';
 
 export type PeerKind = 'automerge-repo' | 'y-websocket';
+/** Every peer server these benches run (Hocuspocus speaks its own protocol: ../yjs-load.ts only). */
+export type PeerServerKind = PeerKind | 'hocuspocus';
+
+/** A running peer server child. */
+export interface PeerServer {
+  /** `ws://127.0.0.1:<port>` */
+  wsUrl: string;
+  pid: number | undefined;
+  /** SIGTERM, then SIGKILL after `killAfterMs` (default 5 s); resolves once it exited. */
+  stop(killAfterMs?: number): Promise<void>;
+}
 
 export interface PeerFanoutRun {
   p50: number;
@@ -52,17 +65,24 @@ function spawnTs(file: string, args: readonly string[]): ChildProcess {
   });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+async function stop(child: ChildProcess, killAfterMs = 5_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   await exited;
   clearTimeout(timer);
 }
 
-/** Runs a client child to its end (killed after `timeoutMs`); returns its last stdout line as JSON. */
-async function runClient<T>(file: string, args: readonly string[], timeoutMs: number): Promise<T> {
+/**
+ * Runs a client child (`file` relative to this directory) to its end
+ * (killed after `timeoutMs`); returns its last stdout line as JSON.
+ */
+export async function runClient<T>(
+  file: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<T> {
   const child = spawnTs(file, args);
   let out = '';
   child.stdout?.setEncoding('utf8');
@@ -82,6 +102,34 @@ async function runClient<T>(file: string, args: readonly string[], timeoutMs: nu
 }
 
 /**
+ * Starts the `kind` server child and waits until it listens: automerge-repo
+ * stores in `dir`, Hocuspocus in the SQLite file `<dir>/hocuspocus.sqlite`
+ * (kept across restarts on the same dir), y-websocket in memory only.
+ */
+export async function startPeerServer(kind: PeerServerKind, dir: string): Promise<PeerServer> {
+  const child =
+    kind === 'automerge-repo'
+      ? spawnTs('automerge-repo-server.ts', [dir])
+      : kind === 'hocuspocus'
+        ? spawnTs('hocuspocus-server.ts', [hocuspocusDbFile(dir)])
+        : spawnTs('y-websocket-server.ts', []);
+  try {
+    const port = await waitForLine(child, 'listening', START_TIMEOUT_MS);
+    return {
+      wsUrl: `ws://127.0.0.1:${port}`,
+      pid: child.pid,
+      stop: (killAfterMs) => stop(child, killAfterMs),
+    };
+  } catch (err) {
+    await stop(child);
+    throw err;
+  }
+}
+
+/** Where `startPeerServer('hocuspocus', dir)` keeps its database. */
+export const hocuspocusDbFile = (dir: string) => `${dir}/hocuspocus.sqlite`;
+
+/**
  * Starts the `kind` server child (automerge-repo: storage in a fresh temp
  * dir), runs `load` with its ws URL and pid, then kills it and removes the dir.
  */
@@ -90,15 +138,11 @@ async function withPeerServer<T>(
   load: (wsUrl: string, pid: number | undefined) => Promise<T>,
 ): Promise<T> {
   return withTempDir(`cairn-bench-${kind}-`, async (dir) => {
-    const server =
-      kind === 'automerge-repo'
-        ? spawnTs('automerge-repo-server.ts', [dir])
-        : spawnTs('y-websocket-server.ts', []);
+    const server = await startPeerServer(kind, dir);
     try {
-      const port = await waitForLine(server, 'listening', START_TIMEOUT_MS);
-      return await load(`ws://127.0.0.1:${port}`, server.pid);
+      return await load(server.wsUrl, server.pid);
     } finally {
-      await stop(server);
+      await server.stop();
     }
   });
 }
