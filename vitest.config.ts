@@ -20,6 +20,7 @@ const shared = [
   'test/cli/snapshot-cli.test.ts',
   'test/cli/compact-cli.test.ts',
   'test/cli/yjs-import-cli.test.ts',
+  'test/cli/kv-cli.test.ts',
   'test/storage/commit-index.test.ts',
   'test/storage/yjs-store.test.ts',
   'test/storage/kv-store.test.ts',

@@ -5,6 +5,7 @@ import { registerAuthCommands } from './auth-commands.js';
 import { registerCompact } from './compact-command.js';
 import { registerImportCommands } from './import-commands.js';
 import { registerInspectCommands, registerVerify } from './inspect-commands.js';
+import { registerKvCommands } from './kv-commands.js';
 import { registerMigrate } from './migrate-command.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
 import { registerServe } from './serve-command.js';
@@ -23,6 +24,7 @@ registerMigrate(program);
 registerSnapshotCommands(program);
 registerCompact(program);
 registerImportCommands(program);
+registerKvCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -142,12 +142,15 @@ export class KvService {
     }
     const nowMs = this.now();
     const bodies = q.values || q.metadata;
+    let spaceExists = true;
     const rows = await this.read(
       space,
       (kv) => kv.list(install, ns, q.prefix, after, nowMs, q.limit + 1, bodies),
       [] as KvRecordRow[],
+      () => (spaceExists = false),
     );
-    this.countList(space, install);
+    // A space that does not exist has nothing to clean, and a read never creates one.
+    if (spaceExists) this.countList(space, install);
     const items = rows.slice(0, q.limit).map((r) => view(r, q.values, q.metadata));
     const last = items.at(-1);
     return {
@@ -223,7 +226,12 @@ export class KvService {
 
   /** Removes up to `cleanupPerWrite` expired records of an install (the sweep, every 16th list). */
   async sweep(space: string, install: string): Promise<number> {
-    return this.write(space, install, async () => 0);
+    // An install with nothing stored has nothing to remove: no write (and no row) for it.
+    const usage = await this.read(space, (kv) => kv.usage(install), undefined);
+    if (!usage || usage.keys === 0) return 0;
+    const before = this.cleanup.removed;
+    await this.write(space, install, async () => undefined);
+    return this.cleanup.removed - before;
   }
 
   /**
@@ -251,12 +259,20 @@ export class KvService {
     });
   }
 
-  /** A read of committed state; a space that does not exist reads as `empty`. */
-  private async read<T>(space: string, fn: (kv: KvReadOps) => Promise<T>, empty: T): Promise<T> {
+  /** A read of committed state; a space that does not exist reads as `empty` (and `missing` is told). */
+  private async read<T>(
+    space: string,
+    fn: (kv: KvReadOps) => Promise<T>,
+    empty: T,
+    missing: () => void = () => undefined,
+  ): Promise<T> {
     try {
       return await withSpaceReader(this.backend, space, (ops: SpaceReadOps) => fn(ops.kv));
     } catch (err) {
-      if (isCairnError(err) && err.code === 'DocNotFound') return empty;
+      if (isCairnError(err) && err.code === 'DocNotFound') {
+        missing();
+        return empty;
+      }
       throw err;
     }
   }

@@ -57,8 +57,10 @@ export async function applyPut(
   });
   let broken = brokenQuota(usage, ns.keys, delta(), limits);
   if (broken) {
-    // Expired records still count until removed: remove them all, then check again.
-    while ((await removeExpired(kv, install, usage, nowMs, limits.cleanupPerWrite, stats)) > 0);
+    // Expired records still count until removed: remove them all, then check again (in
+    // batches of at least one, whatever `cleanupPerWrite` says: 0 must not skip this).
+    const batch = Math.max(1, limits.cleanupPerWrite);
+    while ((await removeExpired(kv, install, usage, nowMs, batch, stats)) > 0);
     ns = await kv.lockNamespace(install, namespace);
     stored = await kv.get(install, namespace, put.key);
     broken = brokenQuota(usage, ns.keys, delta(), limits);
@@ -98,7 +100,8 @@ export async function applyDelete(
   ifRevision: number | undefined,
 ): Promise<boolean> {
   const { install, namespace, nowMs } = at;
-  const ns = await kv.lockNamespace(install, namespace);
+  // The install is locked (the caller): reading the record first is safe, and a delete of
+  // a key that is not there then creates no namespace row.
   const stored = await kv.get(install, namespace, key);
   const live = isLive(stored, nowMs) ? stored : undefined;
   if (ifRevision !== undefined && live?.revision !== ifRevision) {
@@ -108,6 +111,7 @@ export async function applyDelete(
     });
   }
   if (!stored) return false;
+  const ns = await kv.lockNamespace(install, namespace);
   await kv.deleteRecord(install, namespace, key);
   await kv.setNamespace(install, namespace, {
     keys: ns.keys - 1,
