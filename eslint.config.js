@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'test/**', 'scripts/**', 'examples/**'],
+    files: ['src/cli/**', 'bench/**', 'loadgen/**', 'test/**', 'scripts/**', 'examples/**'],
     rules: { 'no-console': 'off' },
   },
   {
