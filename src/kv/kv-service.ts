@@ -226,12 +226,23 @@ export class KvService {
 
   /** Removes up to `cleanupPerWrite` expired records of an install (the sweep, every 16th list). */
   async sweep(space: string, install: string): Promise<number> {
-    // An install with nothing stored has nothing to remove: no write (and no row) for it.
-    const usage = await this.read(space, (kv) => kv.usage(install), undefined);
-    if (!usage || usage.keys === 0) return 0;
-    const before = this.cleanup.removed;
-    await this.write(space, install, async () => undefined);
-    return this.cleanup.removed - before;
+    // Queued at once (ordered with the writes around it); an install with nothing stored
+    // has nothing to remove, and gets no write (and no row).
+    this.onWrite(space);
+    return this.pipeline.runWrite(space, async (ops) => {
+      if ((await ops.kv.usage(install)).keys === 0) return 0;
+      const usage = await ops.kv.lockInstall(install);
+      const n = await removeExpired(
+        ops.kv,
+        install,
+        usage,
+        this.now(),
+        this.limits.cleanupPerWrite,
+        this.cleanup,
+      );
+      await ops.kv.setUsage(install, usage);
+      return n;
+    });
   }
 
   /**
