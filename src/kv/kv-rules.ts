@@ -57,35 +57,24 @@ export interface MeasuredPut extends KvPut {
   bytes: number;
 }
 
+/** `LimitExceeded` (413) when a part of a put is over its limit (limits inclusive). */
+function checkSize(part: 'value' | 'metadata', bytes: number, max: number, key: string): void {
+  if (bytes <= max) return;
+  throw new CairnError('LimitExceeded', `the ${part} is ${bytes} bytes (at most ${max})`, {
+    limit: `${part}Bytes`,
+    requested: bytes,
+    max,
+    key,
+  });
+}
+
 /** Checks a put's key, sizes (`LimitExceeded`, 413) and TTL range; returns its stored texts. */
 export function measurePut(put: KvPut, limits: KvLimits): MeasuredPut {
   checkKey(put.key);
   const value = jsonText(put.value);
   const metadata = jsonText(put.metadata ?? {});
-  if (value.bytes > limits.valueBytes) {
-    throw new CairnError(
-      'LimitExceeded',
-      `the value is ${value.bytes} bytes (at most ${limits.valueBytes})`,
-      {
-        limit: 'valueBytes',
-        requested: value.bytes,
-        max: limits.valueBytes,
-        key: put.key,
-      },
-    );
-  }
-  if (metadata.bytes > limits.metadataBytes) {
-    throw new CairnError(
-      'LimitExceeded',
-      `the metadata is ${metadata.bytes} bytes (at most ${limits.metadataBytes})`,
-      {
-        limit: 'metadataBytes',
-        requested: metadata.bytes,
-        max: limits.metadataBytes,
-        key: put.key,
-      },
-    );
-  }
+  checkSize('value', value.bytes, limits.valueBytes, put.key);
+  checkSize('metadata', metadata.bytes, limits.metadataBytes, put.key);
   const ttl = put.ttlSeconds;
   if (
     ttl !== undefined &&
