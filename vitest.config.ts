@@ -14,6 +14,7 @@ const shared = [
   'test/live/**/*.test.ts',
   'test/yjs/**/*.test.ts',
   'test/kv/**/*.test.ts',
+  'test/proof/**/*.test.ts',
   'test/server/operations.test.ts',
   'test/cli/migrate-cli.test.ts',
   'test/cli/verify-cli.test.ts',

@@ -16,6 +16,7 @@ import { runOpenLoop, type OpenLoopState } from './lib/open-loop.js';
 import { writeReports } from './lib/outputs.js';
 import { progressLine } from './lib/progress.js';
 import type { Recorder } from './lib/recorder.js';
+import type { PreparedScenario } from './scenario.js';
 import { startCairnServer, type CairnServer } from './lib/server.js';
 import { processDelta, scrapeProcess, type ProcessSample } from './lib/server-metrics.js';
 import { printSummary, summarize } from './lib/summary.js';
@@ -25,12 +26,49 @@ const REQUEST_TIMEOUT_MS = 15_000;
 
 const int = (n: number) => n.toLocaleString('en-US');
 
+/** A scenario with its own run (typists, yjs): the CLI gives it flags, a progress line and Ctrl-C. */
+async function runStandalone(
+  cfg: RunConfig,
+  runIt: NonNullable<RunConfig['scenario']['run']>,
+): Promise<number> {
+  const progress = progressLine();
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+    progress.update('stopping (Ctrl-C again to quit now)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { backend, seconds, warmup, out, seed } = cfg;
+    return await runIt(cfg.flags, {
+      backend,
+      seconds,
+      warmup,
+      out,
+      seed,
+      progress,
+      signal: abort.signal,
+    });
+  } finally {
+    progress.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 async function run(cfg: RunConfig): Promise<number> {
+  const { run: runIt, prepare } = cfg.scenario;
+  if (runIt) return runStandalone(cfg, runIt.bind(cfg.scenario));
+  const prepareIt = prepare?.bind(cfg.scenario);
+  if (!prepareIt) throw new Error(`scenario ${cfg.scenario.name} has neither prepare nor run`);
   const progress = progressLine();
   const abort = new AbortController();
   let server: CairnServer | undefined;
   let backend: Backend | undefined;
   let http: HttpClient | undefined;
+  let prepared: PreparedScenario | undefined;
   // Last resort (a second Ctrl-C, an uncaught error): nothing of ours outlives us.
   const onExit = () => {
     if (server?.pid !== undefined) {
@@ -62,7 +100,7 @@ async function run(cfg: RunConfig): Promise<number> {
     http = new HttpClient(server.url, { maxSockets: MAX_SOCKETS, timeoutMs: REQUEST_TIMEOUT_MS });
     // The first scrape installs the server's GC and event-loop observers.
     await scrapeProcess(http);
-    const prepared = cfg.scenario.prepare(cfg.flags, {
+    prepared = prepareIt(cfg.flags, {
       http,
       backend,
       random: seededRandom(cfg.seed),
@@ -97,7 +135,7 @@ async function run(cfg: RunConfig): Promise<number> {
         ratePerSecond: prepared.ratePerSecond,
         warmupSeconds: cfg.warmup,
         seconds: cfg.seconds,
-        start: (n) => prepared.start(n),
+        start: (n) => (prepared as PreparedScenario).start(n),
         signal: abort.signal,
       },
       onState,
@@ -128,12 +166,16 @@ async function run(cfg: RunConfig): Promise<number> {
       setup,
       facts: prepared.facts(),
     });
-    summary.targets = prepared.targets(summary);
+    summary.targets = await prepared.targets(summary);
     const files = writeReports(cfg.out, summary);
     printSummary(summary, files);
     return summary.unexpectedErrors > 0 || !summary.complete ? 1 : 0;
   } finally {
     progress.done();
+    // The scenario's own clients go first: they must not see the server leave.
+    await prepared?.teardown?.().catch((err: unknown) => {
+      console.error(`loadgen: scenario teardown: ${(err as Error).message}`);
+    });
     http?.close();
     await server?.stop();
     await backend?.close();

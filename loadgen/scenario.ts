@@ -1,5 +1,5 @@
 import type { Option } from 'commander';
-import type { Backend } from './lib/backend.js';
+import type { Backend, BackendKind } from './lib/backend.js';
 import type { HttpClient } from './lib/http.js';
 import type { Started } from './lib/open-loop.js';
 import type { Progress } from './lib/progress.js';
@@ -45,10 +45,34 @@ export interface PreparedScenario {
   start(slot: number): Started;
   /** Scenario facts after the run (e.g. keys tracked). */
   facts(): Record<string, unknown>;
-  targets(summary: RunSummary): TargetCheck[];
+  /** The target lines (a scenario may read the server for a final check). */
+  targets(summary: RunSummary): TargetCheck[] | Promise<TargetCheck[]>;
+  /**
+   * Releases what setup opened (e.g. live clients), before the server stops;
+   * called once, whether the run completed, failed or was stopped (optional).
+   */
+  teardown?(): Promise<void>;
 }
 
-/** A load scenario: its flags (added to the CLI) and how it builds a run. */
+/** What a scenario that drives its own run (e.g. `typists`) gets from the CLI. */
+export interface StandaloneContext {
+  backend: BackendKind;
+  seconds: number;
+  warmup: number;
+  /** Directory of the JSON and Influx reports. */
+  out: string;
+  seed: number;
+  progress: Progress;
+  /** Set on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+/**
+ * A load scenario: its flags (added to the CLI) and how it builds a run —
+ * either `prepare` (one server, the shared open loop of request/answer
+ * operations) or `run` (a scenario with its own clients and servers, e.g.
+ * typists in several processes against cairn and peer servers in turn).
+ */
 export interface Scenario {
   name: string;
   summary: string;
@@ -56,5 +80,7 @@ export interface Scenario {
   options(): Option[];
   /** Checks the flags together before anything starts (throws UsageError). */
   validate?(flags: Record<string, unknown>): void;
-  prepare(flags: Record<string, unknown>, ctx: ScenarioContext): PreparedScenario;
+  prepare?(flags: Record<string, unknown>, ctx: ScenarioContext): PreparedScenario;
+  /** Runs the whole scenario; resolves with the exit code. */
+  run?(flags: Record<string, unknown>, ctx: StandaloneContext): Promise<number>;
 }
