@@ -172,6 +172,15 @@ export class OpenYjsDoc {
   private async applyRun(run: UpdateJob[]): Promise<void> {
     const added: { job: UpdateJob; update: Uint8Array; commit?: Promise<RecordSlot> }[] = [];
     for (const job of run) {
+      // An HTTP write is answered only for what is durable: while this doc holds
+      // relayed content storage lacks, "applied: 0" (or an update built on that
+      // content) would acknowledge durability it does not have (SPEC §11).
+      if (!job.from && this.relayOnly) {
+        job.reject(
+          new CairnError('StorageUnavailable', 'the doc holds relayed updates not yet stored'),
+        );
+        continue;
+      }
       let diff: Uint8Array | undefined;
       try {
         diff = applyAndDiff(this.doc, job.update, job);
