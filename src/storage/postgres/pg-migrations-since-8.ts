@@ -8,7 +8,8 @@ export const V10_KV_TABLES = ['kv_installs', 'kv_namespaces', 'kv_records', 'kv_
 
 /**
  * PostgreSQL schema steps 8 and on (see pg-migrations.ts for the rules they
- * follow): the commit-rows index, Yjs documents, extension KV storage.
+ * follow): the commit-rows index, Yjs documents, extension KV storage, the
+ * commit-rows index without heads.
  */
 export const PG_MIGRATIONS_SINCE_8: readonly Migration[] = [
   {
@@ -167,5 +168,24 @@ export const PG_MIGRATIONS_SINCE_8: readonly Migration[] = [
       DROP TABLE kv_namespaces;
       DROP TABLE kv_installs;
     `,
+  },
+  {
+    version: 11,
+    name: 'commit-rows index without heads',
+    // Step 8 covered commit_heads too, but a btree entry holds at most 2704
+    // bytes: a commit leaving ~85 or more heads (as many concurrent writers
+    // merged, a valid state, SPEC §1) failed its whole write batch with
+    // "index row size exceeds btree maximum". The heads are read from the
+    // row instead (one heap fetch per commit row, still never a change row).
+    // SQLite's index has no entry size limit and keeps them. (Down restores
+    // step 8's index, which fails while such a commit is stored.)
+    up: `DROP INDEX IF EXISTS log_commits;
+      CREATE INDEX log_commits ON log (space_id, branch_id, seq)
+      INCLUDE (commit_from, epoch, committed_at)
+      WHERE commit_from IS NOT NULL;`,
+    down: `DROP INDEX log_commits;
+      CREATE INDEX log_commits ON log (space_id, branch_id, seq)
+      INCLUDE (commit_from, epoch, committed_at, commit_heads)
+      WHERE commit_from IS NOT NULL;`,
   },
 ];
