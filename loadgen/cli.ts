@@ -72,8 +72,10 @@ function program(): Command {
       new Option('--seed <n>', 'PRNG seed of the plan').argParser(intIn(0, 2 ** 31)).default(1),
     );
   for (const s of SCENARIOS) for (const o of s.options()) p.addOption(o);
+  // The names column fits the longest name (doc-edits, pit-reads…).
+  const col = Math.max(...SCENARIOS.map((s) => s.name.length)) + 2;
   const list = SCENARIOS.map(
-    (s) => `  ${s.name.padEnd(8)}${wrap(s.summary, 70, ' '.repeat(10))}`,
+    (s) => `  ${s.name.padEnd(col)}${wrap(s.summary, 78 - col, ' '.repeat(col + 2))}`,
   ).join('\n');
   p.addHelpText(
     'after',
@@ -81,12 +83,15 @@ function program(): Command {
 Scenarios:
 ${list}
 
-Flags marked [kv] belong to that scenario only.
+Flags marked [<scenario>] belong to that scenario only.
 
 Examples:
   $ npm run build && npm run loadgen -- --scenario kv                 # 50 tenants, 500 ops/s, 30 s, SQLite
   $ npm run loadgen -- --scenario kv --backend postgres --seconds 20
   $ npm run loadgen -- --scenario kv --tenants 10 --rate-per-install 600 --out /tmp/lg
+  $ npm run loadgen -- --scenario doc-edits --spaces 8 --writers 4 --edit-rate 200
+  $ npm run loadgen -- --scenario hot-doc --hot-writers 16 --burst 8 --commit-rate 80
+  $ npm run loadgen -- --scenario pit-reads --pit-epochs 5000 --read-rate 10 --backend postgres
 
 Exit code: 0 when every answer was as planned, 1 on any unexpected error (or a run cut
 short), 2 on a bad flag. Targets are printed (yes/NO) but do not change the exit code.`,

@@ -55,6 +55,11 @@ export class HttpClient {
     this.timeoutMs = options.timeoutMs ?? 15_000;
   }
 
+  /** The server's base URL, e.g. `http://127.0.0.1:8787` (for clients of other kinds). */
+  get baseUrl(): string {
+    return this.base.origin;
+  }
+
   /** Rejects only with HttpFailure (transport or timeout); any status resolves. */
   request(method: string, path: string, body?: unknown): Promise<HttpAnswer> {
     return new Promise<HttpAnswer>((resolve, reject) => {

@@ -1,10 +1,28 @@
 import { newLatencyHistogram, recordMs, type Histogram } from './histogram.js';
 import { Recorder, type Outcome } from './recorder.js';
 
+/**
+ * An outcome that follows from an operation but ends on its own clock (e.g.
+ * a subscriber receiving a committed edit): recorded as a row of its own,
+ * with the latency from the operation's intended start to `doneMs`.
+ */
+export interface Derived {
+  op: string;
+  /** When it ended (performance.now() ms). */
+  doneMs: number;
+  outcome: Outcome;
+}
+
 /** One operation, started: its name and how it ends (never rejects). */
 export interface Started {
   op: string;
   done: Promise<Outcome>;
+  /**
+   * Outcomes that follow from it (optional; must settle in bounded time):
+   * each is recorded under its own op with this operation's intended start,
+   * and the drain waits for them too.
+   */
+  derived?: Promise<readonly Derived[]>;
 }
 
 export interface OpenLoopOptions {
@@ -122,6 +140,26 @@ export async function runOpenLoop(
       pending.delete(settled);
     });
     pending.add(settled);
+    if (started.derived) {
+      const derived = started.derived
+        .catch((err: unknown): Derived[] => [
+          {
+            op: `${op}:derived`,
+            doneMs: performance.now(),
+            outcome: { kind: 'error', code: 'ClientException', detail: String(err) },
+          },
+        ])
+        .then((list) => {
+          for (const d of list) {
+            if (d.outcome.kind === 'error') state.unexpected++;
+            if (!measured) continue;
+            recorder.intend(d.op, intended);
+            recorder.record(d.op, intended, sent, d.doneMs, d.outcome);
+          }
+          pending.delete(derived);
+        });
+      pending.add(derived);
+    }
   };
 
   let n = 0;

@@ -198,9 +198,8 @@ async function main(): Promise<void> {
   await typeAll(start, locals);
   await cpu;
   const drained = await drain(start, locals);
-  send(result(locals, drained));
   for (const l of locals) l.conn.close();
-  setTimeout(() => process.exit(0), 500).unref();
+  process.send?.(result(locals, drained), () => process.exit(0));
 }
 
 main().catch((err: unknown) => {

@@ -17,6 +17,7 @@ const READY_TIMEOUT_MS = 150_000;
 const RESULT_MARGIN_MS = 40_000;
 /** Between everyone ready and keystroke 0: the start message reaches every process. */
 const START_DELAY_MS = 1_000;
+const EXIT_WAIT_MS = 5_000;
 
 export interface TypistRunOptions {
   kind: TargetKind;
@@ -97,6 +98,8 @@ function driverArgs(o: TypistRunOptions): DriverArgs[] {
 }
 
 const driverFile = new URL('./driver.ts', import.meta.url).pathname;
+/** Extra Node flags for the typist processes, for diagnosis (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
+const driverNodeArgs = (process.env.LOADGEN_TYPIST_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 function waitFor<T extends DriverMessage['type']>(
   child: ChildProcess,
@@ -121,6 +124,15 @@ function waitFor<T extends DriverMessage['type']>(
       reject(new Error(`typist process exited (${code}) before ${type}`));
     });
   });
+}
+
+/** Waits (bounded) for a typist process to end by itself (it exits after its result), else kills it. */
+async function exited(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise((resolve) => c.once('exit', resolve));
+  const timer = setTimeout(() => c.kill('SIGKILL'), EXIT_WAIT_MS);
+  await gone;
+  clearTimeout(timer);
 }
 
 /** Server CPU (% of one core) per window, sampled at the window boundaries. */
@@ -148,7 +160,10 @@ function sampleServerCpu(pid: number | undefined, p: SchedulePlan): Promise<numb
 export async function runTypists(o: TypistRunOptions): Promise<TypistRunResult> {
   if (o.kind === 'cairn-automerge') await createAutomergeDocs(o.url, o.space, o.docs);
   const children = driverArgs(o).map((a) =>
-    fork(driverFile, [JSON.stringify(a)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }),
+    fork(driverFile, [JSON.stringify(a)], {
+      execArgv: ['--import', 'tsx', ...driverNodeArgs],
+      stdio: 'inherit',
+    }),
   );
   try {
     o.onProgress?.(`connecting ${o.docs.reduce((n, d) => n + d.typists, 0)} typists…`);
@@ -177,7 +192,7 @@ export async function runTypists(o: TypistRunOptions): Promise<TypistRunResult> 
       clearInterval(ticker);
     }
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => exited(c)));
   }
 }
 

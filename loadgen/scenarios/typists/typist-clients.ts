@@ -55,6 +55,7 @@ function automergeTypist(o: TypistOptions): TypistConn {
   const seen = new Array<number>(o.typists).fill(-1);
   let hasText: (() => void) | undefined;
   let cursor = -1;
+  let own = 0;
   client.subscribe(o.docId, (doc) => {
     if (hasText && typeof doc[TEXT] === 'string') hasText();
     for (let g = 0; g < o.typists; g++) {
@@ -78,10 +79,13 @@ function automergeTypist(o: TypistOptions): TypistConn {
     type(k) {
       void client
         .change(o.docId, (d) => {
-          const length = (d[TEXT] as string).length;
+          // Every keystroke inserts one character: the local text holds one per
+          // keystroke seen (reading the text itself would build the whole string).
+          const length = seen.reduce((n, x) => n + x + 1, 0) + own;
           if (cursor < 0 || cursor > length) cursor = Math.floor(o.cursorAt * length);
           A.splice(d as A.Doc<Record<string, unknown>>, [TEXT], cursor++, 0, LETTERS[k % 27]);
           d[counterKey(o.g)] = k;
+          own++;
         })
         ?.catch(() => undefined); // a refused keystroke shows as a delivery never seen
     },
