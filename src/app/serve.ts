@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getRequestListener, serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
+import { answerClientError, answerUnreadableRequest } from './client-error.js';
 import type { Cairn } from './create-cairn.js';
 
 export interface RunningServer {
@@ -31,8 +32,16 @@ export async function listen(cairn: Cairn, host: string, port: number): Promise<
   // keep-alive; Node's own server reads the rest of a declared body instead
   // (bounded by its requestTimeout; bodies of unknown or much larger size are
   // answered with Connection: close, see server/http-app.ts).
-  const server = serve({ fetch, hostname: host, port, autoCleanupIncoming: false }) as Server;
+  // getRequestListener, not serve(): only it takes the errorHandler (see client-error.ts).
+  const listener = getRequestListener(fetch, {
+    hostname: host,
+    autoCleanupIncoming: false,
+    errorHandler: answerUnreadableRequest,
+  });
+  const server = createServer((req, res) => void listener(req, res));
+  server.listen(port, host);
   server.on('upgrade', cairn.handleUpgrade);
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve();
     server.once('listening', () => resolve());

@@ -13,7 +13,9 @@ import { requestIdOf } from './request-id.js';
 export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
   const error = isCairnError(err)
     ? err
-    : new CairnError('Internal', 'internal error', {}, { cause: err });
+    : clientAborted(err)
+      ? new CairnError('ValidationError', 'the client aborted the request')
+      : new CairnError('Internal', 'internal error', {}, { cause: err });
   const status = ERROR_STATUS[error.code];
   const requestId = requestIdOf(c);
   logServerError(logger, status, requestId, c, error.cause ?? err, error.message);
@@ -21,6 +23,19 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
   const body =
     error.code === 'Internal' ? { code: error.code, message: 'internal error' } : error.toJSON();
   return c.json({ ok: false, error: { ...body, requestId } }, status);
+}
+
+/**
+ * Node's error for an upload the client cut off (it closed the connection
+ * before the declared body came): the client's doing, not a bug — it was
+ * logged as a 500 (found by the HTTP fuzzer, test/proof/fuzz-regressions).
+ */
+function clientAborted(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    (err as NodeJS.ErrnoException).code === 'ECONNRESET' &&
+    err.message === 'aborted'
+  );
 }
 
 /** Logs an answer with a 5xx status: 500 as an error (a bug), 503 as a warning (degraded). */

@@ -16,6 +16,13 @@ export function singleQuery(c: Context): Record<string, string> {
 }
 
 /**
+ * A JSON body nesting deeper than this is refused (`ValidationError`): code
+ * that walks a value recursively (JSON.stringify of a KV value) overflows
+ * the stack near 4,000 levels, which was a 500.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
  * A JSON body's value; an empty body is `undefined` when `allowEmpty`.
  * `large` is whether the body is big enough to be handled in slices (see
  * next-turn.ts).
@@ -27,11 +34,37 @@ export async function parseJsonBody(
   const large = text.length >= SLICE_BODY_CHARS;
   if (allowEmpty && text.trim() === '') return { json: undefined, large };
   if (large) await nextTurn();
+  let json: unknown;
   try {
-    return { json: JSON.parse(text) as unknown, large };
+    json = JSON.parse(text);
   } catch {
     throw new CairnError('ValidationError', 'request body is not valid JSON');
   }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new CairnError(
+      'ValidationError',
+      `request body nests deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+  }
+  return { json, large };
+}
+
+/** Whether valid JSON `text` has arrays/objects more than `max` levels deep (strings skipped). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      // A backslash escapes the next character; a quote ends the string.
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 /** `?limit=` of a paged route: 1..maxPageItems, default defaultPageItems. */

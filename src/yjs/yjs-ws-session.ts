@@ -111,11 +111,17 @@ export class YjsWsSession implements YjsPeer {
     const step = decoding.readVarUint(decoder);
     const bytes = decoding.readVarUint8Array(decoder);
     if (step === SYNC_STEP_1) {
+      // A state vector that does not decode is not the protocol (1007, from
+      // onMessage) — it used to throw later, inside the read: an unhandled
+      // rejection and no answer (test/proof/fuzz-regressions.test.ts).
+      Y.decodeStateVector(bytes);
       void this.doc
         .read((d) => Y.encodeStateAsUpdate(d, bytes))
-        .then((update) =>
-          this.send(frame(MESSAGE_SYNC, (e) => writeBytes(e, SYNC_STEP_2, update))),
-        );
+        .then((update) => this.send(frame(MESSAGE_SYNC, (e) => writeBytes(e, SYNC_STEP_2, update))))
+        .catch((err: unknown) => {
+          this.options.logger.debug({ err }, 'y-websocket sync step 1 refused');
+          this.ws.close(CLOSE_BAD_FRAME, 'not a y-websocket frame');
+        });
       return;
     }
     if (step !== SYNC_STEP_2 && step !== SYNC_UPDATE) throw new Error(`sync step ${step}`);
