@@ -13,8 +13,10 @@ export type ParentMessage = { type: 'start'; plan: SchedulePlan };
 
 /** One measured window as one typist process saw it (histograms: HDR compressed base64, µs). */
 export interface DriverWindow {
-  /** Intended keystroke time → visible here, of other typists' keystrokes. */
+  /** Intended keystroke time → its frame reached this typist, of other typists' keystrokes. */
   latency: string;
+  /** Intended keystroke time → visible in this typist's local doc. */
+  visible: string;
   /** Intended keystroke time → sent, of this process's own keystrokes. */
   sendLag: string;
   received: number;

@@ -41,12 +41,15 @@ interface Local {
   g: number;
   typists: number;
   phase: number;
-  /** Highest counter seen of each other typist of the doc. */
+  /** Highest counter of each other typist of the doc visible in the local doc. */
   seen: number[];
+  /** Highest counter of each other typist in a frame that reached this typist. */
+  delivered: number[];
 }
 
 interface WindowAcc {
   latency: Histogram;
+  visible: Histogram;
   sendLag: Histogram;
   received: number;
   keystrokes: number;
@@ -57,20 +60,29 @@ let plan: SchedulePlan | undefined;
 let windows: WindowAcc[] = [];
 let outside = 0;
 
-function onRemote(l: Local, g: number, k: number): void {
+/**
+ * Typist g's counter reached k in this typist's frames (`delivered`) or its
+ * local doc (`visible`): every keystroke of g up to k is attributed to now.
+ */
+function onRemote(l: Local, g: number, k: number, what: 'delivered' | 'visible'): void {
   const now = wallNowMs();
-  const from = (l.seen[g] as number) + 1;
-  l.seen[g] = Math.max(l.seen[g] as number, k);
+  const last = what === 'visible' ? l.seen : l.delivered;
+  const from = (last[g] as number) + 1;
+  last[g] = Math.max(last[g] as number, k);
   if (!plan) return;
   for (let kk = from; kk <= k; kk++) {
     const intended = intendedMs(plan, l.typists, g, kk, l.phase);
     const w = windows[windowOf(plan, intended)];
     if (!w) {
-      outside++;
+      if (what === 'visible') outside++;
       continue;
     }
-    recordMs(w.latency, now - intended);
-    w.received++;
+    if (what === 'delivered') {
+      recordMs(w.latency, now - intended);
+    } else {
+      recordMs(w.visible, now - intended);
+      w.received++;
+    }
   }
 }
 
@@ -83,6 +95,7 @@ async function connectAll(kind: TargetKind): Promise<Local[]> {
       typists: t.typists,
       phase: t.phase,
       seen: new Array<number>(t.typists).fill(-1),
+      delivered: new Array<number>(t.typists).fill(-1),
     } as Local;
     local.conn = connectTypist({
       kind,
@@ -92,7 +105,7 @@ async function connectAll(kind: TargetKind): Promise<Local[]> {
       g: t.g,
       typists: t.typists,
       cursorAt: t.cursorAt,
-      onRemote: (g, k) => onRemote(local, g, k),
+      onRemote: (g, k, what) => onRemote(local, g, k, what),
     });
     locals.push(local);
     // A few connections per turn: a burst of handshakes would time out on a busy server.
@@ -170,6 +183,7 @@ async function drain(p: SchedulePlan, locals: Local[]): Promise<boolean> {
 function result(locals: Local[], drained: boolean): DriverResult {
   const rows: DriverWindow[] = windows.map((w) => ({
     latency: encodeHistogram(w.latency),
+    visible: encodeHistogram(w.visible),
     sendLag: encodeHistogram(w.sendLag),
     received: w.received,
     keystrokes: w.keystrokes,
@@ -189,6 +203,7 @@ async function main(): Promise<void> {
   plan = start;
   windows = Array.from({ length: windowCount(start) }, () => ({
     latency: newLatencyHistogram(),
+    visible: newLatencyHistogram(),
     sendLag: newLatencyHistogram(),
     received: 0,
     keystrokes: 0,

@@ -107,7 +107,7 @@ async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promis
   );
   const checks = targets(result.rows);
   printRows(
-    `typists on ${result.backendDescribe}: ${f.charsPerSecond} chars/s each, remote latency from the intended keystroke time to its visibility at every other typist (${ctx.seconds} s measured after ${ctx.warmup} s warm-up)`,
+    `typists on ${result.backendDescribe}: ${f.charsPerSecond} chars/s each, remote latency from the intended keystroke time to its delivery at every other typist (p50/p99/max: the frame reached it; visible p99: in its local doc) (${ctx.seconds} s measured after ${ctx.warmup} s warm-up)`,
     result.rows,
     checks,
   );

@@ -38,7 +38,10 @@ export interface TypistRunOptions {
 
 /** One measured window, every typist process together. */
 export interface TypistWindow {
+  /** Delivery: the keystroke's frame reached the other typist. */
   latency: Histogram;
+  /** Visible: the keystroke is in the other typist's local doc. */
+  visible: Histogram;
   sendLag: Histogram;
   received: number;
   expected: number;
@@ -51,6 +54,7 @@ export interface TypistWindow {
 export interface TypistRunResult {
   windows: TypistWindow[];
   latency: Histogram;
+  visible: Histogram;
   sendLag: Histogram;
   received: number;
   expected: number;
@@ -211,6 +215,7 @@ function merge(
     const lengthMs = Math.min(p.windowMs, p.measureMs - w * p.windowMs);
     windows.push({
       latency: mergeHistograms(rows.map((r) => decodeFromCompressedBase64(r.latency))),
+      visible: mergeHistograms(rows.map((r) => decodeFromCompressedBase64(r.visible))),
       sendLag: mergeHistograms(rows.map((r) => decodeFromCompressedBase64(r.sendLag))),
       received: rows.reduce((n, r) => n + r.received, 0),
       expected: keystrokes * receivers,
@@ -222,6 +227,7 @@ function merge(
   return {
     windows,
     latency: mergeHistograms(windows.map((w) => w.latency)),
+    visible: mergeHistograms(windows.map((w) => w.visible)),
     sendLag: mergeHistograms(windows.map((w) => w.sendLag)),
     received: windows.reduce((n, w) => n + w.received, 0),
     expected: windows.reduce((n, w) => n + w.expected, 0),

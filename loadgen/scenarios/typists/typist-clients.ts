@@ -20,8 +20,13 @@ export interface TypistConn {
   close(): void;
 }
 
-/** Called when typist `g`'s counter is seen at `k` (other typists only). */
-export type OnRemote = (g: number, k: number) => void;
+/**
+ * Called when typist `g`'s counter is seen at `k` (other typists only):
+ * `delivered` when a frame holding it reached this typist's socket,
+ * `visible` when it is in the local doc. (A Yjs provider applies an update
+ * as it arrives: both at once.)
+ */
+export type OnRemote = (g: number, k: number, what: 'delivered' | 'visible') => void;
 
 export interface TypistOptions {
   kind: TargetKind;
@@ -45,13 +50,42 @@ export function connectTypist(o: TypistOptions): TypistConn {
   return o.kind === 'cairn-automerge' ? automergeTypist(o) : yjsTypist(o);
 }
 
+/**
+ * `ws`, with a tap on the frames that arrive: a `deliver` frame's changes
+ * are decoded to find the typists' counters in them, so delivery is timed
+ * apart from the client library's applying (which batches on purpose).
+ */
+function tappedWebSocket(o: TypistOptions): new (url: string) => WebSocketLike {
+  const onFrame = (text: string) => {
+    if (!text.startsWith('{"type":"deliver"')) return;
+    const frame = JSON.parse(text) as { docs: { kind: string; body: string | string[] }[] };
+    for (const entry of frame.docs) {
+      if (entry.kind !== 'changes' || !Array.isArray(entry.body)) continue;
+      for (const b64 of entry.body) {
+        for (const op of A.decodeChange(Buffer.from(b64, 'base64')).ops) {
+          const g =
+            op.obj === '_root' && typeof op.key === 'string' ? typistOfKey(op.key) : undefined;
+          if (g !== undefined && g !== o.g && typeof op.value === 'number') {
+            o.onRemote(g, op.value, 'delivered');
+          }
+        }
+      }
+    }
+  };
+  return class extends WebSocket {
+    constructor(url: string) {
+      super(url);
+      // Registered before the client's own listener: it runs first.
+      this.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+        if (!isBinary) onFrame(String(data));
+      });
+    }
+  } as unknown as new (url: string) => WebSocketLike;
+}
+
 /** Through the project's client library (SPEC §6 WebSocket, one tx per keystroke). */
 function automergeTypist(o: TypistOptions): TypistConn {
-  const client = new CairnClient({
-    url: o.url,
-    space: o.space,
-    WebSocket: WebSocket as unknown as new (url: string) => WebSocketLike,
-  });
+  const client = new CairnClient({ url: o.url, space: o.space, WebSocket: tappedWebSocket(o) });
   const seen = new Array<number>(o.typists).fill(-1);
   let hasText: (() => void) | undefined;
   let cursor = -1;
@@ -63,7 +97,7 @@ function automergeTypist(o: TypistOptions): TypistConn {
       const k = doc[counterKey(g)];
       if (typeof k === 'number' && k > (seen[g] as number)) {
         seen[g] = k;
-        o.onRemote(g, k);
+        o.onRemote(g, k, 'visible');
       }
     }
   });
@@ -105,7 +139,9 @@ function yjsTypist(o: TypistOptions): TypistConn {
     for (const key of event.keysChanged) {
       const g = typistOfKey(key);
       const k = counters.get(key);
-      if (g !== undefined && g !== o.g && k !== undefined) o.onRemote(g, k);
+      if (g === undefined || g === o.g || k === undefined) continue;
+      o.onRemote(g, k, 'delivered');
+      o.onRemote(g, k, 'visible');
     }
   });
   let ready: () => Promise<void>;
