@@ -33,6 +33,9 @@ const DRAIN_MS = 10_000;
 const CONNECTS_PER_TURN = 8;
 
 const args = JSON.parse(process.argv[2] ?? '{}') as DriverArgs;
+// Every y-websocket provider adds a process 'exit' listener (to close its
+// socket); hundreds of providers in one process are the point here.
+process.setMaxListeners(0);
 const send = (m: unknown) => process.send?.(m);
 
 interface Local {
