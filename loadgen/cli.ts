@@ -92,6 +92,9 @@ Examples:
   $ npm run loadgen -- --scenario doc-edits --spaces 8 --writers 4 --edit-rate 200
   $ npm run loadgen -- --scenario hot-doc --hot-writers 16 --burst 8 --commit-rate 80
   $ npm run loadgen -- --scenario pit-reads --pit-epochs 5000 --read-rate 10 --backend postgres
+  $ npm run loadgen -- --scenario typists --typists 4,16,32 --warmup 10          # Automerge + Yjs vs Hocuspocus, y-websocket
+  $ npm run loadgen -- --scenario typists --typists 16 --doc-kinds automerge --backend postgres
+  $ npm run loadgen -- --scenario yjs --yjs-docs 100 --providers-per-doc 4 --yjs-peers
 
 Exit code: 0 when every answer was as planned, 1 on any unexpected error (or a run cut
 short), 2 on a bad flag. Targets are printed (yes/NO) but do not change the exit code.`,
