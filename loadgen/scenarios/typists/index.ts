@@ -4,7 +4,13 @@ import { intIn, numberIn, UsageError } from '../../lib/flags.js';
 import type { Scenario, StandaloneContext, TargetCheck } from '../../scenario.js';
 import { runMatrix, type MatrixRun } from './run-matrix.js';
 import type { TargetKind } from './schedule.js';
-import { isFlat, printRows, writeTypistReports, type TypistRow } from './typists-report.js';
+import {
+  isFlat,
+  printBaselines,
+  printRows,
+  writeTypistReports,
+  type TypistRow,
+} from './typists-report.js';
 
 /** Targets of the issue: Automerge p99 at 16 typists; Yjs p99 at 16 and 32 against the best peer. */
 const AUTOMERGE_P99_MS = 50;
@@ -111,6 +117,7 @@ async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promis
     result.rows,
     checks,
   );
+  printBaselines(result);
   const files = writeTypistReports(
     ctx.out,
     {
@@ -119,6 +126,7 @@ async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promis
       startedAt,
       flags: f,
       baselines: result.baselines,
+      rawCommitMs: result.rawCommitMs,
       seconds: ctx.seconds,
       warmup: ctx.warmup,
     },

@@ -1,4 +1,6 @@
 import { startPeerServer, type PeerServer } from '../../../bench/lib/peers/run-peers.js';
+import { summarize } from '../../../bench/lib/percentiles.js';
+import { measureRawCommitLatency } from '../../../bench/lib/raw-sqlite.js';
 import { withTempDir } from '../../../bench/lib/timing.js';
 import { rawSqliteBaseline, openBackend, type Backend } from '../../lib/backend.js';
 import { startCairnServer, type CairnServer } from '../../lib/server.js';
@@ -27,7 +29,16 @@ export interface MatrixResult {
   rows: TypistRow[];
   backendDescribe: string;
   baselines: { name: string; commitsPerSecond: number }[];
+  /**
+   * One durable commit of raw SQLite on this disk (1 KiB row, WAL,
+   * synchronous=FULL), ms: the floor cairn pays per update before it
+   * broadcasts; the peers relay from memory and pay none.
+   */
+  rawCommitMs?: { p50: number; p99: number; max: number };
 }
+
+const RAW_LATENCY_COMMITS = 600;
+const RAW_LATENCY_PER_SECOND = 200;
 
 const isCairn = (t: TargetKind) => t === 'cairn-automerge' || t === 'cairn-yjs';
 
@@ -41,10 +52,16 @@ export async function runMatrix(o: MatrixOptions, ctx: StandaloneContext): Promi
   let backend: Backend | undefined;
   let cairn: CairnServer | undefined;
   const baselines: MatrixResult['baselines'] = [];
+  let rawCommitMs: MatrixResult['rawCommitMs'];
   try {
     if (o.runs.some((r) => isCairn(r.target))) {
       ctx.progress.update('measuring the raw SQLite commit rate (2 s)…');
       baselines.push(await rawSqliteBaseline());
+      ctx.progress.update('measuring raw SQLite commit latency (3 s)…');
+      const raw = summarize(
+        await measureRawCommitLatency(RAW_LATENCY_COMMITS, RAW_LATENCY_PER_SECOND, 1024),
+      );
+      rawCommitMs = { p50: raw.p50, p99: raw.p99, max: raw.max };
       ctx.progress.update(`starting cairn on ${ctx.backend}…`);
       backend = await openBackend(ctx.backend);
       baselines.push(...backend.baselines);
@@ -95,5 +112,6 @@ export async function runMatrix(o: MatrixOptions, ctx: StandaloneContext): Promi
     rows,
     backendDescribe: backend?.describe ?? ctx.backend,
     baselines: baselines.map((b) => ({ name: b.name, commitsPerSecond: b.commitsPerSecond })),
+    ...(rawCommitMs ? { rawCommitMs } : {}),
   };
 }

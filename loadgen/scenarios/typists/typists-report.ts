@@ -74,6 +74,23 @@ export function isFlat(cpu: readonly number[]): boolean {
 const pct = (x: number) => (Number.isFinite(x) ? `${x.toFixed(0)}%` : '—');
 const int = (n: number) => n.toLocaleString('en-US');
 
+/** The same run's baselines: raw commit rates and one raw durable commit's latency. */
+export function printBaselines(m: {
+  baselines: readonly { name: string; commitsPerSecond: number }[];
+  rawCommitMs?: { p50: number; p99: number; max: number };
+}): void {
+  for (const b of m.baselines) {
+    console.log(`${b.name}: ${Math.round(b.commitsPerSecond).toLocaleString('en-US')} commits/s`);
+  }
+  const r = m.rawCommitMs;
+  if (r) {
+    console.log(
+      `raw SQLite durable commit (1 KiB row, WAL, synchronous=FULL, 200/s): p50 ${fmtMs(r.p50)}, ` +
+        `p99 ${fmtMs(r.p99)}, max ${fmtMs(r.max)} — paid by cairn before every broadcast; the peers relay from memory`,
+    );
+  }
+}
+
 export function printRows(
   title: string,
   rows: readonly TypistRow[],

@@ -4,7 +4,13 @@ import { intIn, numberIn, UsageError } from '../../lib/flags.js';
 import type { Scenario, StandaloneContext, TargetCheck } from '../../scenario.js';
 import { runMatrix, type MatrixRun } from '../typists/run-matrix.js';
 import type { TargetKind } from '../typists/schedule.js';
-import { printRows, writeTypistReports, type TypistRow } from '../typists/typists-report.js';
+import {
+  printBaselines,
+  printBaselines,
+  printRows,
+  writeTypistReports,
+  type TypistRow,
+} from '../typists/typists-report.js';
 
 /** Connections the generator drives at most (each a provider with its own Y.Doc). */
 const MAX_PROVIDERS = 2_000;
@@ -73,6 +79,8 @@ async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promis
     result.rows,
     checks,
   );
+  printBaselines(result);
+  printBaselines(result);
   const files = writeTypistReports(
     ctx.out,
     {
@@ -81,6 +89,8 @@ async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promis
       startedAt,
       flags: f,
       baselines: result.baselines,
+      rawCommitMs: result.rawCommitMs,
+      rawCommitMs: result.rawCommitMs,
       updatesPerSecond,
     },
     result.rows,
