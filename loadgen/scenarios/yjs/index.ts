@@ -6,7 +6,6 @@ import { runMatrix, type MatrixRun } from '../typists/run-matrix.js';
 import type { TargetKind } from '../typists/schedule.js';
 import {
   printBaselines,
-  printBaselines,
   printRows,
   writeTypistReports,
   type TypistRow,
@@ -80,7 +79,6 @@ async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promis
     checks,
   );
   printBaselines(result);
-  printBaselines(result);
   const files = writeTypistReports(
     ctx.out,
     {
@@ -89,7 +87,6 @@ async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promis
       startedAt,
       flags: f,
       baselines: result.baselines,
-      rawCommitMs: result.rawCommitMs,
       rawCommitMs: result.rawCommitMs,
       updatesPerSecond,
     },
