@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { fmtMs } from '../../../bench/lib/percentiles.js';
+import { commonTargets } from '../../lib/common-targets.js';
 import { intIn, UsageError } from '../../lib/flags.js';
 import type { OpRow, RunSummary } from '../../lib/summary.js';
 import type { PreparedScenario, Scenario, ScenarioContext, TargetCheck } from '../../scenario.js';
@@ -167,9 +168,6 @@ function prepare(raw: Record<string, unknown>, ctx: ScenarioContext): PreparedSc
     targets(s: RunSummary) {
       const group = (name: string) => s.groups.find((g) => g.name === name);
       const sqlite = s.backend === 'sqlite';
-      const behind = s.ops.filter(
-        (r) => r.intended > 0 && r.achievedPerSecond < 0.99 * r.intendedPerSecond,
-      );
       return [
         p95Check('reads p95 (get+list)', group('reads'), sqlite ? READ_P95_MS : undefined),
         p95Check(
@@ -177,26 +175,7 @@ function prepare(raw: Record<string, unknown>, ctx: ScenarioContext): PreparedSc
           group('writes'),
           sqlite ? WRITE_P95_MS : undefined,
         ),
-        {
-          name: 'durability',
-          target: 'every answer after its durable commit',
-          actual: sqlite
-            ? 'cairn serve --sync full: SQLite synchronous=FULL'
-            : 'cluster fsync=on, synchronous_commit=on (checked)',
-          met: true,
-        },
-        {
-          name: 'unexpected errors',
-          target: '0',
-          actual: s.unexpectedErrors.toLocaleString('en-US'),
-          met: s.unexpectedErrors === 0,
-        },
-        {
-          name: 'keeps the schedule',
-          target: 'achieved ≥ 99% of intended, every op',
-          actual: behind.length ? `behind: ${behind.map((r) => r.name).join(', ')}` : 'all ops',
-          met: behind.length === 0,
-        },
+        ...commonTargets(s),
       ];
     },
   };
