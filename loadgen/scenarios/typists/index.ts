@@ -2,15 +2,10 @@ import { Option } from 'commander';
 import { seededRandom, fmtMs } from '../../../bench/lib/percentiles.js';
 import { intIn, numberIn, UsageError } from '../../lib/flags.js';
 import type { Scenario, StandaloneContext, TargetCheck } from '../../scenario.js';
-import { runMatrix, type MatrixRun } from './run-matrix.js';
+import { runAndReport } from './run-and-report.js';
+import type { MatrixRun } from './run-matrix.js';
 import type { TargetKind } from './schedule.js';
-import {
-  isFlat,
-  printBaselines,
-  printRows,
-  writeTypistReports,
-  type TypistRow,
-} from './typists-report.js';
+import { isFlat, type TypistRow } from './typists-report.js';
 
 /** Targets of the issue: Automerge p99 at 16 typists; Yjs p99 at 16 and 32 against the best peer. */
 const AUTOMERGE_P99_MS = 50;
@@ -99,43 +94,24 @@ function targets(rows: readonly TypistRow[]): TargetCheck[] {
   return out;
 }
 
-async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promise<number> {
+function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promise<number> {
   const f = raw as unknown as TypistFlags;
-  const startedAt = new Date().toISOString();
-  const result = await runMatrix(
+  return runAndReport(
     {
-      runs: plan(f),
-      processes: f.typistProcesses,
-      charsPerSecond: f.charsPerSecond,
-      random: seededRandom(ctx.seed),
+      scenario: 'typists',
+      matrix: {
+        runs: plan(f),
+        processes: f.typistProcesses,
+        charsPerSecond: f.charsPerSecond,
+        random: seededRandom(ctx.seed),
+      },
+      targets,
+      title: (store) =>
+        `typists on ${store}: ${f.charsPerSecond} chars/s each, remote latency from the intended keystroke time to its delivery at every other typist (p50/p99/max: the frame reached it; visible p99: in its local doc) (${ctx.seconds} s measured after ${ctx.warmup} s warm-up)`,
+      report: { flags: f },
     },
     ctx,
   );
-  const checks = targets(result.rows);
-  printRows(
-    `typists on ${result.backendDescribe}: ${f.charsPerSecond} chars/s each, remote latency from the intended keystroke time to its delivery at every other typist (p50/p99/max: the frame reached it; visible p99: in its local doc) (${ctx.seconds} s measured after ${ctx.warmup} s warm-up)`,
-    result.rows,
-    checks,
-  );
-  printBaselines(result);
-  const files = writeTypistReports(
-    ctx.out,
-    {
-      scenario: 'typists',
-      backend: ctx.backend,
-      startedAt,
-      flags: f,
-      baselines: result.baselines,
-      rawCommitMs: result.rawCommitMs,
-      seconds: ctx.seconds,
-      warmup: ctx.warmup,
-    },
-    result.rows,
-    checks,
-  );
-  console.log(`\nreports: ${files.join(', ')}`);
-  const lost = result.rows.some((r) => r.delivered !== r.expected);
-  return lost || ctx.signal.aborted ? 1 : 0;
 }
 
 /** `--scenario typists`: N typists at 6 chars/s each on one doc, cairn (Automerge, Yjs) and Yjs peers. */

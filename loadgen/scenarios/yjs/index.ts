@@ -2,14 +2,10 @@ import { Option } from 'commander';
 import { fmtMs, seededRandom } from '../../../bench/lib/percentiles.js';
 import { intIn, numberIn, UsageError } from '../../lib/flags.js';
 import type { Scenario, StandaloneContext, TargetCheck } from '../../scenario.js';
-import { runMatrix, type MatrixRun } from '../typists/run-matrix.js';
+import { runAndReport } from '../typists/run-and-report.js';
+import type { MatrixRun } from '../typists/run-matrix.js';
 import type { TargetKind } from '../typists/schedule.js';
-import {
-  printBaselines,
-  printRows,
-  writeTypistReports,
-  type TypistRow,
-} from '../typists/typists-report.js';
+import type { TypistRow } from '../typists/typists-report.js';
 
 /** Connections the generator drives at most (each a provider with its own Y.Doc). */
 const MAX_PROVIDERS = 2_000;
@@ -57,44 +53,27 @@ function targets(rows: readonly TypistRow[]): TargetCheck[] {
   }));
 }
 
-async function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promise<number> {
+function run(raw: Record<string, unknown>, ctx: StandaloneContext): Promise<number> {
   const f = raw as unknown as YjsFlags;
-  const startedAt = new Date().toISOString();
-  const result = await runMatrix(
+  const updatesPerSecond = f.yjsDocs * f.providersPerDoc * f.yjsCharsPerSecond;
+  return runAndReport(
     {
-      runs: runs(f),
-      processes: f.yjsProcesses,
-      charsPerSecond: f.yjsCharsPerSecond,
-      random: seededRandom(ctx.seed),
+      scenario: 'yjs',
+      matrix: {
+        runs: runs(f),
+        processes: f.yjsProcesses,
+        charsPerSecond: f.yjsCharsPerSecond,
+        random: seededRandom(ctx.seed),
+      },
+      targets,
+      title: (store) =>
+        `yjs on ${store}: ${f.yjsDocs} docs × ${f.providersPerDoc} stock y-websocket providers, ` +
+        `${f.yjsCharsPerSecond} updates/s each (${updatesPerSecond.toLocaleString('en-US')} updates/s in all), ` +
+        `latency from the intended update time to its visibility at every other provider of the doc`,
+      report: { flags: f, updatesPerSecond },
     },
     ctx,
   );
-  const checks = targets(result.rows);
-  const updatesPerSecond = f.yjsDocs * f.providersPerDoc * f.yjsCharsPerSecond;
-  printRows(
-    `yjs on ${result.backendDescribe}: ${f.yjsDocs} docs × ${f.providersPerDoc} stock y-websocket providers, ` +
-      `${f.yjsCharsPerSecond} updates/s each (${updatesPerSecond.toLocaleString('en-US')} updates/s in all), ` +
-      `latency from the intended update time to its visibility at every other provider of the doc`,
-    result.rows,
-    checks,
-  );
-  printBaselines(result);
-  const files = writeTypistReports(
-    ctx.out,
-    {
-      scenario: 'yjs',
-      backend: ctx.backend,
-      startedAt,
-      flags: f,
-      baselines: result.baselines,
-      rawCommitMs: result.rawCommitMs,
-      updatesPerSecond,
-    },
-    result.rows,
-    checks,
-  );
-  console.log(`\nreports: ${files.join(', ')}`);
-  return result.rows.some((r) => r.delivered !== r.expected) || ctx.signal.aborted ? 1 : 0;
 }
 
 /** `--scenario yjs`: stock y-websocket providers typing into many shared Yjs docs. */
