@@ -51,6 +51,8 @@ export async function parseJsonBody(
 
 /** Whether valid JSON `text` has arrays/objects more than `max` levels deep (strings skipped). */
 function nestsDeeperThan(text: string, max: number): boolean {
+  // Deeper than `max` takes more than `max` opening brackets: most bodies skip the scan.
+  if (text.length <= max) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
